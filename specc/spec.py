@@ -268,9 +268,9 @@ class Suite(Strict):
     def _source(self) -> Suite:
         if self.kind == "lm_eval":
             if not self.task or self.path:
-                raise ValueError("an lm_eval suite names a `task` and no `path`")
+                raise ValueError("an `lm_eval` suite names a `task` and no `path`")
         elif not self.path or self.task:
-            raise ValueError(f"a {self.kind} suite names a `path` and no `task`")
+            raise ValueError(f"an `{self.kind}` suite names a `path` and no `task`")
         return self
 
 

@@ -1,0 +1,5 @@
+"""`python -m specc` is the same as the `specc` command."""
+
+from specc.cli import main
+
+main()
