@@ -14,12 +14,18 @@ function so ``specc --help`` and ``specc validate`` stay fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-import click
+# pydantic looks for plugins by scanning every installed package's entry points the first time a model is
+# built; with the training stack installed that scan costs more than validating a spec. specc uses no
+# pydantic plugins, so the command line skips the scan (set the variable yourself to override).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from specc import __version__
+import click  # noqa: E402
+
+from specc import __version__  # noqa: E402
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
 
