@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["normalize", "normalize_words"]
+__all__ = ["ASCII_TABLE", "normalize", "normalize_words"]
 
 _APOSTROPHES = frozenset("'\u2019\u2018\u02bc\u02bb\uff07\u055a\u05f3")
 
@@ -56,11 +56,16 @@ for _code in range(128):
     _TABLE[_code]
 del _code
 
+#: The translation table for already-lowercased ASCII text (punctuation -> space,
+#: apostrophe -> deleted). Exposed so a hot loop can inline the ASCII fast path of
+#: :func:`normalize_words` as ``text.lower().translate(ASCII_TABLE).split()``.
+ASCII_TABLE: dict[int, str | None] = {code: _TABLE[code] for code in range(128)}
+
 
 def normalize_words(text: str) -> list[str]:
     """Split ``text`` into normalised words (see the module docstring for the definition)."""
     if text.isascii():
-        return text.lower().translate(_TABLE).split()
+        return text.lower().translate(ASCII_TABLE).split()
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return folded.translate(_TABLE).split()
 

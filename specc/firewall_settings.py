@@ -1,0 +1,100 @@
+"""Inputs of a firewall scan: which files, and how strict to be.
+
+Kept apart from the scan itself so the planner and the CLI can build and validate
+them (e.g. from a spec) without pulling in any scanning code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["FirewallSettings", "InputFile"]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One JSONL data file the firewall reads.
+
+    ``path`` is where to read it; ``name`` is what reports show (a path relative to
+    the spec, so reports are the same on every machine); ``role`` says what the
+    file feeds ("train", "preference", "teacher_prompts", "golden", ...) and is
+    carried into the report so a reviewer sees which input leaked.
+    """
+
+    path: str | os.PathLike[str]
+    name: str
+    role: str = "train"
+
+
+@dataclass(frozen=True)
+class FirewallSettings:
+    """How the firewall decides that training data touches the golden set.
+
+    Defaults follow common decontamination practice (13-word n-grams, as in GPT-3
+    and lm-evaluation-harness) and err towards failing: any contaminated golden row
+    fails the check.
+
+    Attributes:
+        ngram_n: words per n-gram. Longer means fewer coincidental matches of
+            stock phrases; shorter catches smaller copied fragments.
+        ngram_floor: golden fields shorter than ``ngram_n`` words (but at least
+            this many) are matched as one n-gram of their own length, i.e. the
+            whole field must appear word-for-word in a training field. Below the
+            floor a field is only checked by exact match.
+        exact_min_words: a golden *field* takes part in exact matching only if it
+            has at least this many words, so a short answer such as "4" or "Yes"
+            does not flag every training row that says the same. The whole golden
+            row (all its text fields joined) is always matched exactly, whatever
+            its length: a training row equal to a whole golden row is a copy.
+        threshold: largest allowed fraction of contaminated golden rows; 0 means
+            any contaminated golden row fails the check.
+        exact / ngrams / near_duplicates: which stages run. Near-duplicate search
+            (MinHash + verified Jaccard on word shingles of whole rows) is off by
+            default because it costs far more than the other two.
+        jaccard_threshold: a training row whose word-shingle Jaccard similarity
+            with a golden row is at least this is a near duplicate.
+        shingle_size: words per shingle for the near-duplicate stage. Small values
+            keep short, lightly edited rows similar.
+        minhash_permutations / minhash_bands: MinHash signature length and LSH
+            band count (must divide it). More bands find lower similarities as
+            candidates (more recall, more verification work); candidates are
+            always verified with the exact Jaccard, so this never adds false hits.
+        max_hits_per_golden_row / max_hits_listed: how many individual hits the
+            report lists per golden row and in total; counts stay exact.
+    """
+
+    ngram_n: int = 13
+    ngram_floor: int = 8
+    exact_min_words: int = 5
+    threshold: float = 0.0
+    exact: bool = True
+    ngrams: bool = True
+    near_duplicates: bool = False
+    jaccard_threshold: float = 0.8
+    shingle_size: int = 3
+    minhash_permutations: int = 128
+    minhash_bands: int = 32
+    max_hits_per_golden_row: int = 5
+    max_hits_listed: int = 200
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.ngram_n < 1:
+            problems.append("ngram_n must be at least 1")
+        if not 1 <= self.ngram_floor <= self.ngram_n:
+            problems.append("ngram_floor must be between 1 and ngram_n")
+        if self.exact_min_words < 1:
+            problems.append("exact_min_words must be at least 1")
+        if not 0.0 <= self.threshold <= 1.0:
+            problems.append("threshold must be between 0 and 1")
+        if not 0.0 < self.jaccard_threshold <= 1.0:
+            problems.append("jaccard_threshold must be in (0, 1]")
+        if self.shingle_size < 1:
+            problems.append("shingle_size must be at least 1")
+        if self.minhash_bands < 1 or self.minhash_permutations % self.minhash_bands:
+            problems.append("minhash_bands must be a positive divisor of minhash_permutations")
+        if self.max_hits_per_golden_row < 0 or self.max_hits_listed < 0:
+            problems.append("hit listing caps must not be negative")
+        if problems:
+            raise ValueError("invalid firewall settings: " + "; ".join(problems))
