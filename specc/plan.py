@@ -7,6 +7,9 @@ model means the JSON form (``plan.json``) round-trips exactly and can be diffed 
 
 Conventions shared by the planner, the emitter and the runner
 --------------------------------------------------------------
+READ docs/CONVENTIONS.md: the binding build-directory layout, template rules, script shape, exit codes,
+progress-line format, W&B tracking API and stage graph that the emitter, templates and runner all follow.
+
 * Paths inside a Plan are POSIX strings. Data paths are as the spec wrote them (relative to the spec's
   directory). Stage inputs/outputs produced by the build are relative to the build directory
   (``artifacts/<stage>/...``, ``results/<name>.json``, ``reports/<name>.json``). No absolute paths.
@@ -75,6 +78,7 @@ class DataFact(Frozen):
     exists: bool
     sha256: str | None = None
     rows: int | None = None
+    bytes: int | None = Field(default=None, description="File size; the token estimate divides it by 4.")
 
 
 class ModelInfo(Frozen):
