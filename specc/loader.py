@@ -27,6 +27,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 Location = tuple[int, int]
+_PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 KeyPath = tuple[Any, ...]
 
 
@@ -60,6 +61,9 @@ class _DataBuilder:
         self.errors.append(SpecError(self.display, line, col, format_path(path), message, hint, code))
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
+            self.error(node.start_mark, path, f"YAML tag `{node.tag}` is not allowed in a spec", code="yaml")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

@@ -20,7 +20,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     key = word.replace("-", "_").replace(" ", "_").lower()
     if key in normalised:
         return normalised[key]
-    match = difflib.get_close_matches(key, list(normalised), n=1, cutoff=0.72)
+    match = difflib.get_close_matches(key, list(normalised), n=1, cutoff=0.6)
     if match:
         return normalised[match[0]]
     # Common abbreviations and long forms: lora_rank ~ lora_r, lr ~ learning_rate.
