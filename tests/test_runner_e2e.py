@@ -1,0 +1,197 @@
+"""End to end on real compiled builds of the tiny model: firewall -> baseline -> SFT-LoRA -> (merge) -> eval.
+
+Two pipelines only (CI time): a clean run, checked stage by stage including its W&B offline runs read
+back from the binary run files; and a run SIGKILLed mid-training then resumed, compared with the clean
+one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import plan_and_compile
+from specc.progress import parse_line
+from test_wandb_offline import offline_runs
+
+pytestmark = pytest.mark.train
+MAX_STEPS = 8
+SPEC = """\
+specc: 1
+name: e2e-lora
+description: runner end-to-end test
+goal: {behaviours: [format], summary: learn the ticket format, consistency_required: true}
+evidence:
+  prompting: {score: 0.1, notes: few-shot prompts}
+constraints:
+  hardware: {gpus: 0, cpu_memory_gb: 16}
+base_model: {path: model, licence: apache-2.0}
+data:
+  train: {path: data/train.jsonl}
+  golden: {path: data/golden.jsonl}
+  general_suites:
+    - {name: arithmetic, kind: exact_match, path: data/suites/arithmetic.jsonl}
+    - {name: capitals, kind: multiple_choice, path: data/suites/capitals.jsonl}
+method: {max_steps: MAX_STEPS, micro_batch_size: 4, gradient_accumulation: 1, max_seq_length: 64, lora_r: 4,
+         learning_rate: 0.002}
+eval:
+  metric: exact_match
+  bar: 0.5
+  max_new_tokens: 12
+  forgetting: {max_abs_drop: 1.0, max_rel_drop: 1.0}
+tracking: {backend: wandb, mode: offline}
+"""
+
+
+def _project(root: Path, tiny_data: Path, tiny_model: Path) -> Path:
+    """A spec directory: data copied from the session fixture, the model linked, W&B offline."""
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    for src in tiny_data.rglob("*.jsonl"):
+        dst = root / "data" / src.relative_to(tiny_data)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    if not (root / "model").exists():
+        os.symlink(tiny_model, root / "model")
+    text = SPEC.replace("MAX_STEPS", str(MAX_STEPS))
+    (root / "spec.yaml").write_text(text, encoding="utf-8")
+    return root / "spec.yaml"
+
+
+def _specc_run(*args: str, **kw: Any) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "specc", "run", *args], capture_output=True, text=True,
+                          timeout=900, **kw)
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory, tiny_data, tiny_model) -> Path:
+    return _project(tmp_path_factory.mktemp("e2e"), tiny_data, tiny_model)
+
+
+@pytest.fixture(scope="module")
+def clean(spec_file) -> tuple[Path, subprocess.CompletedProcess]:
+    """`specc run SPEC -o BUILD`: compile and run everything once, cleanly."""
+    build = spec_file.parent / "build" / "clean"
+    proc = _specc_run(str(spec_file), "-o", str(build))
+    return build, proc
+
+
+def _shape(x: Any) -> Any:
+    """Keys and types of a JSON document, not its numbers: what two runs of one plan must share."""
+    if isinstance(x, dict):
+        return {k: _shape(v) for k, v in sorted(x.items())}
+    if isinstance(x, list):
+        return [_shape(v) for v in x[:1]]
+    return "number" if isinstance(x, (int, float)) and not isinstance(x, bool) else type(x).__name__
+
+
+def _events(log: str) -> list[dict[str, Any]]:
+    return [e for e in map(parse_line, log.splitlines()) if e and e.get("event") == "progress"]
+
+
+def _stage_ids(build: Path) -> list[str]:
+    return [s["id"] for s in json.loads((build / "plan.json").read_text())["plan"]["stages"]]
+
+
+def test_full_pipeline_runs_tracks_and_skips_on_rerun(clean):
+    build, proc = clean
+    assert proc.returncode in (0, 3), proc.stdout[-4000:] + proc.stderr[-4000:]
+    ids = _stage_ids(build)
+    assert ids[:3] == ["firewall", "baseline", "sft"] and ids[-1] == "eval"
+    m = json.loads((build / "run_manifest.json").read_text())
+    statuses = {sid: rec["status"] for sid, rec in m["stages"].items()}
+    assert all(statuses[s] == "completed" for s in ids[:-1]), statuses
+    assert statuses["eval"] in ("completed", "gated")
+    assert len(m["stages"]["sft"]["script_sha256"]) == 64 and m["stages"]["sft"]["outputs"]["adapter"]["exists"]
+    for sid in ids:
+        assert (build / "logs" / f"{sid}.log").stat().st_size > 0
+    assert re.search(r"sft: step \d+/%d loss" % MAX_STEPS, proc.stdout), proc.stdout
+    assert (build / "results/baseline.json").is_file() and (build / "results/eval.json").is_file()
+
+    # W&B: one offline run per stage, named after it, in the plan's group, with the config and results
+    group = json.loads((build / "plan.json").read_text())["plan"]["tracking"]["group"]
+    runs = {r["name"]: r for r in offline_runs(build)}
+    tracked = {"baseline", "sft", "eval"}  # the firewall and merge scripts do not start W&B runs
+    assert tracked <= set(runs) <= set(ids), sorted(runs)
+    for sid in runs:
+        run = runs[sid]
+        assert run["group"] == group and run["project"] and run["job_type"] == sid and run["exit"] == 0
+        assert run["config"]["stage"] == sid and run["config"]["kind"] == sid, sorted(run["config"])
+    assert len(runs["sft"]["history"]["train/loss"]) >= 1 and runs["sft"]["config"]["max_steps"] == MAX_STEPS
+    results = json.loads((build / "results/eval.json").read_text())
+    assert "baseline/arithmetic" in runs["baseline"]["summary"]
+    assert runs["eval"]["summary"]["gate/passed"] == int(bool(results["verdict"]["passed"]))
+
+    # status renders the results; a rerun skips every completed stage
+    status = subprocess.run([sys.executable, "-m", "specc", "status", str(build), "--format", "json"],
+                            capture_output=True, text=True, check=True)
+    info = json.loads(status.stdout)
+    assert [s["id"] for s in info["stages"]] == ids and info["results"] is not None
+    again = _specc_run(str(build))
+    assert again.returncode == proc.returncode
+    assert again.stdout.count("skipped (completed, inputs unchanged)") == len(ids) - (statuses["eval"] != "completed")
+
+
+def test_kill_mid_training_then_resume(spec_file, clean):
+    clean_build, clean_proc = clean
+    plan, build = plan_and_compile(spec_file, spec_file.parent / "build" / "killed")
+    # save a checkpoint every 2 steps (the script's CONFIG is the place to experiment, says its header)
+    script = build / plan.stage("sft").script
+    text = script.read_text()
+    assert "'save_steps': 200" in text
+    script.write_text(text.replace("'save_steps': 200", "'save_steps': 2"))
+
+    out = build.parent / "killed-run.out"
+    with open(out, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build)], stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    ckpts = build / "artifacts/sft/checkpoints"
+    deadline = time.monotonic() + 600
+    killed_at = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = sorted(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*")
+                      if (p / "trainer_state.json").is_file()) if ckpts.is_dir() else []
+        log = (build / "logs/sft.log").read_text(errors="replace") if (build / "logs/sft.log").exists() else ""
+        if done and any(e.get("step", 0) >= 1 for e in _events(log)):
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed_at = done[-1]
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed_at is not None, out.read_text()[-3000:]
+    assert killed_at < MAX_STEPS, "training finished before the kill; raise MAX_STEPS"
+    m = json.loads((build / "run_manifest.json").read_text())
+    assert m["stages"]["sft"]["status"] == "running"  # what a SIGKILL leaves behind
+
+    resumed = _specc_run(str(build))
+    assert resumed.returncode == clean_proc.returncode, resumed.stdout[-4000:] + resumed.stderr[-3000:]
+    assert "stage sft was interrupted" in resumed.stdout
+    assert resumed.stdout.count("skipped (completed, inputs unchanged)") == 2  # firewall, baseline
+    m = json.loads((build / "run_manifest.json").read_text())
+    assert m["stages"]["sft"]["attempts"] == 2 and m["stages"]["sft"]["status"] == "completed"
+    log = (build / "logs/sft.log").read_text()
+    first, second = log.split("### specc run: sft attempt 2")
+    assert "### specc run: sft attempt 1" in first
+    assert "resuming from" in second and f"checkpoint-{killed_at}" in second
+    steps = [e["step"] for e in _events(second) if "loss" in e]
+    assert steps and min(steps) > killed_at and max(steps) == MAX_STEPS  # global step continues
+    state = json.loads((build / f"artifacts/sft/checkpoints/checkpoint-{MAX_STEPS}/trainer_state.json").read_text())
+    assert state["global_step"] == MAX_STEPS
+    for rel in ("results/baseline.json", "results/eval.json"):
+        assert _shape(json.loads((build / rel).read_text())) == _shape(json.loads((clean_build / rel).read_text()))
+    # W&B: the resumed attempt is a complete run whose logged global steps continue after the checkpoint.
+    # The killed attempt's run directory stays (a SIGKILL also kills wandb-core before it flushes, so its
+    # file may hold only the header): nothing of the earlier run is overwritten.
+    runs = offline_runs(build)
+    (sft_run,) = [r for r in runs if r["name"] == "sft" and r["exit"] == 0]
+    assert min(sft_run["history"]["train/global_step"]) > killed_at
+    names = [r["name"] for r in runs]
+    assert len(runs) == 4 and names.count("baseline") == 1 and names.count("eval") == 1  # + 2 sft attempts
