@@ -66,7 +66,14 @@ def read_data_fact(
     not format-checked here).
     """
     file = base_dir / path
-    if not file.is_file():
+    try:
+        present = file.is_file()
+    except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows
+        fact = DataFact(role=role, name=name, path=path, format=declared, exists=False)  # type: ignore[arg-type]
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return fact, DataProblem("DATA-MISSING", f"{role} file {path[:80]!r} cannot be read: {reason}",
+                                 "paths are relative to the spec's directory")
+    if not present:
         fact = DataFact(role=role, name=name, path=path, format=declared, exists=False)  # type: ignore[arg-type]
         return fact, DataProblem(
             "DATA-MISSING", f"{role} file {path!r} does not exist", "paths are relative to the spec's directory"

@@ -28,6 +28,8 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 
 Location = tuple[int, int]
 _PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+MAX_VALUES = 100_000
+"""A real spec has a few hundred values; more means an alias bomb ("billion laughs"), refused early."""
 KeyPath = tuple[Any, ...]
 
 
@@ -55,24 +57,41 @@ class _DataBuilder:
         self.loader = loader
         self.locations: dict[KeyPath, Location] = {}
         self.errors: list[SpecError] = []
+        self._building: set[int] = set()  # ids of collection nodes on the current path (recursive aliases)
+        self._built = 0  # values built so far: aliases can expand a tiny file exponentially
+        self._too_big = False
 
     def error(self, mark: Any, path: KeyPath, message: str, hint: str = "", code: str = "yaml") -> None:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         self.errors.append(SpecError(self.display, line, col, format_path(path), message, hint, code))
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
-        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
+        self._built += 1
+        if self._built > MAX_VALUES:
+            if not self._too_big:
+                self._too_big = True
+                self.error(node.start_mark, path, f"the spec expands to more than {MAX_VALUES:,} values",
+                           "YAML aliases (*name) are expanding exponentially; write the values out", "too-large")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
             self.error(node.start_mark, path, f"YAML tag `{node.tag}` is not allowed in a spec", code="yaml")
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if id(node) in self._building:
+            self.error(node.start_mark, path, "recursive YAML alias (a value that contains itself)", code="yaml")
+            return None
+        self._building.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             out = []
             for i, item in enumerate(node.value):
                 self.locations[path + (i,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
                 out.append(self.build(item, path + (i,)))
             return out
-        return self._scalar(node, path)
+        finally:
+            self._building.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
         try:
@@ -116,6 +135,9 @@ class _DataBuilder:
         if isinstance(value, float) and math.isinf(value):
             self.error(node.start_mark, path, "number too large (overflows to infinity)", code="huge-number")
             return None
+        if isinstance(value, float) and math.isnan(value):
+            self.error(node.start_mark, path, "not a number (.nan) is not a valid value", code="nan")
+            return None
         return value
 
 
@@ -152,10 +174,15 @@ def parse_yaml(text: str, display: str) -> tuple[Any, dict[KeyPath, Location], l
             display, tab_line, 1, "", "tab character used for indentation", "YAML indents with spaces only", "yaml"
         )
         return None, {}, [err]
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        return None, {}, [_reader_error(text, exc, display)]
     builder = _DataBuilder(display, loader)
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        return None, {}, [_reader_error(text, exc, display)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = _problem(exc)
@@ -171,6 +198,17 @@ def parse_yaml(text: str, display: str) -> tuple[Any, dict[KeyPath, Location], l
         return None, {}, [SpecError(display, 0, 0, "", "the spec is empty", "start from `specc init`", "empty")]
     data = builder.build(node, ())
     return data, builder.locations, builder.errors
+
+
+def _reader_error(text: str, exc: yaml.reader.ReaderError, display: str) -> SpecError:
+    """A character YAML does not allow (NUL, other control characters), located by its offset."""
+    position = max(0, min(int(getattr(exc, "position", 0) or 0), len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    char = getattr(exc, "character", "")
+    code = f"U+{ord(char):04X}" if isinstance(char, str) and char else repr(char)
+    return SpecError(display, line, column, "", f"character {code} is not allowed in YAML",
+                     "remove control characters from the file", "yaml")
 
 
 def _indentation_tab(text: str) -> int:

@@ -364,10 +364,18 @@ def _readme_license(directory: Path) -> str | None:
 
 
 def _local_directory(ref: str, base_dir: Path | None) -> Path | None:
-    path = Path(ref).expanduser()
+    """The local model directory ``ref`` names, if it holds a config.json.
+
+    No ``~`` expansion: spec paths are relative to the spec file, and a hub id may legitimately start
+    with characters a shell would expand. An unusable path (too long, bad characters) is simply not local.
+    """
+    path = Path(ref)
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
-    return path if (path / "config.json").is_file() else None
+    try:
+        return path if (path / "config.json").is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def model_facts(ref: str, base_dir: Path | None = None) -> ModelFacts | None:

@@ -586,6 +586,12 @@ def _choose_budget(spec: Spec, method: str, distillation: str | None, base: _Mod
     m = spec.method
     targets = "attention" if m.lora_targets == "attention" else "all_linear"
     est_method = _ESTIMATOR_METHOD.get(method, "distill_logits" if distillation == "logit" else "distill_sequence")
+    if est_method == "distill_logits" and (teacher is None or teacher.facts is None):
+        t.find("BUDGET-UNKNOWN-MODEL-SIZE",
+               "the teacher's size is unknown, so the memory estimate leaves out the teacher that logit "
+               "distillation holds in memory during training",
+               "give teacher.path to a local directory with config.json, or a hub id with its size (e.g. -7B)")
+        est_method = "distill_sequence"
     shape = TrainingShape(
         budget="lora", quant_bits=m.quant_bits or 4, lora_r=m.lora_r or DEFAULT_HYPERPARAMETERS["lora_r"],
         lora_targets=targets, seq_len=m.max_seq_length or DEFAULT_HYPERPARAMETERS["max_seq_length"],

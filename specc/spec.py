@@ -53,7 +53,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
+def _no_control_characters(value: str | None) -> str | None:
+    """Names and paths end up in file names, shell exports and logs: no newlines, tabs or NULs there."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters (newline, tab, NUL...) are not allowed here")
+    return value
+
+
 def _no_interpolation(value: str | None) -> str | None:
+    _no_control_characters(value)
     if value is not None and "${" in value:
         raise ValueError(
             "environment interpolation (${...}) is not supported; write the path relative to the spec file"
@@ -225,6 +233,7 @@ class ModelRef(Strict):
         return self
 
     _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+    _check_names = field_validator("id", "revision", "licence")(lambda cls, v: _no_control_characters(v))
 
     @property
     def ref(self) -> str:
@@ -263,6 +272,7 @@ class Suite(Strict):
     limit: int | None = Field(default=None, gt=0, description="Evaluate only the first N rows (quick checks).")
 
     _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+    _check_task = field_validator("task")(lambda cls, v: _no_control_characters(v))
 
     @model_validator(mode="after")
     def _source(self) -> Suite:
@@ -389,6 +399,8 @@ class Eval(Strict):
 class Tracking(Strict):
     """Weights & Biases tracking. Keys are read from the environment at run time, never from the spec."""
 
+    _names = field_validator("project", "entity")(lambda cls, v: _no_control_characters(v))
+
     backend: Literal["wandb", "none"] = Field(default="wandb", description="wandb, or none to disable tracking.")
     project: str | None = Field(default=None, description="W&B project. Default: the spec's name.")
     entity: str | None = Field(default=None, description="W&B entity (team or user).")
@@ -420,7 +432,7 @@ class Spec(Strict):
     @field_validator("name")
     @classmethod
     def _name_is_a_safe_slug(cls, v: str) -> str:
-        if not _NAME_RE.match(v):
+        if not _NAME_RE.fullmatch(v):
             raise ValueError(
                 "name must be 1-64 characters of lowercase letters, digits, '.', '_' or '-', starting with a "
                 "letter or digit (it names the build directory)"
