@@ -1,0 +1,158 @@
+"""Pre-flight checks a stage runs before it touches any data: the lock and the firewall verdict.
+
+Why: the plan a reviewer approved names each data file by content hash. If a file changed after review
+(re-exported, hand-edited, swapped), training on it would make the approval meaningless, so every stage
+re-hashes its inputs against ``plan.json``'s lock and stops with exit code 3 and a message naming the
+file. Training stages also refuse to run unless the firewall stage's report exists and says it passed:
+the golden set must never have been seen by training data, or its scores mean nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from specc.runtime.common import log
+
+__all__ = ["GUARD_EXIT", "fail", "sha256_file", "verify_data", "verify_inputs", "verify_firewall_passed"]
+
+GUARD_EXIT = 3
+"""Exit code for 'refused to run': changed data, missing or failed firewall, failed gate."""
+
+
+def fail(message: str) -> NoReturn:
+    log(f"REFUSED: {message}")
+    sys.exit(GUARD_EXIT)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+DATA_KEYS = ("data", "training", "golden")
+"""Keys of a stage CONFIG that name locked data files (a single entry or a list of entries)."""
+
+
+def _lock() -> dict[str, Any]:
+    try:
+        return json.loads(Path("plan.json").read_text(encoding="utf-8"))["lock"]
+    except (OSError, KeyError, json.JSONDecodeError) as exc:
+        fail(f"cannot read the lock from plan.json in {Path.cwd()} ({exc}); recompile the build")
+
+
+def data_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for key in DATA_KEYS:
+        value = config.get(key)
+        for entry in value if isinstance(value, list) else [value]:
+            if isinstance(entry, dict) and entry.get("path"):
+                out.append(entry)
+    return out
+
+
+def verify_data(config: dict[str, Any]) -> None:
+    """Exit 3 unless every spec data file the stage reads exists and matches its locked sha256.
+
+    Build-produced files (no ``spec_path``, e.g. teacher generations) are not in the lock: their
+    producing stage wrote them after the plan was made.
+    """
+    locked = {entry["path"]: entry for entry in _lock().get("data", [])}
+    for entry in data_entries(config):
+        if not entry.get("spec_path"):
+            continue
+        name = entry["spec_path"]
+        path = Path(entry["path"])
+        if not path.is_file():
+            fail(f"data file {name} ({entry.get('role')}) is missing (looked at {path} from the build directory)")
+        expected = (locked.get(name) or {}).get("sha256")
+        if not expected:
+            fail(f"data file {name} is not in the plan's lock; recompile the build")
+        actual = sha256_file(path)
+        if actual != expected:
+            fail(f"data file {name} changed since the plan was made: sha256 {actual[:12]}… is not the "
+                 f"locked {expected[:12]}…; re-run `specc plan`, review the change, then recompile")
+    log("inputs match the lock")
+
+
+def verify_firewall_passed(report: str = "reports/firewall.json") -> None:
+    """Exit 3 unless the firewall stage ran and passed."""
+    path = Path(report)
+    if not path.is_file():
+        fail(f"{report} does not exist: run the firewall stage first")
+    try:
+        verdict = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        fail(f"{report} is not valid JSON: re-run the firewall stage")
+    if verdict.get("passed") is not True:
+        fail(f"{report} says the golden set overlaps the training data: fix the data, then re-run the firewall")
+
+
+def verify_inputs(config: dict[str, Any], *, require_firewall: bool = True) -> None:
+    """The pre-flight of every stage that reads data: the firewall passed (training stages) and the
+    data still matches the lock. Runs with cwd = the build directory."""
+    if require_firewall:
+        verify_firewall_passed()
+    verify_data(config)
+
+
+_REQUIRED = {
+    "messages": ("messages",),
+    "prompt_completion": ("prompt", "completion"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "text": ("text",),
+    "prompts": ("prompt",),
+}
+
+
+def _row_problem(row: dict[str, Any], fmt: str) -> str | None:
+    missing = [k for k in _REQUIRED[fmt] if k not in row]
+    if missing:
+        return f"a {fmt} row needs {', '.join(_REQUIRED[fmt])}; missing {', '.join(missing)} (keys: {sorted(row)})"
+    for key in _REQUIRED[fmt]:
+        value = row[key]
+        if key == "messages" or isinstance(value, list):
+            ok = isinstance(value, list) and value and all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in value)
+            if not ok:
+                return f"{key!r} must be a non-empty list of {{role, content}} strings"
+        elif not isinstance(value, str):
+            return f"{key!r} must be a string, not {type(value).__name__}"
+    return None
+
+
+def verify_rows(config: dict[str, Any], key: str = "training") -> None:
+    """Exit 1 naming ``file:line`` unless every row of every training file fits its format.
+
+    The planner looks at the first row only (it must stay fast on large files); a malformed row further
+    down would otherwise surface as a traceback deep inside a trainer, hours into a run. The firewall
+    stage reads every row anyway, so it checks them here, before any training stage can start.
+    """
+    from specc.jsonl import DataError, iter_jsonl
+
+    value = config.get(key)
+    for entry in value if isinstance(value, list) else [value]:
+        if not isinstance(entry, dict) or not entry.get("path"):
+            continue
+        name = entry.get("spec_path") or entry["path"]
+        fmt = entry.get("format") or "auto"
+        try:
+            for line, row in iter_jsonl(entry["path"], display_name=name):
+                if fmt == "auto":
+                    from specc.runtime.common import detect_format
+
+                    fmt = detect_format(row)
+                problem = _row_problem(row, fmt)
+                if problem:
+                    log(f"REFUSED: {name}:{line}: {problem}")
+                    sys.exit(1)
+        except (DataError, ValueError) as exc:
+            log(f"REFUSED: {exc}")
+            sys.exit(1)
