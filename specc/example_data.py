@@ -20,8 +20,7 @@ N_TRAIN, N_GOLDEN, N_PREFERENCE, N_PROMPTS = 400, 60, 200, 120
 
 def _rejected(example: corpus.Example) -> str:
     """A plausible wrong answer: the right content without the house format (what DPO learns to avoid)."""
-    words, number = example.prompt[len("ticket: "):].rsplit(" ", 1)
-    return f"{words} {number}"
+    return example.prompt[len("ticket: "):]
 
 
 def write_example_data(out_dir: str | Path) -> dict[str, Path]:

@@ -162,20 +162,19 @@ def pretraining_split(n: int, seed: int = 0, held_out: Iterable[Example] | None 
 def narrow_task_examples(n: int, seed: int) -> Iterator[Example]:
     """The demo "narrow task": a house output format the base model has never seen.
 
-    ``ticket: <words> <number>`` must become ``#<NUMBER>/<WORD-WORD>``: it reuses skills the base
-    model has (copying, upper-casing) in an arrangement it does not know, so exact match starts near
-    zero and rises after a short SFT. Prompts never collide with the general corpus (new prefix).
+    ``ticket: <words>`` must become ``[<WORDS IN UPPER CASE>]``: it composes two skills the base model
+    has (bracketing, upper-casing) under a prefix it does not know, so exact match starts near zero
+    and rises after a short SFT. Prompts never collide with the general corpus (new prefix).
     """
     rng = random.Random(f"narrow-{seed}")
     seen: set[str] = set()
     while len(seen) < n:
-        words = _words(rng, 1, 2)
-        number = rng.randint(0, 99)
-        prompt = f"ticket: {' '.join(words)} {number}"
+        words = " ".join(_words(rng, 1, 3))
+        prompt = f"ticket: {words}"
         if prompt in seen:
             continue
         seen.add(prompt)
-        yield Example(prompt, f"#{number}/{'-'.join(w.upper() for w in words)}", "ticket")
+        yield Example(prompt, f"[{words.upper()}]", "ticket")
 
 
 def dumps_jsonl(rows: Iterable[dict]) -> str:

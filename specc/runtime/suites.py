@@ -1,0 +1,365 @@
+"""Evaluation suites: the numbers the baseline and eval stages of an emitted pipeline compare.
+
+A suite is a JSONL file plus a kind. The kinds cover what an eval contract needs to say "the tune hit
+its target and did not break the model":
+
+* ``exact_match`` - greedy generation through the chat template, normalised string equality;
+  rows ``{"prompt","completion"}`` or ``{"messages":[...]}`` (the last assistant turn is the reference).
+* ``multiple_choice`` - rows ``{"prompt","choices","answer"}``; the choice whose rendered assistant
+  turn has the highest log-likelihood wins (no generation, so it is stable even for weak models).
+* ``perplexity`` - rows ``{"text"}`` or prompt/completion; mean per-row token NLL (lower is better).
+* ``lm_eval`` - a task of lm-evaluation-harness, for real models on a user's machine.
+
+Every result carries a standard error, because the forgetting gate (:mod:`specc.gate`) must tell a
+real regression from noise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from specc.runtime import corpus
+
+KINDS = ("exact_match", "multiple_choice", "perplexity", "lm_eval")
+
+GENERAL_SUITES: dict[str, str] = {
+    "arithmetic": "exact_match",
+    "copy_reverse": "exact_match",
+    "formatting": "exact_match",
+    "capitals": "multiple_choice",
+    "heldout_nll": "perplexity",
+}
+"""The tiny model's general suites (name -> kind), written by :func:`write_general_suites`."""
+
+_SUITE_SKILLS = {"arithmetic": ("add", "sub"), "copy_reverse": ("copy", "reverse"),
+                 "formatting": ("upper", "bracket", "comma"), "capitals": ("capital",)}
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be evaluated as specified (bad rows, unknown kind, missing package)."""
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    kind: str
+    path: str | None = None
+    task: str | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SuiteError(f"suite {self.name!r}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if self.kind == "lm_eval" and not self.task:
+            raise SuiteError(f"suite {self.name!r}: kind lm_eval needs a task name")
+        if self.kind != "lm_eval" and not self.path:
+            raise SuiteError(f"suite {self.name!r}: kind {self.kind} needs a path to a JSONL file")
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    name: str
+    kind: str
+    score: float
+    stderr: float
+    n: int
+    higher_is_better: bool
+    metric: str
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "metric": self.metric, "score": self.score,
+                "stderr": self.stderr, "n": self.n, "higher_is_better": self.higher_is_better,
+                "extra": dict(sorted(self.extra.items()))}
+
+
+# ---------------------------------------------------------------- rows and rendering
+
+def read_rows(path: str | Path, limit: int | None = None) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SuiteError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def _split_row(row: dict, where: str) -> tuple[list[dict], str | None]:
+    """(prompt messages, reference) for prompt/completion or messages rows."""
+    if "messages" in row:
+        msgs = list(row["messages"])
+        if msgs and msgs[-1].get("role") == "assistant":
+            return msgs[:-1], msgs[-1]["content"]
+        return msgs, None
+    if "prompt" in row:
+        return [{"role": "user", "content": row["prompt"]}], row.get("completion")
+    raise SuiteError(f"{where}: row needs 'prompt' or 'messages' (keys: {sorted(row)})")
+
+
+def _has_template(tokenizer) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """Token ids of the prompt, ending where the assistant's answer begins."""
+    if _has_template(tokenizer):
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenizer("\n".join(m["content"] for m in messages), add_special_tokens=True)["input_ids"]
+
+
+def _continuation_ids(tokenizer, messages: list[dict], answer: str) -> list[int]:
+    """Token ids of ``answer`` as the chat template renders an assistant turn (with its end marker),
+    so likelihoods score exactly what the model is trained to emit. Tokenised separately from the
+    prompt: the prompt ends on a role marker, so this is the token boundary TRL also uses."""
+    if _has_template(tokenizer):
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": answer}], tokenize=False)
+        if full.startswith(prompt):
+            return tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    return tokenizer(answer, add_special_tokens=False)["input_ids"]
+
+
+def normalise(text: str) -> str:
+    """Whitespace-insensitive, case-sensitive (upper-casing is a skill we measure)."""
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- scoring primitives
+
+def _pad_id(tokenizer) -> int:
+    pid = tokenizer.pad_token_id
+    return pid if pid is not None else tokenizer.eos_token_id
+
+
+def _continuation_logprobs(model, tokenizer, pairs: Sequence[tuple[list[int], list[int]]],
+                           batch_size: int) -> list[list[float]]:
+    """Per-token log-probabilities of each continuation given its context, batched, right-padded."""
+    import torch
+
+    out: list[list[float]] = []
+    pad = _pad_id(tokenizer)
+    device = model.device
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        seqs = [ctx + cont for ctx, cont in chunk]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, :len(s)] = torch.tensor(s)
+            mask[i, :len(s)] = 1
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits, dim=-1).cpu()
+        for i, (ctx, cont) in enumerate(chunk):
+            positions = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1)
+            out.append(logp[i, positions, torch.tensor(cont)].tolist())
+    return out
+
+
+def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int = 32,
+             batch_size: int = 16) -> list[str]:
+    """Greedy, batched, left-padded generation; returns the decoded new text of each prompt."""
+    import torch
+
+    pad = _pad_id(tokenizer)
+    texts: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start:start + batch_size]
+        width = max(len(p) for p in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for i, p in enumerate(chunk):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        with torch.no_grad():
+            gen = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                                 max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
+                                 eos_token_id=tokenizer.eos_token_id)
+        for row in gen[:, width:].cpu():
+            texts.append(tokenizer.decode(row, skip_special_tokens=True))
+    return texts
+
+
+def _binomial(name: str, kind: str, hits: list[bool], metric: str) -> SuiteResult:
+    n = len(hits)
+    p = sum(hits) / n if n else float("nan")
+    se = math.sqrt(p * (1 - p) / n) if n else float("nan")
+    return SuiteResult(name, kind, p, se, n, True, metric)
+
+
+# ---------------------------------------------------------------- the kinds
+
+def _exact_match(model, tokenizer, suite: SuiteSpec, rows: list[dict], max_new_tokens: int,
+                 batch_size: int) -> SuiteResult:
+    prompts, refs = [], []
+    for i, row in enumerate(rows):
+        msgs, ref = _split_row(row, f"{suite.path}:{i + 1}")
+        if ref is None:
+            raise SuiteError(f"{suite.path}:{i + 1}: exact_match row has no reference answer")
+        prompts.append(_prompt_ids(tokenizer, msgs))
+        refs.append(ref)
+    outputs = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return _binomial(suite.name, suite.kind, [normalise(o) == normalise(r) for o, r in zip(outputs, refs)],
+                     "exact_match")
+
+
+def _multiple_choice(model, tokenizer, suite: SuiteSpec, rows: list[dict], batch_size: int) -> SuiteResult:
+    pairs, owners = [], []
+    for i, row in enumerate(rows):
+        where = f"{suite.path}:{i + 1}"
+        choices, answer = row.get("choices"), row.get("answer")
+        if not isinstance(choices, list) or len(choices) < 2 or not isinstance(answer, int) \
+                or not 0 <= answer < len(choices):
+            raise SuiteError(f"{where}: multiple_choice rows need 'choices' (>= 2) and an in-range 'answer' index")
+        msgs, _ = _split_row(row, where)
+        ctx = _prompt_ids(tokenizer, msgs)
+        for choice in choices:
+            pairs.append((ctx, _continuation_ids(tokenizer, msgs, str(choice))))
+            owners.append(i)
+    scores = [sum(lp) for lp in _continuation_logprobs(model, tokenizer, pairs, batch_size)]
+    best: dict[int, tuple[float, int]] = {}
+    counter: dict[int, int] = {}
+    for owner, score in zip(owners, scores):
+        k = counter.get(owner, 0)
+        counter[owner] = k + 1
+        if owner not in best or score > best[owner][0]:
+            best[owner] = (score, k)
+    hits = [best[i][1] == row["answer"] for i, row in enumerate(rows)]
+    result = _binomial(suite.name, suite.kind, hits, "accuracy")
+    chance = sum(1 / len(r["choices"]) for r in rows) / len(rows)
+    return SuiteResult(**{**result.__dict__, "extra": {"chance": chance}})
+
+
+def _perplexity(model, tokenizer, suite: SuiteSpec, rows: list[dict], batch_size: int) -> SuiteResult:
+    pairs = []
+    for i, row in enumerate(rows):
+        if "text" in row:
+            ids = tokenizer(row["text"], add_special_tokens=False)["input_ids"]
+            bos = tokenizer.bos_token_id
+            ctx = [bos] if bos is not None else ids[:1]
+            pairs.append((ctx, ids if bos is not None else ids[1:]))
+            continue
+        msgs, ref = _split_row(row, f"{suite.path}:{i + 1}")
+        if ref is None:
+            raise SuiteError(f"{suite.path}:{i + 1}: perplexity rows need 'text' or a completion")
+        pairs.append((_prompt_ids(tokenizer, msgs), _continuation_ids(tokenizer, msgs, ref)))
+    per_row = [-sum(lp) / len(lp) for lp in _continuation_logprobs(model, tokenizer, pairs, batch_size) if lp]
+    n = len(per_row)
+    mean = sum(per_row) / n
+    var = sum((x - mean) ** 2 for x in per_row) / (n - 1) if n > 1 else 0.0
+    return SuiteResult(suite.name, suite.kind, mean, math.sqrt(var / n), n, False, "mean_token_nll",
+                       {"perplexity": math.exp(mean)})
+
+
+def _lm_eval(model, tokenizer, suite: SuiteSpec, batch_size: int) -> SuiteResult:
+    try:
+        import lm_eval
+        from lm_eval.models.huggingface import HFLM
+    except ImportError as exc:
+        raise SuiteError(
+            f"suite {suite.name!r} (kind lm_eval, task {suite.task!r}) needs lm-evaluation-harness: "
+            "install it with `pip install lm-eval` and rerun") from exc
+    results = lm_eval.simple_evaluate(model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size),
+                                      tasks=[suite.task], limit=suite.limit)
+    task_res = results["results"][suite.task]
+    preferred = ("acc_norm,none", "acc,none", "exact_match,none", "word_perplexity,none")
+    metric = next((m for m in preferred if m in task_res), None) or next(
+        k for k, v in sorted(task_res.items()) if isinstance(v, (int, float)) and "_stderr" not in k)
+    base = metric.split(",")[0]
+    stderr = task_res.get(metric.replace(base, base + "_stderr", 1), float("nan"))
+    hib = results.get("higher_is_better", {}).get(suite.task, {}).get(base, "perplexity" not in base)
+    n = int(results.get("n-samples", {}).get(suite.task, {}).get("effective", 0))
+    return SuiteResult(suite.name, suite.kind, float(task_res[metric]),
+                       float(stderr) if isinstance(stderr, (int, float)) else float("nan"), n, bool(hib), base)
+
+
+def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 32,
+                   batch_size: int = 16) -> SuiteResult:
+    """Score ``model`` on one suite. The model is put in eval mode; nothing is trained."""
+    model.eval()
+    if suite.kind == "lm_eval":
+        return _lm_eval(model, tokenizer, suite, batch_size)
+    rows = read_rows(suite.path, suite.limit)
+    if not rows:
+        raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
+    if suite.kind == "exact_match":
+        return _exact_match(model, tokenizer, suite, rows, max_new_tokens, batch_size)
+    if suite.kind == "multiple_choice":
+        return _multiple_choice(model, tokenizer, suite, rows, batch_size)
+    return _perplexity(model, tokenizer, suite, rows, batch_size)
+
+
+# ---------------------------------------------------------------- loading
+
+def load_model_for_eval(path_or_id: str | Path, adapter_dir: str | Path | None = None):
+    """(model, tokenizer) ready for scoring: bf16 on GPUs that support it (fp16 otherwise), fp32 on
+    CPU where half precision is slow and lossy. A PEFT adapter, if given, is merged for speed."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if torch.cuda.is_available():
+        device = "cuda"
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        device, dtype = "cpu", torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(path_or_id), dtype=dtype)
+    tok_source = str(path_or_id)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+        if (Path(adapter_dir) / "tokenizer_config.json").is_file():
+            tok_source = str(adapter_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tok_source)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(device).eval()
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------- suite files for the tiny model
+
+def write_general_suites(out_dir: str | Path, seed: int = 0) -> dict[str, Path]:
+    """Write the tiny model's general suites from the held-out split (never in its pretraining)."""
+    out = Path(out_dir)
+    held = corpus.held_out_split(seed=seed)
+    paths: dict[str, Path] = {}
+    for name, skills in _SUITE_SKILLS.items():
+        rows = [ex for ex in held if ex.skill in skills]
+        if GENERAL_SUITES[name] == "multiple_choice":
+            paths[name] = corpus.write_multiple_choice(out / f"{name}.jsonl", rows, seed=seed)
+        else:
+            paths[name] = corpus.write_prompt_completion(out / f"{name}.jsonl", rows)
+    paths["heldout_nll"] = corpus.write_prompt_completion(out / "heldout_nll.jsonl", held)
+    return paths
+
+
+def general_suite_specs(paths: dict[str, Path]) -> list[SuiteSpec]:
+    return [SuiteSpec(name, GENERAL_SUITES[name], path=str(p)) for name, p in paths.items()]
+
+
+def write_narrow_task(out_dir: str | Path, n_train: int = 200, n_golden: int = 50, seed: int = 0,
+                      fmt: str = "chat") -> dict[str, Path]:
+    """Write the demo narrow task as ``train.jsonl`` and ``golden.jsonl`` (disjoint prompts).
+
+    ``fmt`` is ``"chat"`` (messages rows) or ``"prompt_completion"``; both are exact_match suites.
+    """
+    if fmt not in ("chat", "prompt_completion"):
+        raise ValueError(f"fmt must be 'chat' or 'prompt_completion', not {fmt!r}")
+    examples = list(corpus.narrow_task_examples(n_train + n_golden, seed))
+    write = corpus.write_chat if fmt == "chat" else corpus.write_prompt_completion
+    out = Path(out_dir)
+    return {"train": write(out / "train.jsonl", examples[:n_train]),
+            "golden": write(out / "golden.jsonl", examples[n_train:])}
