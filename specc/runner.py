@@ -393,7 +393,7 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         display.info(f"{build}: the plan has no stages to run (it does not train)")
         return RunResult(EXIT_OK)
     selected, forced = select_stages(plan, from_stage, only)
-    (build / "logs").mkdir(exist_ok=True)
+    _own_directory(build / "logs", display)
     with RunLock(build) as lock:
         m = mf.Manifest.load(build)
         m.sync_stages((s.id, s.kind, s.script) for s in plan.stages)
@@ -427,6 +427,19 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         m.data["runner"]["ended_at"] = mf.now_iso()
         m.save()
     return result
+
+
+def _own_directory(path: Path, display: Display) -> None:
+    """Make ``path`` a real directory inside the build: a planted symlink would send logs elsewhere.
+
+    The build directory belongs to specc (like the emitter, which replaces symlinks where it writes), so
+    a symlink here is removed — never followed — and the user is told.
+    """
+    if path.is_symlink():
+        display.info(f"{path.name}/ was a symlink (to {os.readlink(path)}); replacing it with a directory "
+                     "inside the build so nothing is written outside it")
+        path.unlink()
+    path.mkdir(exist_ok=True)
 
 
 def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],

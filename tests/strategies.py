@@ -93,6 +93,11 @@ class Draw:
     def _codepoints(self) -> range:
         return self.r.choice(_CODEPOINT_RANGES)
 
+    def name(self) -> str:
+        """Hostile text for names, ids and paths: the spec refuses control characters there (they reach file
+        names, shell exports and logs), so a *valid* spec carries every other hostile character."""
+        return "".join(c for c in self.text() if ord(c) >= 32 and ord(c) != 127)
+
     def text(self) -> str:
         """Free text: a hostile payload, random unicode, or both."""
         pick = self.r.random()
@@ -222,7 +227,7 @@ def spec_dicts(draw: Draw) -> dict[str, Any]:
     if suites:
         data["general_suites"] = [{"name": n, "kind": k, "path": p} for n, k, p in suites]
     if draw.integer(0, 5) == 0:
-        data.setdefault("general_suites", []).append({"name": "lm", "kind": "lm_eval", "task": text()})
+        data.setdefault("general_suites", []).append({"name": "lm", "kind": "lm_eval", "task": draw.name()})
     spec["data"] = data
     method: dict[str, Any] = {}
     for key, make in _method_keys(draw).items():
@@ -246,9 +251,9 @@ def spec_dicts(draw: Draw) -> dict[str, Any]:
         tracking: dict[str, Any] = {"backend": draw.choice(["wandb", "none"]),
                                     "mode": draw.choice(["auto", "online", "offline", "disabled"])}
         if draw.boolean():
-            tracking["project"] = text()
+            tracking["project"] = draw.name()
         if draw.boolean():
-            tracking["entity"] = text()
+            tracking["entity"] = draw.name()
         spec["tracking"] = tracking
     return spec
 
@@ -282,12 +287,12 @@ def _model_ref(draw: Draw, local: str) -> dict[str, Any]:
         ref: dict[str, Any] = {"path": local}
     else:
         ref = {"id": draw.choice(["Qwen/Qwen2.5-0.5B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "gpt-4o",
-                                  "mistralai/Mistral-7B-v0.1", "org/unknown-3b"]) if draw.boolean() else draw.text()}
+                                  "mistralai/Mistral-7B-v0.1", "org/unknown-3b"]) if draw.boolean() else draw.name()}
         if draw.boolean():
-            ref["revision"] = draw.text()
+            ref["revision"] = draw.name()
     if draw.integer(0, 5):
         ref["licence"] = draw.choice(["apache-2.0", "apache-2.0", "mit", "llama3.1", "gemma"]) \
-            if draw.integer(0, 3) else draw.text()
+            if draw.integer(0, 3) else draw.name()
     if draw.boolean():
         ref["licence_acknowledged"] = True
     return ref
