@@ -135,7 +135,7 @@ def _register_optional() -> None:
     """Commands from the other areas of the tool, each in its own module (plan, compile, run...)."""
     import importlib
 
-    for module in ("specc.cli_plan", "specc.cli_build", "specc.cli_run", "specc.cli_demo"):
+    for module in ("specc.cli_plan", "specc.cli_build", "specc.cli_run", "specc.cli_demo", "specc.cli_check"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
