@@ -10,8 +10,11 @@ Why it is built this way:
 * **Deterministic.** Same plan, spec location and build location → byte-identical files: no
   timestamps, no absolute paths, canonical JSON, fixed file modes, package versions from specc's
   declared minimums (not the compiling machine).
-* **Atomic.** Files are rendered in memory, written to a sibling staging directory and swapped in with
-  renames, so a failure mid-compile leaves the previous build as it was. Run outputs of an earlier
+* **Atomic.** Files are rendered in memory, written to a sibling staging directory
+  (``.NAME.compiling-PID-XXXX``) and swapped in with renames, so a failure mid-compile leaves the previous
+  build as it was. A compile that was killed leaves its staging directory behind; the next compile of the
+  same build removes it once its pid is gone (or it is older than :data:`STALE_AFTER_S`), first moving any
+  run state the swap had already carried into it back into the build. Run outputs of an earlier
   build (``artifacts/``, ``results/``, ``reports/``, ``wandb/`` …) are carried over: compiling is not
   a reason to lose a trained checkpoint.
 * **Confined.** Every stage output and script path must be a plain relative path inside the build.
@@ -20,7 +23,10 @@ Why it is built this way:
 from __future__ import annotations
 
 import ast
+import functools
 import os
+import re
+import time
 import posixpath
 import shutil
 import tempfile
@@ -41,6 +47,10 @@ GENERATED = ("PLAN.md", "plan.json", "contract.json", "run.sh", "stages", "launc
 
 _EXECUTABLE = 0o755
 _REGULAR = 0o644
+
+STALE_AFTER_S = 3600
+"""A staging directory whose creating process may still exist (or whose pid is unknown) counts as
+abandoned after this long: a compile takes well under a second."""
 
 
 class CompileError(ValueError):
@@ -64,8 +74,15 @@ def _only_literals(value: Any) -> Any:
 
 
 def _environment() -> jinja2.Environment:
+    """The template environment, built once per templates directory (the loader still notices edited
+    templates: jinja re-checks their modification times)."""
+    return _environment_for(str(templates_dir()))
+
+
+@functools.lru_cache(maxsize=4)
+def _environment_for(directory: str) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FileSystemLoader(directory),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -73,7 +90,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=_only_literals,
     )
-    env.filters.update(py=literals.py, sh=literals.sh, yaml=literals.yaml_literal)
+    env.filters.update(py=literals.py, py_block=literals.py_block, sh=literals.sh, yaml=literals.yaml_literal)
     env.globals["launch_words"] = lambda stage, launch: literals.Rendered(launch_mod.launch_words(stage, launch))
     return env
 
@@ -194,7 +211,8 @@ def compile_plan(plan: Plan, spec_dir: str | os.PathLike[str], out_dir: str | os
     files = render_build(plan, _spec_rel(Path(spec_dir), out))
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.compiling-", dir=parent))
+    clean_stale_staging(out.resolve())
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.compiling-{os.getpid()}-", dir=parent))
     os.chmod(staging, 0o755)
     try:
         for rel, (text, mode) in files.items():
@@ -221,3 +239,63 @@ def _swap_in(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(staging, out)
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<what>compiling|old)-(?:(?P<pid>\d+)(?:-|$))?")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's live process
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _abandoned(path: Path, pid: str | None) -> bool:
+    if pid is not None and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        return True
+    try:
+        age = time.time() - path.lstat().st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER_S
+
+
+def clean_stale_staging(out: Path) -> list[Path]:
+    """Remove what killed compiles of ``out`` left next to it (``.NAME.compiling-*``, ``.NAME.old-*``);
+    returns the removed paths.
+
+    A leftover is abandoned when the pid in its name is gone, or when it is older than
+    :data:`STALE_AFTER_S`. A staging directory can hold run state the swap had already carried over
+    (``artifacts/`` …): that is moved back into ``out`` first, and a directory whose run state cannot
+    go back (``out`` already has an entry of that name) is left alone rather than lose anything.
+    """
+    removed: list[Path] = []
+    parent = out.parent
+    try:
+        entries = sorted(os.listdir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _LEFTOVER.match(entry)
+        path = parent / entry
+        if not m or m.group("name") != out.name or not path.is_dir() or path.is_symlink():
+            continue
+        if not _abandoned(path, m.group("pid")):
+            continue
+        if m.group("what") == "compiling":
+            state = [e for e in sorted(os.listdir(path)) if e not in GENERATED]
+            if any((out / e).exists() or (out / e).is_symlink() for e in state):
+                continue
+            if state:
+                out.mkdir(exist_ok=True)
+                for e in state:
+                    os.rename(path / e, out / e)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed

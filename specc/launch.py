@@ -10,10 +10,16 @@ from __future__ import annotations
 from specc.literals import sh
 from specc.plan import Launch, Stage
 
-__all__ = ["config_name", "distributed_type", "launch_words"]
+__all__ = ["config_name", "distributed_type", "launch_words", "PYTHON", "ACCELERATE", "TORCHRUN"]
 
 NODE_RANK = '"${SPECC_MACHINE_RANK:-0}"'
 """Machine rank of a multi-node job: each node exports SPECC_MACHINE_RANK (0 on the main node)."""
+
+PYTHON = '"${PYTHON:-python3}"'
+ACCELERATE = '"${ACCELERATE:-accelerate}"'
+TORCHRUN = '"${TORCHRUN:-torchrun}"'
+"""The programs run.sh starts, each overridable from the environment (e.g. ``PYTHON=.venv/bin/python``),
+so a build runs without an activated virtualenv. Fixed, reviewed shell text: never plan values."""
 
 
 def config_name(launch: Launch) -> str:
@@ -33,15 +39,15 @@ def launch_words(stage: Stage, launch: Launch | None) -> str:
     """The shell command (already quoted) that starts ``stage`` from the build directory."""
     script = sh(stage.script)
     if stage.launcher == "python" or launch is None:
-        return f"python {script}"
+        return f"{PYTHON} {script}"
     if stage.launcher == "torchrun":
-        words = ["torchrun", "--nnodes", sh(launch.num_machines),
+        words = [TORCHRUN, "--nnodes", sh(launch.num_machines),
                  "--nproc_per_node", sh(max(1, launch.num_processes // max(1, launch.num_machines)))]
         if launch.num_machines > 1:
             words += ["--node_rank", NODE_RANK, "--master_addr", sh(launch.main_process_ip or "127.0.0.1"),
                       "--master_port", sh(launch.main_process_port or 29500)]
         return " ".join(words + [script])
-    words = ["accelerate", "launch", "--config_file", sh(config_name(launch))]
+    words = [ACCELERATE, "launch", "--config_file", sh(config_name(launch))]
     if launch.num_machines > 1:
         words += ["--machine_rank", NODE_RANK]
     return " ".join(words + [script])

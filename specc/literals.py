@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LiteralError", "Rendered", "py", "sh", "yaml_literal", "check_value"]
+__all__ = ["LiteralError", "Rendered", "py", "py_block", "sh", "yaml_literal", "check_value"]
 
 
 class LiteralError(ValueError):
@@ -69,6 +69,45 @@ def py(value: Any) -> Rendered:
     check_value(value)
     text = _py(value)
     if ast.literal_eval(text) != value and not isinstance(value, tuple):  # belt and braces
+        raise LiteralError(f"python literal does not round-trip: {text[:80]}")
+    return Rendered(text)
+
+
+def _canonical(value: Any) -> Any:
+    """Tuples as lists and dict keys sorted: one spelling per value, whatever order it was built in."""
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _py_block(value: Any, indent: int, width: int, column: int) -> str:
+    """``value`` starting at ``column`` on a line indented by ``indent``: flat when it fits in ``width``."""
+    flat = _py(value)
+    if not isinstance(value, (dict, list)) or not value or column + len(flat) <= width:
+        return flat
+    inner = indent + 4
+    pad = " " * inner
+    if isinstance(value, dict):
+        items = []
+        for k, v in value.items():
+            head = f"{pad}{_py(k)}: "
+            items.append(head + _py_block(v, inner, width, len(head)) + ",")
+    else:
+        items = [pad + _py_block(v, inner, width, inner) + "," for v in value]
+    return ("{" if isinstance(value, dict) else "[") + "\n" + "\n".join(items) + "\n" + " " * indent \
+        + ("}" if isinstance(value, dict) else "]")
+
+
+def py_block(value: Any, width: int = 100, column: int = 0) -> Rendered:
+    """Like :func:`py`, laid out for reading: dict keys sorted, and any dict or list that does not fit on
+    its line broken to one key (item) per line; ``column`` is where the value starts on its first line. Still
+    a pure literal, verified by ``ast.literal_eval``."""
+    check_value(value)
+    value = _canonical(value)
+    text = _py_block(value, 0, width, column)
+    if ast.literal_eval(text) != value:  # belt and braces
         raise LiteralError(f"python literal does not round-trip: {text[:80]}")
     return Rendered(text)
 

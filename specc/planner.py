@@ -25,6 +25,7 @@ from typing import Any
 
 from specc import __version__
 from specc.datafacts import read_data_fact
+from specc.defaults import DEFAULT_HYPERPARAMETERS, LEARNING_RATES
 from specc.plan import (
     Contract,
     DataFact,
@@ -49,26 +50,7 @@ NUDGE_BEHAVIOURS = frozenset({"style", "tone", "format"})
 SKILL_BEHAVIOURS = frozenset({"skill", "reasoning"})
 FEW_ROWS = 100
 
-DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
-    "lora_r": 16,
-    "lora_dropout": 0.05,
-    "lora_targets": "all-linear",
-    "quant_bits": 4,
-    "epochs": 3.0,
-    "rl_epochs": 1.0,
-    "max_seq_length": 2048,
-    "micro_batch_size": 4,
-    "gradient_accumulation": 4,
-    "packing": False,
-    "precision": "auto",
-    "rl_algorithm": "rloo",
-    "dpo_beta": 0.1,
-    "max_new_tokens": 256,
-}
-"""The documented defaults (the spec's field descriptions); spec.method overrides win."""
-
-LEARNING_RATES = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4, "preference": 5e-6}
-"""Peak learning rate per budget for imitation stages; preference and RL stages use the smaller one."""
+# The defaults live in specc.defaults (shared with specc.stages); re-exported here for callers.
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -712,7 +694,7 @@ def _compute(spec: Spec, method: str, distillation: str | None, budget: str, bas
 
     m = spec.method
     inputs = _training_inputs(method, distillation, data)
-    new_tokens = DEFAULT_HYPERPARAMETERS["max_new_tokens"]
+    new_tokens = _generation_tokens(spec)
     tokens = 0
     examples = 0
     for fact in inputs:
@@ -778,6 +760,14 @@ def _training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> 
     return []
 
 
+def _generation_tokens(spec: Spec) -> int:
+    """Answer length for the teacher's generations (sequence-level distillation): the eval contract's
+    ``max_new_tokens`` (what the student is scored on), never past half the training sequence length, so
+    that prompt plus answer fit the student's ``max_length`` and a small model's positions."""
+    seq = spec.method.max_seq_length or DEFAULT_HYPERPARAMETERS["max_seq_length"]
+    return max(1, min(int(spec.eval.max_new_tokens), seq // 2))
+
+
 def _hyperparameters(spec: Spec, method: str, distillation: str | None, budget: str | None,
                      checkpointing: bool | None, micro: int | None = None, accum: int | None = None
                      ) -> dict[str, Any]:
@@ -837,6 +827,8 @@ def _hyperparameters(spec: Spec, method: str, distillation: str | None, budget: 
         hp["assistant_only_loss"] = train_fmt in ("messages", "auto") and method != "distill"
     hp["precision"] = m.precision
     hp["seed"] = m.seed
+    hp["logging_steps"] = DEFAULT_HYPERPARAMETERS["logging_steps"]
+    hp["save_total_limit"] = DEFAULT_HYPERPARAMETERS["save_total_limit"]
     if method == "rlhf":
         hp["rl_algorithm"] = m.rl_algorithm or DEFAULT_HYPERPARAMETERS["rl_algorithm"]
     if method == "dpo":
@@ -844,7 +836,7 @@ def _hyperparameters(spec: Spec, method: str, distillation: str | None, budget: 
     if method == "distill":
         hp["distillation"] = distillation
         if distillation == "sequence":
-            hp["max_new_tokens"] = DEFAULT_HYPERPARAMETERS["max_new_tokens"]
+            hp["max_new_tokens"] = _generation_tokens(spec)
     devices = max(spec.constraints.hardware.gpus, 1) * spec.constraints.hardware.nodes
     hp["effective_batch_size"] = hp["micro_batch_size"] * hp["gradient_accumulation"] * devices
     return hp

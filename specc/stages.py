@@ -22,7 +22,12 @@ Conventions (shared with :mod:`specc.emitter`, the templates and :mod:`specc.run
 * ``config["model"]`` is the base model as ``{"ref", "source": "hub"|"local", "revision"}``; a local ref
   is relative to the spec directory. ``config["init"]`` (optional) says where the weights to start from
   were produced earlier in the build: ``{"model": dir}`` (a full model) or ``{"adapter": dir}`` (a PEFT
-  adapter over ``config["model"]``).
+  adapter over ``config["model"]``), the latter optionally with ``"base_adapters": [dir, …]``: adapters
+  that are merged into the base, in order, *before* ``adapter`` applies (SFT → DPO trains the DPO adapter
+  on the SFT-merged model, so the final model is base + SFT + DPO).
+* Every hyper-parameter comes from ``plan.hyperparameters`` (the planner resolves them; the shared
+  defaults are in :mod:`specc.defaults`); this module only lays them out per stage. ``save_steps`` is
+  derived per stage (about ten checkpoints per run) unless the plan pins it.
 * ``config["train"]`` uses the TRL/transformers argument names, so an emitted script reads like TRL's own.
 """
 
@@ -30,37 +35,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from specc.defaults import DEFAULT_HYPERPARAMETERS, LEARNING_RATES, save_steps_for
 from specc.plan import DataFact, Launch, ModelInfo, Plan, Stage
 
-__all__ = ["build_stages", "build_launch", "DEFAULTS", "TRAINING_KINDS"]
+__all__ = ["build_stages", "build_launch", "TRAINING_KINDS", "init_inputs"]
 
 TRAINING_KINDS = frozenset({"sft", "dpo", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
-DEFAULTS: dict[str, Any] = {
-    "lora_r": 16,
-    "lora_dropout": 0.05,
-    "lora_targets": "all-linear",
-    "quant_bits": 4,
-    "epochs": 3.0,
-    "rl_epochs": 1.0,
-    "max_seq_length": 2048,
-    "micro_batch_size": 4,
-    "gradient_accumulation": 4,
-    "gradient_checkpointing": False,
-    "packing": False,
-    "precision": "auto",
-    "seed": 42,
-    "rl_algorithm": "rloo",
-    "dpo_beta": 0.1,
-    "logging_steps": 1,
-    "save_steps": 200,
-    "save_total_limit": 2,
-}
-"""Documented defaults (see the spec's field descriptions); the planner's ``hyperparameters`` and the
-spec's ``method`` overrides win over these."""
-
-_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4, "preference": 5e-6}
 
 
 def _unwrap(spec: Any) -> Any:
@@ -68,14 +50,19 @@ def _unwrap(spec: Any) -> Any:
     return getattr(spec, "spec", spec)
 
 
-def _hp(plan: Plan, spec: Any, key: str, default: Any = None) -> Any:
-    """Planner's resolved value, else the spec's override, else ``default``."""
+_MISSING = object()
+
+
+def _hp(plan: Plan, spec: Any, key: str, default: Any = _MISSING) -> Any:
+    """The planner's resolved value (``plan.hyperparameters`` is the source of truth). For a plan made
+    without it (an older plan.json, a hand-built Plan): the spec's override, else ``default``, else the
+    shared default of :mod:`specc.defaults`."""
     if plan.hyperparameters.get(key) is not None:
         return plan.hyperparameters[key]
     override = getattr(spec.method, key, None)
     if override is not None and override != "auto":
         return override
-    return default
+    return DEFAULT_HYPERPARAMETERS.get(key) if default is _MISSING else default
 
 
 def _fact(plan: Plan, role: str) -> DataFact | None:
@@ -109,14 +96,14 @@ def _suites(plan: Plan) -> list[dict[str, Any]]:
 def _peft(plan: Plan, spec: Any, budget: str) -> dict[str, Any] | None:
     if budget not in ("lora", "qlora"):
         return None
-    r = int(_hp(plan, spec, "lora_r", DEFAULTS["lora_r"]))
-    targets = _hp(plan, spec, "lora_targets", DEFAULTS["lora_targets"])
+    r = int(_hp(plan, spec, "lora_r"))
+    targets = _hp(plan, spec, "lora_targets")
     if targets == "attention":
         targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
     return {
         "r": r,
         "lora_alpha": int(_hp(plan, spec, "lora_alpha", 2 * r)),
-        "lora_dropout": float(_hp(plan, spec, "lora_dropout", DEFAULTS["lora_dropout"])),
+        "lora_dropout": float(_hp(plan, spec, "lora_dropout")),
         "target_modules": targets if isinstance(targets, str) else list(targets),
     }
 
@@ -124,7 +111,7 @@ def _peft(plan: Plan, spec: Any, budget: str) -> dict[str, Any] | None:
 def _quantization(plan: Plan, spec: Any, budget: str) -> dict[str, Any] | None:
     if budget != "qlora":
         return None
-    bits = int(_hp(plan, spec, "quant_bits", DEFAULTS["quant_bits"]))
+    bits = int(_hp(plan, spec, "quant_bits"))
     if bits == 8:
         return {"bits": 8}
     return {"bits": 4, "quant_type": "nf4", "double_quant": True}
@@ -136,24 +123,57 @@ def _per_stage(plan: Plan, key: str, kind: str) -> Any:
     return table.get(kind) if isinstance(table, dict) else None
 
 
-def _train_args(plan: Plan, spec: Any, kind: str, *, lr_key: str, epochs_key: str = "epochs") -> dict[str, Any]:
+def _stage_steps(max_steps: int, rows: int | None, epochs: float, per_step: int) -> int | None:
+    """Optimiser steps of one training stage: ``max_steps`` when set, else rows × epochs / batch."""
+    if max_steps > 0:
+        return max_steps
+    if not rows:
+        return None
+    return -(-int(rows * epochs) // max(1, per_step))
+
+
+def _train_args(plan: Plan, spec: Any, kind: str, *, lr_key: str, epochs_key: str = "epochs",
+                rows: int | None = None, devices: int = 1) -> dict[str, Any]:
     epochs = _per_stage(plan, "epochs_by_stage", kind)
     lr = _per_stage(plan, "learning_rates", kind)
+    num_epochs = float(epochs if epochs is not None else
+                       _hp(plan, spec, "epochs", DEFAULT_HYPERPARAMETERS[epochs_key]))
+    max_steps = int(_hp(plan, spec, "max_steps", -1))
+    micro = int(_hp(plan, spec, "micro_batch_size"))
+    accum = int(_hp(plan, spec, "gradient_accumulation"))
+    save_steps = _hp(plan, spec, "save_steps", None)  # a plan may pin it; else ~10 checkpoints per stage
+    if save_steps is None:
+        save_steps = save_steps_for(_stage_steps(max_steps, rows, num_epochs, micro * accum * devices))
     return {
-        "num_train_epochs": float(epochs if epochs is not None else _hp(plan, spec, "epochs", DEFAULTS[epochs_key])),
-        "max_steps": int(_hp(plan, spec, "max_steps", -1)),
-        "learning_rate": float(lr if lr is not None else _hp(plan, spec, "learning_rate", _LR[lr_key])),
-        "per_device_train_batch_size": int(_hp(plan, spec, "micro_batch_size", DEFAULTS["micro_batch_size"])),
-        "gradient_accumulation_steps": int(_hp(plan, spec, "gradient_accumulation",
-                                               DEFAULTS["gradient_accumulation"])),
-        "max_length": int(_hp(plan, spec, "max_seq_length", DEFAULTS["max_seq_length"])),
-        "gradient_checkpointing": bool(_hp(plan, spec, "gradient_checkpointing",
-                                           DEFAULTS["gradient_checkpointing"])),
-        "seed": int(_hp(plan, spec, "seed", DEFAULTS["seed"])),
-        "logging_steps": DEFAULTS["logging_steps"],
-        "save_steps": DEFAULTS["save_steps"],
-        "save_total_limit": DEFAULTS["save_total_limit"],
+        "num_train_epochs": num_epochs,
+        "max_steps": max_steps,
+        "learning_rate": float(lr if lr is not None else _hp(plan, spec, "learning_rate", LEARNING_RATES[lr_key])),
+        "per_device_train_batch_size": micro,
+        "gradient_accumulation_steps": accum,
+        "max_length": int(_hp(plan, spec, "max_seq_length")),
+        "gradient_checkpointing": bool(_hp(plan, spec, "gradient_checkpointing")),
+        "seed": int(_hp(plan, spec, "seed")),
+        "logging_steps": int(_hp(plan, spec, "logging_steps")),
+        "save_steps": int(save_steps),
+        "save_total_limit": int(_hp(plan, spec, "save_total_limit")),
     }
+
+
+def init_inputs(init: dict[str, Any] | None, prefix: str = "init_") -> dict[str, str]:
+    """A stage's ``init`` as flat declared inputs (``init_adapter``, ``init_base_adapter_1`` …)."""
+    out: dict[str, str] = {}
+    for key, value in (init or {}).items():
+        if isinstance(value, list):
+            out.update({f"{prefix}{key.rstrip('s')}_{i}": v for i, v in enumerate(value, 1)})
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _sft_extras(plan: Plan, spec: Any) -> dict[str, Any]:
+    """Config keys only the SFT template reads: every SFT stage gets them (plain or distilled student)."""
+    return {"packing": bool(_hp(plan, spec, "packing")),
+            "assistant_only_loss": _hp(plan, spec, "assistant_only_loss", None)}
 
 
 class _Graph:
@@ -166,6 +186,7 @@ class _Graph:
         self.last_trainer: str | None = None
         self.budget = plan.parameter_budget or "lora"
         self.base = _model(plan, "base", spec.base_model)
+        self.devices = plan.launch.num_processes if plan.launch is not None else 1
 
     def add(self, sid: str, kind: str, title: str, *, needs: list[str], inputs: dict[str, str],
             outputs: dict[str, str], config: dict[str, Any]) -> None:
@@ -178,25 +199,36 @@ class _Graph:
                                  needs=needs, inputs=inputs, outputs=outputs, config=config))
 
     def common(self) -> dict[str, Any]:
-        return {"model": self.base, "precision": _hp(self.plan, self.spec, "precision", DEFAULTS["precision"])}
+        return {"model": self.base, "precision": _hp(self.plan, self.spec, "precision")}
 
     def trained(self, sid: str, kind: str, title: str, data: dict[str, Any] | None, *,
                 extra_inputs: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None,
-                lr_key: str | None = None, epochs_key: str = "epochs", peft: bool = True) -> None:
-        """Add a training stage that starts from the current weights and becomes the current weights."""
+                lr_key: str | None = None, epochs_key: str = "epochs", peft: bool = True,
+                continues_adapter: bool = False, rows: int | None = None) -> None:
+        """Add a training stage that starts from the current weights and becomes the current weights.
+
+        With an adapter budget a stage normally merges the adapter it starts from into the base and
+        trains a new one (so the new adapter needs that merged base: ``base_adapters``);
+        ``continues_adapter`` stages (online RL) keep training the adapter they start from instead.
+        """
         peft_cfg = _peft(self.plan, self.spec, self.budget) if peft else None
         out_dir = f"artifacts/{sid}"
         final = f"{out_dir}/adapter" if peft_cfg else f"{out_dir}/model"
         inputs = dict(extra_inputs or {})
-        if self.init:
-            inputs.update({f"init_{k}": v for k, v in self.init.items()})
+        inputs.update(init_inputs(self.init))
+        if rows is None and data is not None:
+            fact = next((d for d in self.plan.data if d.role == data.get("role") and d.path == data.get("spec_path")),
+                        None)
+            rows = fact.rows if fact is not None else None
         config = {
             **self.common(),
             "init": self.init,
             "data": data,
             "peft": peft_cfg,
             "quantization": _quantization(self.plan, self.spec, self.budget) if peft_cfg else None,
-            "train": _train_args(self.plan, self.spec, kind, lr_key=lr_key or self.budget, epochs_key=epochs_key),
+            "train": _train_args(self.plan, self.spec, kind, lr_key=lr_key or self.budget, epochs_key=epochs_key,
+                                 rows=rows, devices=self.devices),
+            **(_sft_extras(self.plan, self.spec) if kind == "sft" else {}),
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
             **(extra_config or {}),
@@ -209,7 +241,15 @@ class _Graph:
         self.add(sid, kind, title, needs=needs, inputs=inputs,
                  outputs={"adapter" if peft_cfg else "model": final, "checkpoints": f"{out_dir}/checkpoints"},
                  config=config)
-        self.init = {"adapter": final} if peft_cfg else {"model": final}
+        if not peft_cfg:
+            self.init = {"model": final}
+        elif self.init and "adapter" in self.init and not continues_adapter:
+            # load_model merged the starting adapter(s) into the base; the new adapter applies on top of that.
+            self.init = {"adapter": final,
+                         "base_adapters": [*self.init.get("base_adapters", []), self.init["adapter"]]}
+        else:
+            self.init = {"adapter": final, **({"base_adapters": list(self.init["base_adapters"])}
+                                              if self.init and self.init.get("base_adapters") else {})}
         self.last_trainer = sid
 
 
@@ -241,6 +281,7 @@ def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
     launch, launcher = build_launch(plan, spec)
     if not plan.trains or plan.method == "none":
         return [], launch
+    plan = plan.model_copy(update={"launch": launch})  # device count for per-stage step counts
     from specc.launch import config_name
 
     g = _Graph(plan, spec, launcher, config_name(launch) if launcher == "accelerate" else None)
@@ -271,35 +312,40 @@ def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
                   needs=["firewall"], inputs=inputs_of(prompts),
                   outputs={"data": "artifacts/generate/train.jsonl"},
                   config={"model": teacher, "precision": g.common()["precision"], "data": prompts,
-                          "max_new_tokens": int(_hp(plan, spec, "max_new_tokens", 256)),
-                          "batch_size": int(_hp(plan, spec, "micro_batch_size", DEFAULTS["micro_batch_size"])),
+                          # the contract's answer length (resolved by the planner), never a fixed 256
+                          "max_new_tokens": int(_hp(plan, spec, "max_new_tokens", eval_cfg["max_new_tokens"])),
+                          "batch_size": int(_hp(plan, spec, "micro_batch_size")),
+                          "seed": int(_hp(plan, spec, "seed")),
                           "output": "artifacts/generate/train.jsonl"})
             generated = {"role": "train", "name": "generated", "path": "artifacts/generate/train.jsonl",
                          "format": "prompt_completion", "sha256": None}
+            prompt_fact = _fact(plan, "prompts")
             g.trained("sft", "sft", "SFT the student on the teacher's answers", generated,
-                      extra_inputs={"data": "artifacts/generate/train.jsonl"})
+                      extra_inputs={"data": "artifacts/generate/train.jsonl"},
+                      rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
         if method == "sft" or (method in ("dpo", "rlhf") and train):
-            g.trained("sft", "sft", "Supervised fine-tuning", train, extra_config={
-                "packing": bool(_hp(plan, spec, "packing", DEFAULTS["packing"])),
-                "assistant_only_loss": _hp(plan, spec, "assistant_only_loss", None)})
+            g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref, lr_key="preference",
-                      extra_config={"beta": float(_hp(plan, spec, "dpo_beta", DEFAULTS["dpo_beta"]))})
+                      extra_config={"beta": float(_hp(plan, spec, "dpo_beta"))})
         elif method == "rlhf":
             policy_init = g.init
             g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)
             reward_out = g.stages[-1].outputs
             g.init, g.last_trainer = policy_init, "reward"
+            # the policy continues its starting adapter (specc.runtime.rewards.load_policy)
             g.trained("rl", "rl", "Online RL against the reward model", prompts, lr_key="preference",
-                      epochs_key="rl_epochs",
+                      epochs_key="rl_epochs", continues_adapter=True,
                       extra_inputs={f"reward_{k}": v for k, v in reward_out.items() if k != "checkpoints"},
-                      extra_config={"algorithm": _hp(plan, spec, "rl_algorithm", DEFAULTS["rl_algorithm"]),
+                      extra_config={"algorithm": _hp(plan, spec, "rl_algorithm"),
                                     "reward": {k: v for k, v in reward_out.items() if k != "checkpoints"}})
     final = g.init or {}
     if "adapter" in final:
         g.add("merge", "merge", "Merge the adapter into the base weights", needs=[g.last_trainer or "firewall"],
-              inputs={"adapter": final["adapter"]}, outputs={"model": "artifacts/merge/model"},
+              inputs={"adapter": final["adapter"], **init_inputs({"base_adapters": final.get("base_adapters", [])},
+                                                                  prefix="")},
+              outputs={"model": "artifacts/merge/model"},
               config={**g.common(), "init": final, "model_dir": "artifacts/merge/model"})
         final = {"model": "artifacts/merge/model"}
     needs = ["baseline", g.stages[-1].id]

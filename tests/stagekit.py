@@ -49,8 +49,8 @@ def write_data(workspace: Path, *, n_train: int = 24, n_golden: int = 12, n_prom
     ``general_prompts``: the prompts file holds tasks from the tiny model's pretraining mix (what a teacher
     can answer) instead of narrow-task prompts.
 
-    Preference pairs: the chosen answer is the house format, the rejected one the same content in lower case
-    with the parts swapped — a difference a reward model can learn in a few steps.
+    Preference pairs: the chosen answer is the house format, the rejected one the same words in lower case
+    without the format (sometimes reversed) — a difference a reward model can learn in a few steps.
     """
     data = workspace / "data"
     examples = list(corpus.narrow_task_examples(n_train + n_golden + n_prompts, seed=7))
@@ -60,9 +60,11 @@ def write_data(workspace: Path, *, n_train: int = 24, n_golden: int = 12, n_prom
     rng = random.Random(3)
     pref = []
     for ex in train:
-        number, words = ex.completion[1:].split("/", 1)
+        # whatever the house format's punctuation ("[CAKE SALT]", "#12/WORDS"): its words in lower case,
+        # sometimes in reverse order
+        words = ex.completion.strip("[]#").replace("/", " ").lower().split()
         pref.append({"prompt": ex.prompt, "chosen": ex.completion,
-                     "rejected": f"{words.lower()}/{number}" if rng.random() < 0.5 else words.lower()})
+                     "rejected": " ".join(reversed(words) if rng.random() < 0.5 else words)})
     corpus.write_jsonl(data / "preference.jsonl", pref)
     if general_prompts:
         prompt_rows = [{"prompt": ex.prompt} for ex in corpus.pretraining_split(n_prompts + 8, seed=11)]

@@ -240,7 +240,7 @@ def test_launch_configs(hardware, strategy, dtype, write_spec, compile_spec):
     train = next(s for s in plan.stages if s.kind == "sft")
     assert train.launcher == "accelerate" and plan.stage("eval").launcher == "python"
     run_sh = (build / "run.sh").read_text()
-    assert f"accelerate launch --config_file launch/{strategy}.yaml {train.script}" in run_sh.replace(
+    assert f'"${{ACCELERATE:-accelerate}}" launch --config_file launch/{strategy}.yaml {train.script}' in run_sh.replace(
         ' --machine_rank "${SPECC_MACHINE_RANK:-0}"', "")
     if plan.launch.num_machines > 1:
         assert cfg["main_process_ip"] == "10.0.0.1" and cfg["main_process_port"] == 29501
@@ -256,3 +256,186 @@ def test_cli_compile(write_spec, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert (out / "run.sh").is_file() and (out / "PLAN.md").is_file()
+
+
+# ------------------------------------------------------------------ stage configs are complete and resolved
+
+TEACHER = "teacher: {path: model, licence: apache-2.0}\ntracking: {backend: wandb, mode: disabled}\n"
+GRAPHS = {
+    "sft": dict(),
+    "sft-dpo": dict(name="tiny-sft-dpo", method={"method": "dpo"},
+                    data={"train": "train.jsonl", "preference": "preference.jsonl"}),
+    "rlhf": dict(name="tiny-rlhf", method={"method": "rlhf"},
+                 data={"train": "train.jsonl", "preference": "preference.jsonl", "prompts": "prompts.jsonl"}),
+    "distill-sequence": dict(name="tiny-seq", method={"method": "distill", "distillation": "sequence"},
+                             data={"prompts": "prompts.jsonl"}, extra=TEACHER),
+    "distill-logit": dict(name="tiny-logit", method={"method": "distill", "distillation": "logit"},
+                          data={"prompts": "prompts.jsonl"}, extra=TEACHER),
+}
+
+
+def _config_literal(source: str) -> dict:
+    tree = ast.parse(source)
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "CONFIG")
+    return ast.literal_eval(node.value)
+
+
+def _config_reads(source: str) -> set[tuple[str, ...]]:
+    """Every ``CONFIG["a"]["b"]…`` a script reads (``.get`` lookups are optional by design)."""
+    reads = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Subscript) or not isinstance(node.ctx, ast.Load):
+            continue
+        keys, cur = [], node
+        while isinstance(cur, ast.Subscript) and isinstance(cur.slice, ast.Constant):
+            keys.append(cur.slice.value)
+            cur = cur.value
+        if isinstance(cur, ast.Name) and cur.id == "CONFIG" and keys:
+            reads.add(tuple(reversed(keys)))
+    return reads
+
+
+@pytest.mark.parametrize("graph", sorted(GRAPHS))
+def test_every_config_key_a_script_reads_is_in_its_config(graph, write_spec, compile_spec):
+    plan, build = compile_spec(write_spec(**GRAPHS[graph]))
+    for stage in plan.stages:
+        source = (build / stage.script).read_text()
+        config = _config_literal(source)
+        for path in _config_reads(source):
+            value = config
+            for depth, key in enumerate(path):
+                if value is None:  # an optional section; the script checks it before reading inside
+                    break
+                assert key in value, f"{stage.script} reads CONFIG{''.join(f'[{k!r}]' for k in path[:depth + 1])}"
+                value = value[key]
+
+
+def test_generate_stage_uses_the_contract_answer_length_and_the_seed(write_spec, compile_spec):
+    plan, _ = compile_spec(write_spec(**{**GRAPHS["distill-sequence"],
+                                         "method": {"method": "distill", "distillation": "sequence", "seed": 7}}))
+    generate = plan.stage("generate").config
+    assert generate["max_new_tokens"] == plan.contract.max_new_tokens == 12  # conftest's eval.max_new_tokens
+    assert generate["seed"] == 7 == plan.hyperparameters["seed"]
+    student = plan.stage("sft").config
+    assert student["packing"] is False and student["assistant_only_loss"] is False
+
+
+def test_generation_length_fits_the_training_sequence(write_spec):
+    from specc.planner import plan_spec_file
+
+    spec = write_spec(**GRAPHS["distill-sequence"])
+    spec.write_text(spec.read_text().replace("max_new_tokens: 12", "max_new_tokens: 500"))
+    plan = plan_spec_file(spec)
+    assert plan.stage("generate").config["max_new_tokens"] == 32  # half of max_seq_length 64
+
+
+def test_adapter_chains_reach_the_merge_stage(write_spec, compile_spec):
+    plan, _ = compile_spec(write_spec(**GRAPHS["sft-dpo"]))
+    assert [s.id for s in plan.stages] == ["firewall", "baseline", "sft", "dpo", "merge", "eval"]
+    assert plan.stage("dpo").config["init"] == {"adapter": "artifacts/sft/adapter"}
+    merge = plan.stage("merge")
+    assert merge.config["init"] == {"adapter": "artifacts/dpo/adapter", "base_adapters": ["artifacts/sft/adapter"]}
+    assert merge.inputs == {"adapter": "artifacts/dpo/adapter", "base_adapter_1": "artifacts/sft/adapter"}
+    # online RL continues the SFT adapter: its adapter alone already holds the SFT training
+    rlhf, _ = compile_spec(write_spec(**GRAPHS["rlhf"]))
+    assert rlhf.stage("rl").config["init"] == {"adapter": "artifacts/sft/adapter"}
+    assert rlhf.stage("merge").config["init"] == {"adapter": "artifacts/rl/adapter"}
+
+
+def test_save_steps_follow_the_plan(write_spec, compile_spec):
+    from specc.loader import load_spec
+    from specc.stages import build_stages
+
+    plan, _ = compile_spec(write_spec())  # max_steps 2
+    assert plan.stage("sft").config["train"]["save_steps"] == 1
+    spec = write_spec(method={"max_steps": None, "epochs": 5})
+    spec.write_text(spec.read_text().replace("  max_steps: null\n", ""))
+    plan, _ = compile_spec(spec)
+    rows = next(d.rows for d in plan.data if d.role == "train")
+    steps = -(-rows * 5 // 4)  # micro batch 4, accumulation 1, one device
+    train = plan.stage("sft").config["train"]
+    assert train["max_steps"] == -1 and train["save_steps"] == max(1, steps // 10) and train["save_total_limit"] == 2
+    pinned = plan.model_copy(update={"hyperparameters": {**plan.hyperparameters, "save_steps": 7}})
+    stages, _ = build_stages(load_spec(spec).spec, pinned)
+    assert next(s for s in stages if s.id == "sft").config["train"]["save_steps"] == 7
+
+
+def test_defaults_have_one_source(write_spec, monkeypatch):
+    from specc import defaults, planner, stages
+    from specc.planner import plan_spec_file
+
+    assert planner.DEFAULT_HYPERPARAMETERS is defaults.DEFAULT_HYPERPARAMETERS
+    assert not hasattr(stages, "DEFAULTS")
+    monkeypatch.setitem(defaults.DEFAULT_HYPERPARAMETERS, "save_total_limit", 5)
+    monkeypatch.setitem(defaults.DEFAULT_HYPERPARAMETERS, "logging_steps", 3)
+    plan = plan_spec_file(write_spec())
+    assert plan.hyperparameters["save_total_limit"] == 5
+    train = plan.stage("sft").config["train"]
+    assert (train["save_total_limit"], train["logging_steps"]) == (5, 3)
+
+
+def test_jinja_environment_is_built_once():
+    assert emitter._environment() is emitter._environment()
+
+
+def test_config_literal_is_laid_out_for_review(write_spec, compile_spec):
+    plan, build = compile_spec(write_spec())
+    source = (build / plan.stage("sft").script).read_text()
+    start = source.index("CONFIG = {\n")
+    block = source[start:source.index("\n}\n", start) + 2]
+    top = [line.split("'")[1] for line in block.splitlines()[1:-1] if line.startswith("    '")]
+    assert top == sorted(plan.stage("sft").config.keys() | {"stage", "kind", "title", "inputs", "outputs", "tracking"})
+    assert all(len(line) <= 100 for line in block.splitlines())
+    assert _config_literal(source)["train"] == plan.stage("sft").config["train"]
+
+
+def test_run_sh_programs_come_from_the_environment(write_spec, compile_spec, tmp_path):
+    plan, build = compile_spec(write_spec())
+    run_sh = (build / "run.sh").read_text()
+    assert "PYTHON (default python3)" in run_sh and '"${PYTHON:-python3}" stages/01_firewall.py' in run_sh
+    fake = tmp_path / "fake python"
+    fake.write_text('#!/bin/sh\necho "ran $*" >> "$(dirname "$0")/calls.txt"\n')
+    fake.chmod(0o755)
+    proc = subprocess.run(["/bin/bash", str(build / "run.sh"), "firewall", "eval"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "calls.txt").read_text().splitlines() == ["ran stages/01_firewall.py", "ran stages/05_eval.py"]
+
+
+def test_a_killed_compile_leaves_nothing_behind_for_long(write_spec, compile_spec, tmp_path):
+    spec = write_spec()
+    plan, build = compile_spec(spec)
+    (build / "artifacts").mkdir()
+    (build / "artifacts" / "keep.txt").write_text("trained")
+    # a compile killed (SIGKILL) in the middle of its swap: run state already carried into its staging dir
+    code = (
+        "import os, signal, sys\n"
+        "from specc import emitter\n"
+        "from specc.planner import plan_spec_file\n"
+        "real = os.rename\n"
+        "def rename(a, b):\n"
+        "    real(a, b)\n"
+        "    if str(b).endswith('artifacts'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "emitter.os.rename = rename\n"
+        f"emitter.compile_plan(plan_spec_file({str(spec)!r}), {str(spec.parent)!r}, {str(build)!r})\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    leftovers = [p for p in build.parent.iterdir() if p.name.startswith(f".{build.name}.compiling-")]
+    assert len(leftovers) == 1 and (leftovers[0] / "artifacts" / "keep.txt").is_file()
+    assert not (build / "artifacts").exists()
+    # a live compile's staging dir (this process) and another build's are left alone
+    alive = build.parent / f".{build.name}.compiling-{os.getpid()}-live"
+    other = build.parent / f".other.compiling-999999999-x"
+    alive.mkdir()
+    other.mkdir()
+    compile_spec(spec)
+    assert not leftovers[0].exists()
+    assert (build / "artifacts" / "keep.txt").read_text() == "trained"
+    assert alive.is_dir() and other.is_dir()
+    # one past the age limit goes whatever its pid says
+    old = 10 * emitter.STALE_AFTER_S
+    os.utime(alive, (os.path.getmtime(alive) - old, os.path.getmtime(alive) - old))
+    compile_spec(spec)
+    assert not alive.exists() and other.is_dir()

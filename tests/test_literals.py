@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specc.literals import LiteralError, py, sh, yaml_literal
+from specc.literals import LiteralError, py, py_block, sh, yaml_literal
 
 PAYLOADS = [
     "it's \"quoted\"",
@@ -74,3 +74,26 @@ def test_sh_refuses_containers_and_nul():
     for bad in ([1], {"a": 1}, None, True, "a\x00b"):
         with pytest.raises(LiteralError):
             sh(bad)
+
+
+@given(json_like)
+@settings(max_examples=200, deadline=None)
+def test_py_block_roundtrips_with_sorted_keys(value):
+    text = py_block(value)
+    assert ast.literal_eval(text) == value
+    tree = ast.parse(text, mode="eval")
+    assert not any(isinstance(n, (ast.Call, ast.Name, ast.Attribute)) for n in ast.walk(tree))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys]
+            assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_py_block_breaks_long_values_one_key_per_line(payload):
+    value = {"z": [payload] * 3, "a": {"long": "x" * 120, "short": 1}, "m": payload}
+    text = py_block(value, width=60)
+    assert ast.literal_eval(text) == value
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and lines[1].startswith("    'a': {")
+    assert py_block({"b": 1, "a": [1, 2]}) == "{'a': [1, 2], 'b': 1}"  # short values stay on one line

@@ -71,3 +71,28 @@ def test_offline_run_has_group_and_config(write_spec, compile_spec, stage_runner
     history_keys = {item.key or "/".join(item.nested_key) for r in records
                     if r.WhichOneof("record_type") == "history" for item in r.history.item}
     assert "train/loss" in history_keys
+
+
+def test_firewall_and_merge_are_tracked_runs_and_log_the_model(write_spec, compile_spec, stage_runner):
+    from test_wandb_offline import offline_runs, read_records
+
+    plan, build = compile_spec(write_spec(
+        name="tracked", extra="tracking: {backend: wandb, project: specc-tests, mode: offline, log_model: true}\n"))
+    env = {"SPECC_WANDB_MODE": "offline", "WANDB_API_KEY": ""}
+    stage_runner(build, plan.stage("firewall").script, env=env)
+    stage_runner(build, plan.stage("sft").script, "--max-steps", "1", env=env)
+    stage_runner(build, plan.stage("merge").script, env=env)
+    runs = {r["name"]: r for r in offline_runs(build)}
+    assert set(runs) == {"firewall", "sft", "merge"}
+    report = json.loads((build / "reports/firewall.json").read_text())
+    summary = runs["firewall"]["summary"]
+    assert summary["firewall/passed"] == 1 and runs["firewall"]["group"] == plan.tracking.group
+    for key in ("golden_rows", "training_rows", "total_hits", "contaminated_rows"):
+        assert summary[f"firewall/{key}"] == report["summary"][key]
+    assert runs["merge"]["summary"]["merge/model_dir"] == "artifacts/merge/model"
+    assert runs["merge"]["job_type"] == "merge" and runs["merge"]["exit"] == 0
+    # tracking.log_model: the sft adapter and the merged model are logged as model artifacts
+    for sid, name in (("sft", "sft-adapter"), ("merge", "merge-model")):
+        records = read_records(runs[sid]["path"])
+        artifacts = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
+        assert [(a.name, a.type) for a in artifacts] == [(name, "model")], sid

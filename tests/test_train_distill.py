@@ -110,7 +110,9 @@ def test_logit_distillation_trains_the_student(tmp_path):
 
 def _edit_teacher(script, key, new_ref):
     text = script.read_text()
-    edited = re.sub(r"('" + key + r"': \{'ref': )'[^']*'", lambda m: m.group(1) + repr(new_ref), text, count=1)
+    # CONFIG is laid out one key per line, keys sorted: the model's 'ref' follows its 'path'
+    edited = re.sub(r"('" + key + r"': \{[^{}]*?'ref': )'[^']*'", lambda m: m.group(1) + repr(new_ref), text,
+                    count=1)
     assert edited != text
     script.write_text(edited)
 

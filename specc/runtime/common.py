@@ -21,7 +21,7 @@ from typing import Any
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
-    "write_json",
+    "write_json", "adapter_chain",
 ]
 
 
@@ -219,7 +219,9 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
                *, quantization: dict[str, Any] | None = None, auto_class: str = "AutoModelForCausalLM",
                **kwargs: Any):
     """The weights a stage starts from: the base model, a full model an earlier stage saved, or the base
-    with an earlier stage's adapter merged in (so a new adapter trains on top of it).
+    with an earlier stage's adapter merged in (so a new adapter trains on top of it). ``init`` may also
+    name ``base_adapters``: adapters merged into the base first, in order, before ``adapter`` (an adapter
+    that was trained on the merged result of earlier ones, e.g. DPO after SFT).
 
     With ``quantization`` the model is loaded in 4/8 bits and prepared for k-bit training; it is always
     loaded fresh (a quantised model that ran an eval-mode forward first trains with zero gradients).
@@ -237,7 +239,8 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     if "adapter" in init:
         from peft import PeftModel
 
-        loaded = PeftModel.from_pretrained(loaded, str(build_path(init["adapter"]))).merge_and_unload()
+        for adapter in adapter_chain(init):
+            loaded = PeftModel.from_pretrained(loaded, str(build_path(adapter))).merge_and_unload()
         if quantization:
             # A merged model cannot be re-quantised in memory: save it and reload it in k bits.
             import tempfile
@@ -251,6 +254,14 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
 
         loaded = prepare_model_for_kbit_training(loaded, use_gradient_checkpointing=False)
     return loaded
+
+
+def adapter_chain(init: dict[str, Any] | None) -> list[str]:
+    """The adapters of an ``init``, in the order they merge: ``base_adapters`` first, then ``adapter``."""
+    init = init or {}
+    if "adapter" not in init:
+        return []
+    return [*init.get("base_adapters", []), init["adapter"]]
 
 
 def lora_config(peft_cfg: dict[str, Any], task_type: str = "CAUSAL_LM"):

@@ -92,7 +92,10 @@ def load_policy(cfg: dict[str, Any], precision: dict[str, Any]) -> tuple[Any, An
     if "adapter" in init and cfg.get("peft"):
         from peft import PeftModel
 
-        base = load_model(cfg["model"], None, precision, quantization=cfg.get("quantization"))
+        # adapters the continued one was trained on top of are merged into the base first
+        under = {"adapter": init["base_adapters"][-1], "base_adapters": init["base_adapters"][:-1]} \
+            if init.get("base_adapters") else None
+        base = load_model(cfg["model"], under, precision, quantization=cfg.get("quantization"))
         model = PeftModel.from_pretrained(base, str(build_path(init["adapter"])), is_trainable=True)
         log(f"policy: continuing adapter {init['adapter']}")
         return model, None

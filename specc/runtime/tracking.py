@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from specc.runtime.common import dist_info, log
 
-__all__ = ["resolve_mode", "stage_run", "report_to", "log_summary", "log_artifact"]
+__all__ = ["resolve_mode", "stage_run", "report_to", "log_summary", "log_artifact", "log_final_model"]
 
 _run: Any = None
 
@@ -117,3 +117,13 @@ def log_artifact(path: str | os.PathLike[str], name: str, type: str) -> None:  #
         _run.log_artifact(artifact)
     except Exception as exc:  # noqa: BLE001
         log(f"W&B artifact upload failed ({exc})")
+
+
+def log_final_model(config: dict[str, Any], path: str | os.PathLike[str]) -> bool:
+    """Upload a stage's final adapter or model (``path``) as a ``model`` artifact named
+    ``<stage>-<adapter|model>``, when the plan's ``tracking.log_model`` asks for it. True when asked."""
+    if not (config.get("tracking") or {}).get("log_model"):
+        return False
+    what = "adapter" if (Path(path) / "adapter_config.json").is_file() else "model"
+    log_artifact(path, f"{config['stage']}-{what}", "model")
+    return True
