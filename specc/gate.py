@@ -46,7 +46,7 @@ class SuiteCheck:
 @dataclass(frozen=True)
 class TargetCheck:
     metric: str
-    bar: float
+    bar: float | None
     score: float | None
     baseline_score: float | None
     higher_is_better: bool
@@ -140,11 +140,14 @@ def _check_suite(name: str, base: Mapping[str, Any], tuned: Mapping[str, Any] | 
 
 def _check_target(target: Mapping[str, Any]) -> TargetCheck:
     metric = str(target.get("metric", "target"))
-    bar = float(target["bar"])
     hib = bool(target.get("higher_is_better", True))
     score = _num(target, "score")
     base = _num(target, "baseline_score")
     since = f" (baseline {_fmt(base)})" if base is not None else ""
+    if target.get("bar") is None:
+        # A spec may leave the bar unset (only forgetting is gated); the score is still reported.
+        return TargetCheck(metric, None, score, base, hib, True, f"{_fmt(score)}{since}: no bar set, reported only")
+    bar = float(target["bar"])
     if score is None:
         return TargetCheck(metric, bar, None, base, hib, False, f"no score reported; bar {_fmt(bar)}")
     ok = score >= bar if hib else score <= bar

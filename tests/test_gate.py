@@ -93,3 +93,14 @@ def test_gate_is_stdlib_only():
             "'bitsandbytes','pydantic'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_no_bar_set_reports_the_target_and_gates_only_forgetting():
+    from specc.gate import judge
+
+    suites = {"s": {"score": 0.5, "stderr": 0.01, "higher_is_better": True}}
+    verdict = judge(suites, suites, {"metric": "exact_match", "bar": None, "score": 0.3}, {"max_abs_drop": 0.02})
+    assert verdict.passed
+    assert verdict.target.bar is None and "no bar set" in verdict.target.reason
+    worse = {"s": {"score": 0.2, "stderr": 0.01, "higher_is_better": True}}
+    assert not judge(suites, worse, {"metric": "exact_match", "bar": None, "score": 0.3}, {"max_abs_drop": 0.02}).passed
