@@ -9,8 +9,7 @@ What is checked, exactly as the stage checks it:
 * the golden set (``data.golden``) against **every** training input, in this order: ``data.train``,
   ``data.preference`` and ``data.prompts`` (what a distillation teacher answers or online RL samples from);
   each input carries its spec section as its role;
-* with the settings of ``eval.firewall`` mapped the same way (``ngram`` → ``ngram_n``, ``ngram_floor`` =
-  ``min(ngram, 8)``, ``threshold``, ``near_duplicates``, ``jaccard`` → ``jaccard_threshold``); the command
+* with the settings of ``eval.firewall`` mapped by the same function (``FirewallSettings.from_spec``); the command
   line may override ``threshold`` and ``near_duplicates``.
 
 Before scanning, every row of every input file (golden included) is checked against its format — declared
@@ -129,14 +128,7 @@ def firewall_settings(
     ``firewall`` is the spec's :class:`specc.spec.Firewall` (or any object with its attributes); the keyword
     arguments override the spec (command-line flags).
     """
-    ngram = int(firewall.ngram)
-    return FirewallSettings(
-        ngram_n=ngram,
-        ngram_floor=min(ngram, 8),
-        threshold=float(firewall.threshold if threshold is None else threshold),
-        near_duplicates=bool(firewall.near_duplicates if near_duplicates is None else near_duplicates),
-        jaccard_threshold=float(firewall.jaccard),
-    )
+    return FirewallSettings.from_spec(firewall.model_dump(), threshold=threshold, near_duplicates=near_duplicates)
 
 
 def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) -> tuple[CheckInput | None, list[CheckInput]]:

@@ -7,7 +7,9 @@ them (e.g. from a spec) without pulling in any scanning code.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["FirewallSettings", "InputFile"]
 
@@ -77,6 +79,23 @@ class FirewallSettings:
     minhash_bands: int = 32
     max_hits_per_golden_row: int = 5
     max_hits_listed: int = 200
+
+    @classmethod
+    def from_spec(cls, firewall: Mapping[str, Any], *, threshold: float | None = None,
+                  near_duplicates: bool | None = None) -> FirewallSettings:
+        """Settings from a spec's ``eval.firewall`` section (as a mapping: ``ngram``, ``threshold``,
+        ``near_duplicates``, ``jaccard``). The one mapping that the emitted firewall stage and
+        ``specc check`` share, so both always check the same thing; keyword arguments override the spec.
+        """
+        ngram = int(firewall.get("ngram", cls.ngram_n))
+        return cls(
+            ngram_n=ngram,
+            ngram_floor=min(ngram, cls.ngram_floor),
+            threshold=float(firewall.get("threshold", cls.threshold) if threshold is None else threshold),
+            near_duplicates=bool(firewall.get("near_duplicates", cls.near_duplicates)
+                                 if near_duplicates is None else near_duplicates),
+            jaccard_threshold=float(firewall.get("jaccard", cls.jaccard_threshold)),
+        )
 
     def __post_init__(self) -> None:
         problems = []
