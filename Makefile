@@ -15,17 +15,23 @@ STAMP := $(VENV)/.specc-installed
 
 .PHONY: demo test venv bench clean
 
+# pip's own chatter goes to $(LOG); it is printed only when an install step fails.
+LOG := $(VENV)/install.log
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "specc: setting up $(VENV) (log: $(LOG))"
+	@$(PY) -m pip install --quiet --upgrade pip > $(LOG) 2>&1 || (cat $(LOG); exit 1)
 	@if [ "$(TORCH)" = "auto" ]; then \
 	  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-	    echo "specc: GPU found: installing PyPI's torch (CUDA build)"; $(PY) -m pip install --quiet torch; \
+	    echo "specc: GPU found: installing PyPI's torch (CUDA build)"; torch="torch"; \
 	  else \
-	    echo "specc: no GPU: installing torch==2.13.0 (CPU)"; $(PY) -m pip install --quiet "torch==2.13.0"; \
+	    echo "specc: no GPU: installing torch==2.13.0 (CPU)"; torch="torch==2.13.0"; \
 	  fi; \
-	else $(PY) -m pip install --quiet $(TORCH); fi
-	@$(PY) -m pip install --quiet -e ".[train,test]"
+	else torch="$(TORCH)"; fi; \
+	$(PY) -m pip install --quiet $$torch >> $(LOG) 2>&1 || (cat $(LOG); exit 1)
+	@echo "specc: installing specc[train,test]"
+	@$(PY) -m pip install --quiet -e ".[train,test]" >> $(LOG) 2>&1 || (cat $(LOG); exit 1)
 	@touch $(STAMP)
 
 venv: $(STAMP)
