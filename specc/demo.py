@@ -173,6 +173,13 @@ def compare(lora: PipelineOutcome, full: PipelineOutcome, echo: Echo) -> None:
         echo(f"  {name:<14} {cell(lr.get(name)):>22} {cell(fr.get(name)):>22}")
     echo(f"  {'gate':<14} {('passed' if (lora.info.get('results') or {}).get('passed') else 'failed'):>22} "
          f"{('passed' if (full.info.get('results') or {}).get('passed') else 'failed'):>22}")
+    both = [n for n in sorted(set(lr) & set(fr))
+            if lr[n].get("drop") is not None and fr[n].get("drop") is not None]
+    less = [n for n in both if lr[n]["drop"] < fr[n]["drop"]]
+    more = [n for n in both if lr[n]["drop"] > fr[n]["drop"]]
+    if both:
+        echo(f"  LoRA forgot less on {len(less)} of {len(both)} suites ({', '.join(less) or 'none'}), "
+             f"more on {len(more)} ({', '.join(more) or 'none'}).")
     summary = {"lora": lora.info.get("results"), "full": full.info.get("results")}
     (lora.build.parent / "lora_vs_full.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
