@@ -128,7 +128,8 @@ def summarise(plan: Any, outcome: PipelineOutcome, echo: Echo) -> None:
     """What a person wants after a run: what was decided and why, before/after, pass/fail, where things are."""
     echo(f"\nWhat specc decided for {plan.name}, and why:")
     for d in plan.decisions:
-        echo(f"  [{d.rule}] {d.verdict}")
+        reason = d.reason if len(d.reason) <= 150 else d.reason[:147] + "..."
+        echo(f"  [{d.rule}] {d.verdict}: {reason}")
     results = outcome.info.get("results") or {}
     target = results.get("target") or {}
     echo(f"\nTarget ({target.get('metric')} on the golden set; bar {_fmt(target.get('bar'), 2)}): "
