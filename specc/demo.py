@@ -146,12 +146,12 @@ def summarise(plan: Any, outcome: PipelineOutcome, echo: Echo) -> None:
     echo(f"Build: {outcome.build}   (specc status {outcome.build})")
     wandb_runs = sorted(p.name for p in (outcome.build / "wandb").glob("offline-run-*")) if (outcome.build / "wandb").exists() else []
     echo(f"W&B offline runs: {outcome.build / 'wandb'} ({len(wandb_runs)} runs; `wandb sync` uploads them)")
-    adapters = sorted(str(p.parent) for p in outcome.build.glob("artifacts/*/adapter_config.json"))
-    models = sorted(str(p.parent) for p in outcome.build.glob("artifacts/*/model.safetensors"))
+    adapters = sorted(str(p.parent) for p in outcome.build.glob("artifacts/*/adapter/adapter_config.json"))
+    models = sorted(str(p.parent) for p in outcome.build.glob("artifacts/*/model/model.safetensors"))
     if adapters:
         echo(f"Adapter: {adapters[0]}")
     if models:
-        echo(f"Model: {models[0]}")
+        echo(f"Merged model: {models[0]}")
 
 
 def compare(lora: PipelineOutcome, full: PipelineOutcome, echo: Echo) -> None:

@@ -34,6 +34,7 @@ def test_reduced_demo_runs_the_whole_mission(tmp_path: Path):
     assert "What specc decided for house-format-lora, and why:" in out
     assert "Target (exact_match on the golden set" in out
     assert "W&B offline runs:" in out
+    assert "Adapter: " in out
     assert "LoRA vs full fine-tuning" in out
     # Side-by-side results are recorded, with every general suite scored before and after on both sides.
     comparison = json.loads((tmp_path / "builds" / "lora_vs_full.json").read_text())
