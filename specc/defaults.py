@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DEFAULT_HYPERPARAMETERS", "LEARNING_RATES", "CHECKPOINTS_PER_RUN", "save_steps_for"]
+__all__ = ["DEFAULT_HYPERPARAMETERS", "LEARNING_RATES", "CHECKPOINTS_PER_RUN", "CHECKPOINT_MIN_INTERVAL_S",
+           "save_steps_for"]
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "lora_r": 16,
@@ -40,6 +41,11 @@ LEARNING_RATES: dict[str, float] = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4, "
 
 CHECKPOINTS_PER_RUN = 10
 """About this many checkpoints per training stage when the plan does not set ``save_steps``."""
+
+CHECKPOINT_MIN_INTERVAL_S = 600
+"""Seconds between two intermediate checkpoints at least (the final step always saves). Saving costs
+about the same whatever the step time: on a short run ten checkpoints would cost more than the training,
+while a kill loses at most this much work. The plan's ``checkpoint_min_interval_s`` overrides it."""
 
 
 def save_steps_for(steps: int | None) -> int:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from specc.defaults import DEFAULT_HYPERPARAMETERS, LEARNING_RATES, save_steps_for
+from specc.defaults import CHECKPOINT_MIN_INTERVAL_S, DEFAULT_HYPERPARAMETERS, LEARNING_RATES, save_steps_for
 from specc.plan import DataFact, Launch, ModelInfo, Plan, Stage
 
 __all__ = ["build_stages", "build_launch", "TRAINING_KINDS", "init_inputs"]
@@ -156,6 +156,8 @@ def _train_args(plan: Plan, spec: Any, kind: str, *, lr_key: str, epochs_key: st
         "logging_steps": int(_hp(plan, spec, "logging_steps")),
         "save_steps": int(save_steps),
         "save_total_limit": int(_hp(plan, spec, "save_total_limit")),
+        # Not a trainer argument: read by common.stage_callbacks to pace intermediate checkpoints.
+        "checkpoint_min_interval_s": int(_hp(plan, spec, "checkpoint_min_interval_s", CHECKPOINT_MIN_INTERVAL_S)),
     }
 
 

@@ -439,3 +439,21 @@ def test_a_killed_compile_leaves_nothing_behind_for_long(write_spec, compile_spe
     os.utime(alive, (os.path.getmtime(alive) - old, os.path.getmtime(alive) - old))
     compile_spec(spec)
     assert not alive.exists() and other.is_dir()
+
+
+def test_intermediate_checkpoints_are_paced_by_wall_time(write_spec, compile_spec):
+    """save_steps alone would checkpoint ten times on a short run; the plan also carries a minimum
+    interval between intermediate checkpoints (the final step always saves), and a plan may change it."""
+    from specc.defaults import CHECKPOINT_MIN_INTERVAL_S
+    from specc.loader import load_spec
+    from specc.stages import build_stages
+
+    spec = write_spec()
+    plan, build = compile_spec(spec)
+    train = plan.stage("sft").config["train"]
+    assert train["checkpoint_min_interval_s"] == CHECKPOINT_MIN_INTERVAL_S
+    text = (build / plan.stage("sft").script).read_text()
+    assert "common.stage_callbacks(CONFIG)" in text
+    pinned = plan.model_copy(update={"hyperparameters": {**plan.hyperparameters, "checkpoint_min_interval_s": 0}})
+    stages, _ = build_stages(load_spec(spec).spec, pinned)
+    assert next(s for s in stages if s.id == "sft").config["train"]["checkpoint_min_interval_s"] == 0

@@ -148,8 +148,9 @@ def test_kill_mid_training_then_resume(spec_file, clean):
     # save a checkpoint every 2 steps (the script's CONFIG is the place to experiment, says its header)
     script = build / plan.stage("sft").script
     text = script.read_text()
-    assert re.search(r"'save_steps': \d+,", text)
-    script.write_text(re.sub(r"'save_steps': \d+,", "'save_steps': 2,", text))
+    assert re.search(r"'save_steps': \d+,", text) and re.search(r"'checkpoint_min_interval_s': \d+,", text)
+    text = re.sub(r"'save_steps': \d+,", "'save_steps': 2,", text)
+    script.write_text(re.sub(r"'checkpoint_min_interval_s': \d+,", "'checkpoint_min_interval_s': 0,", text))
 
     out = build.parent / "killed-run.out"
     with open(out, "w") as sink:

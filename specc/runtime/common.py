@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import os
 import sys
 from pathlib import Path
@@ -271,11 +272,15 @@ def lora_config(peft_cfg: dict[str, Any], task_type: str = "CAUSAL_LM"):
                       target_modules=peft_cfg["target_modules"], task_type=task_type)
 
 
+_NOT_TRAINER_ARGS = ("gradient_checkpointing", "checkpoint_min_interval_s")
+"""Keys of a stage's ``train`` section that specc handles itself rather than passing to TRL."""
+
+
 def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir: Path, report_to: list[str],
                  run_name: str, max_steps: int | None = None) -> dict[str, Any]:
     """Keyword arguments shared by every TRL config: the plan's ``train`` section plus the run-time
     decisions (precision from the hardware, ``--max-steps`` from the command line)."""
-    args = {k: v for k, v in train.items() if k != "gradient_checkpointing"}
+    args = {k: v for k, v in train.items() if k not in _NOT_TRAINER_ARGS}
     if max_steps is not None:
         args["max_steps"] = max_steps
     return {
@@ -316,6 +321,46 @@ def _progress_callback_class():
             print("@@specc " + json.dumps(event, sort_keys=True), flush=True)
 
     return ProgressCallback
+
+
+def _checkpoint_pacer_class():
+    from transformers import TrainerCallback
+
+    class CheckpointPacer(TrainerCallback):
+        """Skips an intermediate checkpoint when the last one is younger than ``min_interval_s``.
+
+        Saving a checkpoint costs about the same whatever a step costs, so on a fast run ``save_steps``
+        alone would spend more time saving than training; pacing by wall time bounds both the overhead and
+        the work a kill can lose. The final step always saves (resume and the stage's outputs need it).
+        Runs after the trainer's own flow callback, so it can veto the save that callback asked for.
+        """
+
+        def __init__(self, min_interval_s: float) -> None:
+            self.min_interval_s = min_interval_s
+            self.last = time.monotonic()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            final = state.max_steps > 0 and state.global_step >= state.max_steps
+            if control.should_save and not final and time.monotonic() - self.last < self.min_interval_s:
+                control.should_save = False
+            return control
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+
+    return CheckpointPacer
+
+
+def stage_callbacks(config: dict[str, Any]) -> list[Any]:
+    """The callbacks every training stage adds: progress lines for the runner, and checkpoint pacing."""
+    callbacks = [__getattr__("ProgressCallback")(config["stage"])]
+    interval = float((config.get("train") or {}).get("checkpoint_min_interval_s", 0) or 0)
+    if interval > 0:
+        callbacks.append(_checkpoint_pacer_class()(interval))
+    return callbacks
 
 
 def __getattr__(name: str):
