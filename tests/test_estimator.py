@@ -232,7 +232,10 @@ _BASELINE = (16, 1, 2, 2, 32, 64, 256, 4)  # same imports and code path, negligi
 def _peak_rss(mode: str, dims: tuple[int, ...]) -> int:
     # A fixed mmap threshold makes glibc hand freed tensors straight back to the OS, so peak RSS tracks
     # live memory instead of heap high-water marks; offline hub access keeps imports from waiting on it.
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "2", "HF_HUB_OFFLINE": "1",
+    # A clean environment: inside the full suite, variables other tests leave in the worker (W&B, pydantic,
+    # pytest's own) were enough to shift the probes' peaks by ~60 MB.
+    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
+    env = {**keep, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "2", "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", _PROBE, mode, *map(str, dims)], capture_output=True, text=True,
                          timeout=240, check=True, env=env)
