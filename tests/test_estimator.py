@@ -222,7 +222,13 @@ for _ in range(2):  # two optimizer steps of two accumulated micro-batches, as a
         model(input_ids=ids, labels=ids).loss.backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
-print(json.dumps({"maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+# VmHWM is this process's own peak: ru_maxrss would also count the parent's RSS at fork time (Linux keeps the
+# larger of the two across exec), so a probe started from a big pytest worker would look big whatever it did.
+try:
+    peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"maxrss_bytes": peak_kb * 1024}))
 """
 # hidden, layers, heads, kv_heads, intermediate, vocab, seq_len, micro_batch
 _MODEL = (256, 4, 4, 2, 688, 8000, 128, 4)
@@ -232,8 +238,7 @@ _BASELINE = (16, 1, 2, 2, 32, 64, 256, 4)  # same imports and code path, negligi
 def _peak_rss(mode: str, dims: tuple[int, ...]) -> int:
     # A fixed mmap threshold makes glibc hand freed tensors straight back to the OS, so peak RSS tracks
     # live memory instead of heap high-water marks; offline hub access keeps imports from waiting on it.
-    # A clean environment: inside the full suite, variables other tests leave in the worker (W&B, pydantic,
-    # pytest's own) were enough to shift the probes' peaks by ~60 MB.
+    # A clean environment, so nothing the test worker picked up changes what the probe imports.
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     env = {**keep, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "2", "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": "1"}
@@ -248,12 +253,9 @@ def measured():
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
     # Each mode gets its own baseline: wrapping a model with peft loads ~60 MB of extra code and state.
-    # Peak RSS only ever errs upwards (allocator caching, a busy machine running the rest of the suite
-    # beside it), so each probe runs twice and the smaller peak counts.
-    jobs = [("full", _MODEL), ("full", _BASELINE), ("lora", _MODEL), ("lora", _BASELINE)] * 2
+    jobs = [("full", _MODEL), ("full", _BASELINE), ("lora", _MODEL), ("lora", _BASELINE)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        peaks = list(pool.map(lambda job: _peak_rss(*job), jobs))
-    full, full_base, lora, lora_base = (min(a, b) for a, b in zip(peaks[:4], peaks[4:]))
+        full, full_base, lora, lora_base = pool.map(lambda job: _peak_rss(*job), jobs)
     return {"full": full - full_base, "lora": lora - lora_base}
 
 
