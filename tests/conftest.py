@@ -87,6 +87,18 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
 
 
+def make_project(root: Path, tiny_data: Path, tiny_model: Path) -> Path:
+    """A spec directory: the session's tiny data copied under data/, the tiny model linked as model/."""
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    for src in tiny_data.rglob("*.jsonl"):
+        dst = root / "data" / src.relative_to(tiny_data)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    if not (root / "model").exists():
+        os.symlink(tiny_model, root / "model")
+    return root
+
+
 @pytest.fixture
 def write_spec(tmp_path, tiny_data, tiny_model) -> Callable[..., Path]:
     """Write ``<tmp>/proj/spec.yaml`` next to a copy of the tiny data and a link to the tiny model.
@@ -100,14 +112,7 @@ def write_spec(tmp_path, tiny_data, tiny_model) -> Callable[..., Path]:
               data: dict[str, str] | None = None, description: str = "tiny test spec",
               summary: str = "learn the ticket format", extra: str = "",
               hardware: str = "{gpus: 0, cpu_memory_gb: 16}", allow_full: bool = False) -> Path:
-        proj = tmp_path / "proj"
-        (proj / "data").mkdir(parents=True, exist_ok=True)
-        for src in tiny_data.rglob("*.jsonl"):
-            dst = proj / "data" / src.relative_to(tiny_data)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_bytes(src.read_bytes())
-        if not (proj / "model").exists():
-            os.symlink(tiny_model, proj / "model")
+        proj = make_project(tmp_path / "proj", tiny_data, tiny_model)
         data = data if data is not None else {"train": "train.jsonl"}
         data_yaml = "\n".join(f"  {role}: {{path: data/{file}}}" for role, file in data.items())
         method = {"max_steps": 2, "micro_batch_size": 4, "gradient_accumulation": 1, "max_seq_length": 64,

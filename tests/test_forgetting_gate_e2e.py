@@ -9,12 +9,11 @@ tiny learning rate (the scores stay within the budget or within noise).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import plan_and_compile, run_stage
+from conftest import make_project, plan_and_compile, run_stage
 
 SPEC = """\
 specc: 1
@@ -45,12 +44,7 @@ tracking: {{backend: none}}
 
 
 def _project(root: Path, tiny_data: Path, tiny_model: Path, name: str, method: dict) -> Path:
-    (root / "data").mkdir(parents=True)
-    for src in tiny_data.rglob("*.jsonl"):
-        dst = root / "data" / src.relative_to(tiny_data)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(src.read_bytes())
-    os.symlink(tiny_model, root / "model")
+    make_project(root, tiny_data, tiny_model)
     lines = "\n".join(f"  {k}: {json.dumps(v)}" for k, v in method.items())
     spec = root / "spec.yaml"
     spec.write_text(SPEC.format(name=name, method=lines), encoding="utf-8")

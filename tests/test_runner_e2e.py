@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import plan_and_compile
+from conftest import make_project, plan_and_compile
 from specc.progress import parse_line
 from test_wandb_offline import offline_runs
 
@@ -54,13 +54,7 @@ tracking: {backend: wandb, mode: offline}
 
 def _project(root: Path, tiny_data: Path, tiny_model: Path) -> Path:
     """A spec directory: data copied from the session fixture, the model linked, W&B offline."""
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    for src in tiny_data.rglob("*.jsonl"):
-        dst = root / "data" / src.relative_to(tiny_data)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(src.read_bytes())
-    if not (root / "model").exists():
-        os.symlink(tiny_model, root / "model")
+    make_project(root, tiny_data, tiny_model)
     text = SPEC.replace("MAX_STEPS", str(MAX_STEPS))
     (root / "spec.yaml").write_text(text, encoding="utf-8")
     return root / "spec.yaml"
