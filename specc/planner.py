@@ -552,9 +552,7 @@ _ESTIMATOR_METHOD = {"sft": "sft", "dpo": "dpo", "rlhf": "online_rl"}
 def _choose_budget(spec: Spec, method: str, distillation: str | None, base: _ModelKnown,
                    teacher: _ModelKnown | None, data: list[DataFact], t: _Trace) -> _BudgetResult:
     """Full / LoRA / QLoRA from the memory estimate; checkpointing only when it changes what fits."""
-    from dataclasses import replace
-
-    from specc.estimator import Hardware, TrainingShape, choose_budget
+    from specc.estimator import Hardware, TrainingShape
 
     forced = spec.method.parameter_budget if spec.method.parameter_budget != "auto" else None
     hw = spec.constraints.hardware
