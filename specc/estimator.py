@@ -35,6 +35,26 @@ _QUANT_CONSTANT_BITS = {4: 0.127, 8: 0.01}
 # Optimiser state bytes per trainable parameter when states are fp32; "bf16" precision halves them.
 _OPTIMIZER_BYTES = {"adamw": 8.0, "adamw_8bit": 2.0, "sgd": 4.0}
 DEFAULT_GPU_TFLOPS = 312.0  # NVIDIA A100 dense BF16 tensor-core peak (A100 datasheet)
+
+GPU_PEAK_TFLOPS: dict[str, float] = {
+    # Dense (no sparsity) 16-bit tensor-core peaks from the vendors' datasheets; BF16 where supported,
+    # FP16 for cards without BF16 (T4, V100). Keys are matched case-insensitively as substrings of
+    # constraints.hardware.gpu_type, longest first ("a100-80gb" → "a100").
+    "h200": 989.0, "h100": 989.0, "gh200": 989.0, "b200": 2250.0, "a100": 312.0, "a10g": 125.0, "a10": 125.0,
+    "l40s": 362.0, "l40": 181.0, "l4": 121.0, "a6000": 155.0, "rtx-6000-ada": 364.0, "rtx-4090": 165.0,
+    "rtx-4080": 97.0, "rtx-3090": 71.0, "v100": 125.0, "t4": 65.0, "mi300x": 1307.0, "mi250x": 383.0,
+}
+
+
+def gpu_peak_tflops(gpu_type: str | None) -> float | None:
+    """Peak 16-bit TFLOPS of a GPU named like ``A100-80GB``, ``H100``, ``RTX 4090``; None when unknown."""
+    if not gpu_type:
+        return None
+    name = gpu_type.lower().replace(" ", "-").replace("_", "-")
+    for key in sorted(GPU_PEAK_TFLOPS, key=len, reverse=True):
+        if key in name:
+            return GPU_PEAK_TFLOPS[key]
+    return None
 DEFAULT_CPU_TFLOPS = 0.5  # a many-core server CPU in fp32; a laptop is several times slower
 DEFAULT_EFFECTIVE_BATCH_TOKENS = 131_072  # e.g. 64 sequences of 2048 tokens per optimizer step
 

@@ -688,7 +688,7 @@ def _compute(spec: Spec, method: str, distillation: str | None, budget: str, bas
              teacher: _ModelKnown | None, data: list[DataFact], hardware: Any, checkpointing: bool,
              micro: int, accum: int, rows: list[MemoryRow], notes: list[str], t: _Trace) -> Estimate:
     """Tokens, optimizer steps and GPU-hours. Tokens are estimated as file bytes / 4 (no tokenizer here)."""
-    from specc.estimator import estimate_compute
+    from specc.estimator import estimate_compute, gpu_peak_tflops
 
     m = spec.method
     inputs = _training_inputs(method, distillation, data)
@@ -721,10 +721,17 @@ def _compute(spec: Spec, method: str, distillation: str | None, budget: str, bas
     seq = m.max_seq_length or DEFAULT_HYPERPARAMETERS["max_seq_length"]
     est_method = {"dpo": "dpo", "rlhf": "online_rl"}.get(method, "distill_logits" if distillation == "logit" else "sft")
     extra = teacher.params if (teacher is not None and teacher.params and est_method == "distill_logits") else 0
+    gpu_tflops = gpu_peak_tflops(spec.constraints.hardware.gpu_type) if spec.constraints.hardware.gpus else None
+    if gpu_tflops is not None:
+        notes.append(f"throughput from gpu_type {spec.constraints.hardware.gpu_type}: {gpu_tflops:g} TFLOPS peak "
+                     "16-bit per GPU (datasheet, dense)")
+    elif spec.constraints.hardware.gpu_type and spec.constraints.hardware.gpus:
+        notes.append(f"gpu_type {spec.constraints.hardware.gpu_type} is not in specc's throughput table; "
+                     "assuming an A100")
     compute = estimate_compute(base.facts, train_tokens=tokens, epochs=epochs, budget=budget, hardware=hardware,
                                effective_batch_tokens=per_step * seq, gradient_checkpointing=checkpointing,
                                lora_r=m.lora_r or DEFAULT_HYPERPARAMETERS["lora_r"], method=est_method,
-                               extra_model_params=extra)
+                               extra_model_params=extra, gpu_tflops=gpu_tflops)
     notes += list(compute.notes) + [f"FLOPs = {compute.formula}"]
     gpu_hours = round(compute.gpu_hours, 4)
     cap = spec.constraints.budget.gpu_hours

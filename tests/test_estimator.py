@@ -278,3 +278,19 @@ def test_measured_cpu_peak_within_35_percent(measured, budget):
     print(f"{budget}: estimate {estimate.per_gpu / 2**20:.0f} MiB, measured {measured[budget] / 2**20:.0f} MiB, "
           f"ratio {ratio:.2f}")
     assert 0.65 <= ratio <= 1.35, ratio
+
+
+def test_gpu_type_sets_the_throughput_of_the_gpu_hour_estimate():
+    from specc.estimator import gpu_peak_tflops
+
+    assert gpu_peak_tflops("A100-80GB") == 312.0
+    assert gpu_peak_tflops("NVIDIA H100 SXM") == 989.0
+    assert gpu_peak_tflops("rtx 4090") == 165.0
+    assert gpu_peak_tflops("L40S") == 362.0 and gpu_peak_tflops("L4") == 121.0  # longest key wins
+    assert gpu_peak_tflops("mystery-gpu") is None and gpu_peak_tflops(None) is None
+    facts = model_facts("meta-llama/Llama-3.1-8B")
+    a100 = estimate_compute(facts, train_tokens=10**8, epochs=1, budget="lora", hardware=Hardware(gpus=1),
+                            gpu_tflops=gpu_peak_tflops("A100"))
+    h100 = estimate_compute(facts, train_tokens=10**8, epochs=1, budget="lora", hardware=Hardware(gpus=1),
+                            gpu_tflops=gpu_peak_tflops("H100"))
+    assert h100.gpu_hours == pytest.approx(a100.gpu_hours * 312 / 989)
