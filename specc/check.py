@@ -13,7 +13,7 @@ What is checked, exactly as the stage checks it:
   line may override ``threshold`` and ``near_duplicates``.
 
 Before scanning, every row of every input file (golden included) is checked against its format — declared
-in the spec, or detected from the first row when ``auto`` (:func:`specc.datafacts.detect_format`) — so a
+in the spec, or detected from the first row when ``auto`` (:func:`specc.rowformat.detect_format`) — so a
 missing or misspelled column is reported as ``file:line`` here, not as a trainer traceback later.
 Problems with the data raise :class:`specc.jsonl.DataError`.
 
@@ -25,16 +25,17 @@ This module imports only the standard library and specc's light modules (no torc
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specc.datafacts import ROLE_FORMATS, detect_format
+from specc.errors import github_annotation as _github_annotation
 from specc.firewall_settings import FirewallSettings, InputFile
 from specc.jsonl import DataError, iter_jsonl
-from specc.suggest import did_you_mean
+from specc.rowformat import ROLE_FORMATS, _describe_keys, detect_format, row_problem
 
 __all__ = [
     "CheckInput",
@@ -52,15 +53,6 @@ __all__ = [
 
 #: The spec sections that feed training, in the order the firewall stage scans them.
 TRAINING_ROLES: tuple[str, ...] = ("train", "preference", "prompts")
-
-#: Keys each row format needs (what the stage scripts read).
-REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
-    "messages": ("messages",),
-    "prompt_completion": ("prompt", "completion"),
-    "preference": ("prompt", "chosen", "rejected"),
-    "text": ("text",),
-    "prompts": ("prompt",),
-}
 
 _FORMAT_HINT = "use messages, prompt/completion, prompt/chosen/rejected, text or prompt"
 
@@ -148,10 +140,6 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
     return make("golden"), training
 
 
-def _describe_keys(row: dict[str, Any]) -> str:
-    return ", ".join(sorted(row)) or "none"
-
-
 def _resolve_format(inp: CheckInput, line: int, row: dict[str, Any]) -> str:
     """The format every row of ``inp`` must have, decided on its first row (as the planner decides it)."""
     detected = detect_format(row)
@@ -170,41 +158,6 @@ def _resolve_format(inp: CheckInput, line: int, row: dict[str, Any]) -> str:
             + ("" if declared == "auto" else " (declared in the spec)"),
         )
     return fmt
-
-
-def _is_messages(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) > 0
-        and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                for m in value)
-    )
-
-
-def row_problem(row: dict[str, Any], fmt: str) -> str | None:
-    """Why ``row`` does not fit ``fmt`` (None when it does): a missing column (with a did-you-mean for a
-    misspelled one) or a value of the wrong type."""
-    required = REQUIRED_KEYS[fmt]
-    missing = [key for key in required if key not in row]
-    if missing:
-        extra = [key for key in row if key not in required]
-        hints = []
-        for key in missing:
-            guess = did_you_mean(key, extra)
-            if guess is not None:
-                hints.append(f"`{guess}` should be `{key}`?")
-        message = (f"a {fmt} row needs {', '.join(required)}; missing {', '.join(missing)} "
-                   f"(row keys: {_describe_keys(row)})")
-        return message + (" — " + " ".join(hints) if hints else "")
-    for key in required:
-        value = row[key]
-        if key == "messages" or isinstance(value, list):  # conversational values: lists of {role, content}
-            if not _is_messages(value):
-                return f"`{key}` must be a non-empty list of {{role, content}} objects with string values"
-        elif not isinstance(value, str):
-            kind = "null" if value is None else type(value).__name__
-            return f"`{key}` must be a string, not {kind}"
-    return None
 
 
 def validate_rows(inp: CheckInput) -> int:
@@ -315,25 +268,8 @@ def render_json(result: CheckResult) -> str:
     return json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def _gh_data(text: str) -> str:
-    """Escape a workflow-command message (%, CR, LF)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _gh_prop(text: str) -> str:
-    """Escape a workflow-command property value (also : and ,)."""
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def github_annotation(level: str, message: str, *, file: str | None = None, line: int | None = None,
-                      title: str = "specc firewall") -> str:
-    props = []
-    if file:
-        props.append(f"file={_gh_prop(file)}")
-        if line:
-            props.append(f"line={line}")
-    props.append(f"title={_gh_prop(title)}")
-    return f"::{level} {','.join(props)}::{_gh_data(message)}"
+github_annotation = functools.partial(_github_annotation, title="specc firewall")
+"""Annotations of this command carry the title "specc firewall" (see :func:`specc.errors.github_annotation`)."""
 
 
 def render_github(result: CheckResult) -> str:

@@ -14,21 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from specc.jsonl import DataError, count_rows_and_sha256, iter_jsonl
 from specc.plan import DataFact
+from specc.rowformat import ROLE_FORMATS, detect_format
 
 __all__ = ["DataProblem", "ROLE_FORMATS", "detect_format", "read_data_fact"]
-
-#: Row formats each role can use (what its stage reads). Suites are scored by their own kind.
-ROLE_FORMATS: dict[str, tuple[str, ...]] = {
-    "train": ("messages", "prompt_completion", "text"),
-    "preference": ("preference",),
-    "prompts": ("prompts", "prompt_completion", "messages"),
-    "golden": ("messages", "prompt_completion", "text"),
-}
-
 
 @dataclass(frozen=True)
 class DataProblem:
@@ -37,24 +28,6 @@ class DataProblem:
     rule: str
     message: str
     hint: str = ""
-
-
-def detect_format(row: dict[str, Any]) -> str | None:
-    """The row format a JSONL row is written in, from its keys; None when no known format matches.
-
-    Order matters: a preference row also has ``prompt``, and a prompt/completion row is also a prompts row.
-    """
-    if "messages" in row:
-        return "messages"
-    if "chosen" in row and "rejected" in row:
-        return "preference"
-    if "prompt" in row and "completion" in row:
-        return "prompt_completion"
-    if "text" in row:
-        return "text"
-    if "prompt" in row:
-        return "prompts"
-    return None
 
 
 def read_data_fact(

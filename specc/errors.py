@@ -35,10 +35,8 @@ class SpecError:
         text = f"{self.key_path}: {self.message}" if self.key_path else self.message
         if self.hint:
             text += f" ({self.hint})"
-        props = f"file={_gh_prop(self.file)}"
-        if self.line:
-            props += f",line={self.line},col={self.column}"
-        return f"::error {props},title=specc {self.code}::{_gh_data(text)}"
+        return github_annotation("error", text, file=self.file, line=self.line or None,
+                                 column=self.column or None, title=f"specc {self.code}")
 
 
 class SpecInvalid(Exception):
@@ -50,12 +48,27 @@ class SpecInvalid(Exception):
 
 
 def _gh_data(text: str) -> str:
-    # Escaping rules of GitHub workflow commands: %, CR and LF in the message.
+    """Escape a workflow-command message (%, CR, LF)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _gh_prop(text: str) -> str:
+    """Escape a workflow-command property value (also : and ,)."""
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(level: str, message: str, *, file: str | None = None, line: int | None = None,
+                      column: int | None = None, title: str = "specc") -> str:
+    """One GitHub Actions workflow command (``::error file=…,line=…::message``): shown on the PR's diff."""
+    props = []
+    if file:
+        props.append(f"file={_gh_prop(file)}")
+        if line:
+            props.append(f"line={line}")
+            if column:
+                props.append(f"col={column}")
+    props.append(f"title={_gh_prop(title)}")
+    return f"::{level} {','.join(props)}::{_gh_data(message)}"
 
 
 def errors_to_json(results: list[dict]) -> str:

@@ -43,7 +43,8 @@ def now_iso() -> str:
 # ------------------------------------------------------------------------------------------- hashing
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (the runner's hashes and the stages' data-lock check)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -82,7 +83,7 @@ class HashCache:
         self._used.add(key)
         if hit is not None and hit[:3] == fp:
             return hit[3]
-        digest = _file_sha256(path)
+        digest = file_sha256(path)
         self.entries[key] = [*fp, digest]
         return digest
 

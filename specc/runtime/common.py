@@ -135,21 +135,14 @@ def last_checkpoint(checkpoint_dir: Path) -> str | None:
 
 # ---------------------------------------------------------------- data
 
-_FORMAT_KEYS = (
-    ("preference", {"chosen", "rejected"}),
-    ("messages", {"messages"}),
-    ("prompt_completion", {"prompt", "completion"}),
-    ("text", {"text"}),
-    ("prompts", {"prompt"}),
-)
-
-
 def detect_format(row: dict[str, Any]) -> str:
-    """The data format of a row, by its keys (same rules as the spec's ``format: auto``)."""
-    for name, keys in _FORMAT_KEYS:
-        if keys <= row.keys():
-            return name
-    raise ValueError(f"cannot tell the data format from keys {sorted(row)}")
+    """The data format of a row, by its keys (the spec's ``format: auto`` rules, :mod:`specc.rowformat`)."""
+    from specc.rowformat import detect_format as detect
+
+    fmt = detect(row)
+    if fmt is None:
+        raise ValueError(f"cannot tell the data format from keys {sorted(row)}")
+    return fmt
 
 
 def _as_turn(role: str, value: Any) -> list[dict[str, str]]:

@@ -9,15 +9,15 @@ the golden set must never have been seen by training data, or its scores mean no
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from specc.manifest import file_sha256
 from specc.runtime.common import log
 
-__all__ = ["GUARD_EXIT", "fail", "sha256_file", "verify_data", "verify_inputs", "verify_firewall_passed"]
+__all__ = ["GUARD_EXIT", "fail", "verify_data", "verify_inputs", "verify_firewall_passed"]
 
 GUARD_EXIT = 3
 """Exit code for 'refused to run': changed data, missing or failed firewall, failed gate."""
@@ -26,14 +26,6 @@ GUARD_EXIT = 3
 def fail(message: str) -> NoReturn:
     log(f"REFUSED: {message}")
     sys.exit(GUARD_EXIT)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 DATA_KEYS = ("data", "training", "golden")
@@ -74,7 +66,7 @@ def verify_data(config: dict[str, Any]) -> None:
         expected = (locked.get(name) or {}).get("sha256")
         if not expected:
             fail(f"data file {name} is not in the plan's lock; recompile the build")
-        actual = sha256_file(path)
+        actual = file_sha256(path)
         if actual != expected:
             fail(f"data file {name} changed since the plan was made: sha256 {actual[:12]}… is not the "
                  f"locked {expected[:12]}…; re-run `specc plan`, review the change, then recompile")
@@ -102,32 +94,6 @@ def verify_inputs(config: dict[str, Any], *, require_firewall: bool = True) -> N
     verify_data(config)
 
 
-_REQUIRED = {
-    "messages": ("messages",),
-    "prompt_completion": ("prompt", "completion"),
-    "preference": ("prompt", "chosen", "rejected"),
-    "text": ("text",),
-    "prompts": ("prompt",),
-}
-
-
-def _row_problem(row: dict[str, Any], fmt: str) -> str | None:
-    missing = [k for k in _REQUIRED[fmt] if k not in row]
-    if missing:
-        return f"a {fmt} row needs {', '.join(_REQUIRED[fmt])}; missing {', '.join(missing)} (keys: {sorted(row)})"
-    for key in _REQUIRED[fmt]:
-        value = row[key]
-        if key == "messages" or isinstance(value, list):
-            ok = isinstance(value, list) and value and all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                for m in value)
-            if not ok:
-                return f"{key!r} must be a non-empty list of {{role, content}} strings"
-        elif not isinstance(value, str):
-            return f"{key!r} must be a string, not {type(value).__name__}"
-    return None
-
-
 def verify_rows(config: dict[str, Any], key: str = "training") -> None:
     """Exit 1 naming ``file:line`` unless every row of every training file fits its format.
 
@@ -136,6 +102,7 @@ def verify_rows(config: dict[str, Any], key: str = "training") -> None:
     stage reads every row anyway, so it checks them here, before any training stage can start.
     """
     from specc.jsonl import DataError, iter_jsonl
+    from specc.rowformat import detect_format, row_problem
 
     value = config.get(key)
     for entry in value if isinstance(value, list) else [value]:
@@ -146,10 +113,10 @@ def verify_rows(config: dict[str, Any], key: str = "training") -> None:
         try:
             for line, row in iter_jsonl(entry["path"], display_name=name):
                 if fmt == "auto":
-                    from specc.runtime.common import detect_format
-
                     fmt = detect_format(row)
-                problem = _row_problem(row, fmt)
+                    if fmt is None:
+                        raise ValueError(f"{name}:{line}: row keys {sorted(row)} match no known data format")
+                problem = row_problem(row, fmt)
                 if problem:
                     log(f"REFUSED: {name}:{line}: {problem}")
                     sys.exit(1)
