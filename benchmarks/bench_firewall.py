@@ -123,7 +123,7 @@ def _peak_rss_mb() -> float:
 
 
 def _worker_specc(golden: str, train: str, stage: str) -> dict:
-    from specc.firewall import FirewallSettings, InputFile, scan
+    from specc.contract.firewall import FirewallSettings, InputFile, scan
 
     settings = FirewallSettings(ngrams=stage == "ngram")
     start = time.perf_counter()
@@ -154,7 +154,7 @@ def _load_janitor():
 
 
 def _worker_janitor(golden: str, train: str, limit_mb: float) -> dict:
-    from specc.firewall_fields import text_values
+    from specc.contract.fields import text_values
 
     janitor = _load_janitor()(ngram_n=13)
     with open(golden, encoding="utf-8") as handle:

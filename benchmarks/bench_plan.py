@@ -82,7 +82,7 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="specc-bench-"))
         spec = write_example(tmp)
     floor_cmd = [sys.executable, "-c", "import pydantic, yaml"]
-    models_cmd = [sys.executable, "-c", "import yaml, specc.spec, specc.plan"]
+    models_cmd = [sys.executable, "-c", "import yaml, specc.spec.language, specc.plan.model"]
     plan_cmd = plan_command(spec)
     try:
         for cmd in (floor_cmd, models_cmd, plan_cmd):  # warm the OS file cache and bytecode once; not counted
@@ -97,7 +97,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     f, m, p = statistics.median(floor), statistics.median(models), statistics.median(plan)
     print(f"floor   python -c 'import pydantic, yaml':               median {f * 1000:4.0f} ms ({args.repeats} runs)")
-    print(f"models  python -c 'import yaml, specc.spec, specc.plan': median {m * 1000:4.0f} ms ({m / f:.2f}x floor)")
+    print(f"models  python -c 'import yaml, specc.spec.language, specc.plan.model': median {m * 1000:4.0f} ms ({m / f:.2f}x floor)")
     print(f"plan    specc plan SPEC:                                 median {p * 1000:4.0f} ms")
     print(f"ratio   plan / floor = {p / f:.2f}x (target < 1.5x); plan / models = {p / m:.2f}x")
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prepare", action="store_true", help="run the stages before STAGE first")
     args = ap.parse_args(argv)
 
-    from specc.runner import load_plan, stage_env  # light: no training stack
+    from specc.run.runner import load_plan, stage_env  # light: no training stack
 
     build = args.build.resolve()
     plan = load_plan(build)

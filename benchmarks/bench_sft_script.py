@@ -59,8 +59,8 @@ def build_workspace(root: Path, *, steps: int, batch: int, seq: int, r: int, row
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from specc.runtime import corpus
-    from specc.runtime.tinymodel import ensure_tiny_base
+    from specc.demo import corpus
+    from specc.demo.tinymodel import ensure_tiny_base
 
     tok = AutoTokenizer.from_pretrained(ensure_tiny_base("test"))
     torch.manual_seed(0)
@@ -81,8 +81,8 @@ def build_workspace(root: Path, *, steps: int, batch: int, seq: int, r: int, row
 
 
 def compile_build(spec: Path) -> tuple[Path, str]:
-    from specc import emitter
-    from specc.planner import plan_spec_file
+    from specc.build import emitter
+    from specc.plan.planner import plan_spec_file
 
     plan = plan_spec_file(spec)
     assert plan.ok, [f.message for f in plan.findings if f.level == "error"]

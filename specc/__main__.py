@@ -1,5 +1,5 @@
 """`python -m specc` is the same as the `specc` command."""
 
-from specc.cli import main
+from specc.cli.main import main
 
 main()

@@ -25,7 +25,7 @@ PYTHON = sys.executable
 def tiny_model() -> Path:
     """Directory of the tiny test model (loads with AutoModelForCausalLM/AutoTokenizer)."""
     pytest.importorskip("transformers")
-    from specc.runtime.tinymodel import ensure_tiny_base
+    from specc.demo.tinymodel import ensure_tiny_base
 
     return ensure_tiny_base("test")
 
@@ -34,7 +34,7 @@ def tiny_model() -> Path:
 def tiny_data(tmp_path_factory) -> Path:
     """Small JSONL files: chat + prompt/completion demonstrations, preference pairs, prompts, a golden
     set disjoint from them, and two general suites (capped rows so eval stages take seconds)."""
-    from specc.runtime import corpus, suites
+    from specc.demo import corpus, suite_data
 
     out = tmp_path_factory.mktemp("tiny-data")
     examples = list(corpus.narrow_task_examples(72, seed=7))
@@ -45,7 +45,7 @@ def tiny_data(tmp_path_factory) -> Path:
     corpus.write_jsonl(out / "preference.jsonl", (
         {"prompt": ex.prompt, "chosen": ex.completion, "rejected": ex.completion.lower()} for ex in train))
     corpus.write_jsonl(out / "prompts.jsonl", ({"prompt": ex.prompt} for ex in train))
-    paths = suites.write_general_suites(out / "suites")
+    paths = suite_data.write_general_suites(out / "suites")
     for name, path in paths.items():  # keep the first rows only: the eval stages must stay quick
         rows = path.read_text(encoding="utf-8").splitlines()[:12]
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -132,8 +132,8 @@ def write_spec(tmp_path, tiny_data, tiny_model) -> Callable[..., Path]:
 
 def plan_and_compile(spec: Path, out: Path | None = None):
     """(plan, build dir): plan the spec with specc's planner and compile it with the emitter."""
-    from specc.emitter import compile_plan
-    from specc.planner import plan_spec_file
+    from specc.build.emitter import compile_plan
+    from specc.plan.planner import plan_spec_file
 
     plan = plan_spec_file(spec)
     assert plan.ok, [f.message for f in plan.findings if f.level == "error"]

@@ -7,7 +7,7 @@ the build directory exactly as ``run.sh`` would. Nothing is mocked; the kit only
 While some stage templates are still missing, :func:`compile_spec` renders the stages that have a
 template with the emitter's own jinja environment and context (the same filters, the same literal-only
 rule) and writes ``plan.json`` with the real lock; the firewall stage is run when its script exists and
-otherwise checked in-process with :func:`specc.firewall.scan` (never skipped).
+otherwise checked in-process with :func:`specc.contract.firewall.scan` (never skipped).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from specc.runtime import corpus
+from specc.demo import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -28,7 +28,7 @@ PYTHON = sys.executable
 
 def tiny_model(seed: int = 0) -> Path:
     """The cached tiny test base (built on first use, a few seconds)."""
-    from specc.runtime.tinymodel import ensure_tiny_base
+    from specc.demo.tinymodel import ensure_tiny_base
 
     return ensure_tiny_base("test", seed=seed)
 
@@ -71,7 +71,7 @@ def write_data(workspace: Path, *, n_train: int = 24, n_golden: int = 12, n_prom
     else:
         prompt_rows = [{"prompt": ex.prompt} for ex in train[:8] + extra]
     corpus.write_jsonl(data / "prompts.jsonl", prompt_rows)
-    from specc.runtime.suites import write_general_suites
+    from specc.demo.suite_data import write_general_suites
 
     suites = write_general_suites(data / "suites")
     return {"train": "data/train.jsonl", "golden": "data/golden.jsonl", "preference": "data/preference.jsonl",
@@ -87,7 +87,7 @@ def write_spec(workspace: Path, text: str) -> Path:
 
 
 def plan_spec(spec_path: Path):
-    from specc.planner import plan_spec_file
+    from specc.plan.planner import plan_spec_file
 
     plan = plan_spec_file(spec_path)
     errors = [f"{f.rule}: {f.message}" for f in plan.findings if f.level == "error"]
@@ -97,8 +97,8 @@ def plan_spec(spec_path: Path):
 
 def compile_spec(spec_path: Path, out: Path):
     """(plan, build dir): the real compile when every template exists, else the same render per stage."""
-    from specc import emitter
-    from specc.lockfile import build_document
+    from specc.build import emitter
+    from specc.build.lock import build_document
 
     plan = plan_spec(spec_path)
     try:
@@ -149,7 +149,7 @@ def pass_firewall(build: Path, plan, spec_dir: Path) -> None:
     if (build / plan.stage("firewall").script).is_file():
         run_stage(build, plan, "firewall")
         return
-    from specc.firewall import scan  # noqa: F401  (imported to prove the real firewall is available)
+    from specc.contract.firewall import scan  # noqa: F401  (imported to prove the real firewall is available)
     from specc.runtime.common import write_json
 
     cfg = plan.stage("firewall").config

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from specc.cli import main as cli
-from specc.emitter import compile_plan
-from specc.planner import plan_spec_file
+from specc.cli.main import main as cli
+from specc.build.emitter import compile_plan
+from specc.plan.planner import plan_spec_file
 
 from strategies import write_fuzz_project
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from specc.emitter import GENERATED, compile_plan
-from specc.errors import SpecInvalid
-from specc.loader import load_spec
-from specc.planner import plan_spec_file
-from specc.runner import run_build
+from specc.build.emitter import GENERATED, compile_plan
+from specc.spec.errors import SpecInvalid
+from specc.spec.loader import load_spec
+from specc.plan.planner import plan_spec_file
+from specc.run.runner import run_build
 
 from strategies import LIGHT_SPEC, light_spec, tree_bytes
 
@@ -43,7 +43,7 @@ def test_spec_names_that_could_escape_are_invalid(tmp_path, name):
 def test_default_build_directory_is_under_the_spec(tmp_path):
     from click.testing import CliRunner
 
-    from specc.cli import main
+    from specc.cli.main import main
 
     spec = light_spec(tmp_path)
     result = CliRunner().invoke(main, ["compile", str(spec)])

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from specc.check import check_inputs, display_path, firewall_settings
-from specc.cli import main
-from specc.loader import load_spec
+from specc.contract.check import check_inputs, display_path, firewall_settings
+from specc.cli.main import main
+from specc.spec.loader import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "wandb", "accelerate")
@@ -451,7 +451,7 @@ def test_check_loads_none_of_the_training_stack(project):
     _plant(proj / "data" / "train.jsonl", 2, _chat(q, a))
     code = (
         "import sys\n"
-        "from specc.cli import main\n"
+        "from specc.cli.main import main\n"
         "try:\n"
         "    main(['check', 'specs/spec.yaml', '--near-duplicates', '--format', 'json'])\n"
         "except SystemExit as exc:\n"

@@ -10,9 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from specc import __version__
-from specc.cli import main
-from specc.loader import load_spec
-from specc.schema import json_schema_text
+from specc.cli.main import main
+from specc.spec.loader import load_spec
+from specc.spec.schema import json_schema_text
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "wandb", "accelerate")
@@ -73,7 +73,7 @@ def _imported_after(code: str) -> set[str]:
 
 
 def test_importing_the_cli_loads_no_training_stack():
-    assert _imported_after("import specc.cli") == set()
+    assert _imported_after("import specc.cli.main") == set()
 
 
 def test_light_commands_load_no_training_stack(tmp_path: Path):
@@ -81,7 +81,7 @@ def test_light_commands_load_no_training_stack(tmp_path: Path):
     spec = tmp_path / "s.yaml"
     CliRunner().invoke(main, ["init", str(spec)])
     commands = [["validate", str(spec)], ["schema"], ["init", str(tmp_path / "t.yaml")]]
-    from specc.cli import main as group
+    from specc.cli.main import main as group
 
     for optional in ("plan", "rules", "check", "compile", "diff"):
         if optional in group.commands:
@@ -91,7 +91,7 @@ def test_light_commands_load_no_training_stack(tmp_path: Path):
             commands.append(args)
     for args in commands:
         code = (
-            "from specc.cli import main\n"
+            "from specc.cli.main import main\n"
             "try:\n"
             f"    main({args!r}, standalone_mode=False)\n"
             "except BaseException:\n"

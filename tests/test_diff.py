@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scenarios.planner_fixtures import make_fixture_dir, plan_for, write_spec
-from specc.diff import diff_plans, render_diff
+from specc.plan.diff import diff_plans, render_diff
 
 SFT = {"goal": {"behaviours": ["style"], "consistency_required": True}, "evidence": {"prompting": {"score": 0.5}},
        "data": {"train": {"path": "train.jsonl"}}}
@@ -58,7 +58,7 @@ def test_new_finding_is_listed(root: Path) -> None:
 
 
 def test_cli_diff_two_files(root: Path) -> None:
-    from specc.cli import main
+    from specc.cli.main import main
 
     old = write_spec(root, SFT, "old.yaml")
     new = write_spec(root, {**SFT, "method": {"lora_r": 32}}, "new.yaml")
@@ -70,7 +70,7 @@ def test_cli_diff_two_files(root: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_cli_diff_against_git_revision(root: Path) -> None:
-    from specc.cli import main
+    from specc.cli.main import main
 
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
     subprocess.run(git + ["init", "-q"], cwd=root, check=True)

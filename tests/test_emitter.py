@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from specc import emitter
-from specc.emitter import CompileError, compile_plan
-from specc.plan import Finding, Stage
+from specc.build import emitter
+from specc.build.emitter import CompileError, compile_plan
+from specc.plan.model import Finding, Stage
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "wandb")
@@ -78,7 +78,7 @@ def _example_specs() -> list[Path]:
 
 @pytest.mark.parametrize("spec", _example_specs(), ids=lambda p: p.name)
 def test_example_specs_compile(spec, tmp_path):
-    from specc.planner import plan_spec_file
+    from specc.plan.planner import plan_spec_file
 
     plan = plan_spec_file(spec)
     if not plan.ok:
@@ -217,8 +217,10 @@ def test_light_modules_do_not_import_the_stack(write_spec, tmp_path):
     spec = write_spec()
     code = (
         "import sys\n"
-        "from specc import emitter, stages, lockfile, literals, launch, cli_build\n"
-        "from specc.planner import plan_spec_file\n"
+        "from specc.build import emitter, lock, literals, launch\n"
+        "from specc.plan import stages\n"
+        "from specc.cli import build\n"
+        "from specc.plan.planner import plan_spec_file\n"
         f"emitter.compile_plan(plan_spec_file({str(spec)!r}), {str(spec.parent)!r}, {str(tmp_path / 'b')!r})\n"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "assert not heavy, heavy\n"
@@ -321,7 +323,7 @@ def test_generate_stage_uses_the_contract_answer_length_and_the_seed(write_spec,
 
 
 def test_generation_length_fits_the_training_sequence(write_spec):
-    from specc.planner import plan_spec_file
+    from specc.plan.planner import plan_spec_file
 
     spec = write_spec(**GRAPHS["distill-sequence"])
     spec.write_text(spec.read_text().replace("max_new_tokens: 12", "max_new_tokens: 500"))
@@ -343,8 +345,8 @@ def test_adapter_chains_reach_the_merge_stage(write_spec, compile_spec):
 
 
 def test_save_steps_follow_the_plan(write_spec, compile_spec):
-    from specc.loader import load_spec
-    from specc.stages import build_stages
+    from specc.spec.loader import load_spec
+    from specc.plan.stages import build_stages
 
     plan, _ = compile_spec(write_spec())  # max_steps 2
     assert plan.stage("sft").config["train"]["save_steps"] == 1
@@ -361,8 +363,8 @@ def test_save_steps_follow_the_plan(write_spec, compile_spec):
 
 
 def test_defaults_have_one_source(write_spec, monkeypatch):
-    from specc import defaults, planner, stages
-    from specc.planner import plan_spec_file
+    from specc.plan import defaults, planner, stages
+    from specc.plan.planner import plan_spec_file
 
     assert planner.DEFAULT_HYPERPARAMETERS is defaults.DEFAULT_HYPERPARAMETERS
     assert not hasattr(stages, "DEFAULTS")
@@ -410,8 +412,8 @@ def test_a_killed_compile_leaves_nothing_behind_for_long(write_spec, compile_spe
     # a compile killed (SIGKILL) in the middle of its swap: run state already carried into its staging dir
     code = (
         "import os, signal, sys\n"
-        "from specc import emitter\n"
-        "from specc.planner import plan_spec_file\n"
+        "from specc.build import emitter\n"
+        "from specc.plan.planner import plan_spec_file\n"
         "real = os.rename\n"
         "def rename(a, b):\n"
         "    real(a, b)\n"
@@ -444,9 +446,9 @@ def test_a_killed_compile_leaves_nothing_behind_for_long(write_spec, compile_spe
 def test_intermediate_checkpoints_are_paced_by_wall_time(write_spec, compile_spec):
     """save_steps alone would checkpoint ten times on a short run; the plan also carries a minimum
     interval between intermediate checkpoints (the final step always saves), and a plan may change it."""
-    from specc.defaults import CHECKPOINT_MIN_INTERVAL_S
-    from specc.loader import load_spec
-    from specc.stages import build_stages
+    from specc.plan.defaults import CHECKPOINT_MIN_INTERVAL_S
+    from specc.spec.loader import load_spec
+    from specc.plan.stages import build_stages
 
     spec = write_spec()
     plan, build = compile_spec(spec)

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
-from specc.estimator import (
+from specc.plan.estimator import (
     GIB, Hardware, TrainingShape, choose_budget, estimate_compute, estimate_memory, lora_trainable_params,
 )
-from specc.modelinfo import ModelFacts, facts_from_config, model_facts
+from specc.plan.modelinfo import ModelFacts, facts_from_config, model_facts
 
 L2_7B = model_facts("meta-llama/Llama-2-7b-hf")
 L2_70B = model_facts("meta-llama/Llama-2-70b-hf")
@@ -281,7 +281,7 @@ def test_measured_cpu_peak_within_35_percent(measured, budget):
 
 
 def test_gpu_type_sets_the_throughput_of_the_gpu_hour_estimate():
-    from specc.estimator import gpu_peak_tflops
+    from specc.plan.estimator import gpu_peak_tflops
 
     assert gpu_peak_tflops("A100-80GB") == 312.0
     assert gpu_peak_tflops("NVIDIA H100 SXM") == 989.0

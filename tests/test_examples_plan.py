@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from specc.example_data import write_example_data
-from specc.planner import plan_spec_file
+from specc.demo.example_data import write_example_data
+from specc.plan.planner import plan_spec_file
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -44,4 +44,4 @@ def test_committed_example_data_is_regenerated_byte_for_byte(tmp_path: Path):
     fresh = write_example_data(tmp_path)
     for name, path in fresh.items():
         committed = SPECS / "data" / path.name
-        assert committed.read_bytes() == path.read_bytes(), f"{committed} is stale: run python -m specc.example_data"
+        assert committed.read_bytes() == path.read_bytes(), f"{committed} is stale: run python -m specc.demo.example_data"

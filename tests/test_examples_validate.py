@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.loader import load_spec
+from specc.spec.loader import load_spec
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.yaml"))
 

@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from specc.emitter import compile_plan
-from specc.literals import LiteralError
-from specc.planner import plan_spec_file
-from specc.runner import run_build
+from specc.build.emitter import compile_plan
+from specc.build.literals import LiteralError
+from specc.plan.planner import plan_spec_file
+from specc.run.runner import run_build
 
 from strategies import light_spec, tree_bytes
 
 COMPILE_UNDER_LIMIT = """\
 import resource, signal, sys
 from pathlib import Path
-from specc.emitter import compile_plan
-from specc.planner import plan_spec_file
+from specc.build.emitter import compile_plan
+from specc.plan.planner import plan_spec_file
 spec, out, limit, ignore = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "ignore"
 plan = plan_spec_file(spec)           # plan first: the limit applies to what the compile writes
 # CPython ignores SIGXFSZ (writes past the limit fail with EFBIG); the default action kills the process

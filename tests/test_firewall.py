@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.firewall import DataError, FirewallReport, FirewallSettings, InputFile, scan
+from specc.contract.firewall import DataError, FirewallReport, FirewallSettings, InputFile, scan
 
 GOLDEN_PROMPT = (
     "Which river flows through the ancient city of Kyiv before reaching the Black Sea after a long journey south"
@@ -258,7 +258,7 @@ def test_firewall_modules_stay_light() -> None:
     import sys
 
     code = (
-        "import sys, specc.firewall, specc.jsonl, specc.textnorm\n"
+        "import sys, specc.contract.firewall, specc.data.jsonl, specc.contract.textnorm\n"
         "heavy = {'torch', 'transformers', 'trl', 'peft', 'bitsandbytes', 'datasets', 'wandb', 'numpy'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )

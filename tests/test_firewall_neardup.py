@@ -6,9 +6,9 @@ import json
 import random
 from pathlib import Path
 
-from specc.firewall import FirewallSettings, InputFile, scan
-from specc.firewall_neardup import jaccard, shingles
-from specc.textnorm import normalize_words
+from specc.contract.firewall import FirewallSettings, InputFile, scan
+from specc.contract.neardup import jaccard, shingles
+from specc.contract.textnorm import normalize_words
 
 NEAR_ONLY = FirewallSettings(exact=False, ngrams=False, near_duplicates=True)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from specc.firewall import FirewallSettings, InputFile, scan
-from specc.textnorm import normalize_words
+from specc.contract.firewall import FirewallSettings, InputFile, scan
+from specc.contract.textnorm import normalize_words
 
 # ---------------------------------------------------------------- reference
 

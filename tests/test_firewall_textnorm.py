@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from specc.firewall_fields import iter_text_fields, text_values
-from specc.textnorm import normalize, normalize_words
+from specc.contract.fields import iter_text_fields, text_values
+from specc.contract.textnorm import normalize, normalize_words
 
 
 def test_case_width_ligatures_and_whitespace_are_seen_through() -> None:

@@ -32,10 +32,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from specc.emitter import CompileError, compile_plan
-from specc.errors import SpecError, SpecInvalid
-from specc.loader import load_spec
-from specc.planner import make_plan
+from specc.build.emitter import CompileError, compile_plan
+from specc.spec.errors import SpecError, SpecInvalid
+from specc.spec.loader import load_spec
+from specc.plan.planner import make_plan
 
 from strategies import CANARY_TOKEN, mutated_specs, valid_specs, write_fuzz_project, yamlish_texts
 
@@ -265,7 +265,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     spec = tmp_path / "bomb.yaml"
     spec.write_text("".join(lines), encoding="utf-8")
     code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
-            "from specc.loader import load_spec\nfrom specc.errors import SpecInvalid\n"
+            "from specc.spec.loader import load_spec\nfrom specc.spec.errors import SpecInvalid\n"
             "try:\n    load_spec(sys.argv[1])\nexcept SpecInvalid as exc:\n    print(exc)\n    sys.exit(1)\n")
     try:
         proc = subprocess.run([os.sys.executable, "-c", code, str(spec)], capture_output=True, text=True,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from specc.gate import judge
+from specc.contract.gate import judge
 
 BUDGET = {"max_abs_drop": 0.05, "max_rel_drop": 0.10}
 TARGET_OK = {"metric": "exact_match", "bar": 0.8, "score": 0.9, "baseline_score": 0.1}
@@ -89,14 +89,14 @@ def test_rendering_is_deterministic_and_json_safe():
 
 
 def test_gate_is_stdlib_only():
-    code = ("import sys, specc.gate; heavy = {'torch','transformers','trl','peft','datasets','wandb',"
+    code = ("import sys, specc.contract.gate; heavy = {'torch','transformers','trl','peft','datasets','wandb',"
             "'bitsandbytes','pydantic'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_no_bar_set_reports_the_target_and_gates_only_forgetting():
-    from specc.gate import judge
+    from specc.contract.gate import judge
 
     suites = {"s": {"score": 0.5, "stderr": 0.01, "higher_is_better": True}}
     verdict = judge(suites, suites, {"metric": "exact_match", "bar": None, "score": 0.3}, {"max_abs_drop": 0.02})

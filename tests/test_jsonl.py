@@ -1,4 +1,4 @@
-"""specc.jsonl: streaming rows with positions, and a DataError (never a traceback) for bad data."""
+"""specc.data.jsonl: streaming rows with positions, and a DataError (never a traceback) for bad data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.jsonl import MAX_LINE_BYTES, DataError, count_rows_and_sha256, iter_jsonl
+from specc.data.jsonl import MAX_LINE_BYTES, DataError, count_rows_and_sha256, iter_jsonl
 
 
 def write(path: Path, data: bytes) -> Path:

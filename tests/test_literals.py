@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specc.literals import LiteralError, py, py_block, sh, yaml_literal
+from specc.build.literals import LiteralError, py, py_block, sh, yaml_literal
 
 PAYLOADS = [
     "it's \"quoted\"",

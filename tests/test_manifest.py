@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from specc.manifest import MISSING, HashCache, Manifest, hash_path
+from specc.run.manifest import MISSING, HashCache, Manifest, hash_path
 
 
 def _tree(root):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.modelinfo import KNOWN_MODELS, count_params, facts_from_config, model_facts, parse_size_hint
+from specc.plan.modelinfo import KNOWN_MODELS, count_params, facts_from_config, model_facts, parse_size_hint
 
 
 @pytest.mark.parametrize("known", KNOWN_MODELS, ids=lambda m: m.hub_id)

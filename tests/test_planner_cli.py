@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from scenarios.planner_fixtures import make_fixture_dir, write_spec
-from specc.cli import main
-from specc.rules import RULES
+from specc.cli.main import main
+from specc.plan.rules import RULES
 
 SFT = {"goal": {"behaviours": ["style"], "consistency_required": True}, "evidence": {"prompting": {"score": 0.5}},
        "data": {"train": {"path": "train.jsonl"}}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from specc.registry import closed_api_match, licence_for_model, licence_info, model_licence_info
+from specc.plan.registry.lookup import closed_api_match, licence_for_model, licence_info, model_licence_info
 
 CLOSED = [
     # OpenAI

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from scenarios.planner_fixtures import make_fixture_dir, plan_for
-from specc.plan import Plan
-from specc.render import md_cell, render, render_markdown, render_text
+from specc.plan.model import Plan
+from specc.plan.render import md_cell, render, render_markdown, render_text
 
 SFT = {"goal": {"behaviours": ["style"], "consistency_required": True, "summary": "House | style"},
        "evidence": {"prompting": {"score": 0.5}}, "data": {"train": {"path": "train.jsonl"}}}

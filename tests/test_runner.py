@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from specc.progress import Display, parse_line
-from specc.runner import (EXIT_FAILED, EXIT_GATE, EXIT_OK, LockHeld, RunLock, UsageError, run_build)
+from specc.run.progress import Display, parse_line
+from specc.run.runner import (EXIT_FAILED, EXIT_GATE, EXIT_OK, LockHeld, RunLock, UsageError, run_build)
 from test_runner_helpers import GROUP, make_build, manifest, writer
 
 SPECC = [sys.executable, "-m", "specc"]
@@ -130,7 +130,7 @@ print("the key is", os.environ["MY_API_KEY"])
 def test_lock_refuses_second_run_naming_the_pid(tmp_path):
     build = _three(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from specc.runner import RunLock\n"
+        "import sys, time; from pathlib import Path; from specc.run.runner import RunLock\n"
         f"l = RunLock(Path({str(build)!r})).acquire(); print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     try:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from conftest import make_project, plan_and_compile
-from specc.progress import parse_line
+from specc.run.progress import parse_line
 from test_wandb_offline import offline_runs
 
 pytestmark = pytest.mark.train

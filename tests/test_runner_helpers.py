@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from specc.plan import Plan, Stage, Tracking
+from specc.plan.model import Plan, Stage, Tracking
 
 GROUP = "toy-abc123"
 

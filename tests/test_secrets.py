@@ -15,8 +15,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from specc.cli import main as cli
-from specc.runner import run_build
+from specc.cli.main import main as cli
+from specc.run.runner import run_build
 
 from strategies import light_spec
 

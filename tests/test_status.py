@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 
-from specc.gate import judge
-from specc.progress import Display
-from specc.runner import run_build
-from specc.status import collect, render
+from specc.contract.gate import judge
+from specc.run.progress import Display
+from specc.run.runner import run_build
+from specc.run.status import collect, render
 from test_runner_helpers import make_build, writer
 
 

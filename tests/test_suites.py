@@ -12,19 +12,17 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from specc.runtime import corpus  # noqa: E402
+from specc.demo import corpus  # noqa: E402
+from specc.demo.suite_data import GENERAL_SUITES, write_general_suites, write_narrow_task  # noqa: E402
 from specc.runtime.suites import (  # noqa: E402
-    GENERAL_SUITES,
     SuiteError,
     SuiteSpec,
     evaluate_suite,
     generate,
     load_model_for_eval,
-    write_general_suites,
-    write_narrow_task,
     _prompt_ids,
 )
-from specc.runtime.tinymodel import build_tiny_base  # noqa: E402
+from specc.demo.tinymodel import build_tiny_base  # noqa: E402
 
 
 @pytest.fixture(scope="module")

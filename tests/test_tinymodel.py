@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from specc.runtime import corpus
+from specc.demo import corpus
 
-from specc.runtime.tinymodel import CHAT_TEMPLATE, build_tiny_base, ensure_tiny_base, recipe_for
+from specc.demo.tinymodel import CHAT_TEMPLATE, build_tiny_base, ensure_tiny_base, recipe_for
 
 try:  # the corpus tests below run without the training stack; the model tests need it
     import torch
@@ -63,7 +63,7 @@ def test_pretraining_and_held_out_share_no_rows():
 
 
 def test_corpus_module_is_light():
-    code = ("import sys, specc.runtime.corpus, specc.runtime.tinymodel; heavy = {'torch', 'transformers', "
+    code = ("import sys, specc.demo.corpus, specc.demo.tinymodel; heavy = {'torch', 'transformers', "
             "'tokenizers', 'trl', 'peft', 'datasets', 'wandb', 'bitsandbytes'} & set(sys.modules); "
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -192,7 +192,7 @@ def examples_completion_for(batch, tok) -> str:
 @pytest.mark.slow
 def test_concurrent_builders_share_one_cache_entry(tmp_path):
     env = {**os.environ, "SPECC_CACHE": str(tmp_path)}
-    cmd = [sys.executable, "-m", "specc.runtime.tinymodel", "--size", "test", "--seed", "5"]
+    cmd = [sys.executable, "-m", "specc.demo.tinymodel", "--size", "test", "--seed", "5"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]

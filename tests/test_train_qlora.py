@@ -74,7 +74,7 @@ def test_the_base_really_was_quantised(qlora):
     cwd = os.getcwd()
     os.chdir(build)
     try:
-        from specc import emitter
+        from specc.build import emitter
         from specc.runtime import common
 
         cfg = emitter.script_config(plan.stage("sft"), None, os.path.relpath(build.parent, build))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from specc.cli import main
+from specc.cli.main import main
 
 BASE = """\
 specc: 1

@@ -128,8 +128,8 @@ def _closed_port() -> int:
 @pytest.mark.train
 def test_unreachable_wandb_never_fails_training(compiled_build, monkeypatch):
     """Mode online, a fake key and a server on a closed port: training completes, the key stays unwritten."""
-    from specc.progress import Display
-    from specc.runner import run_build
+    from specc.run.progress import Display
+    from specc.run.runner import run_build
 
     build = compiled_build("wandb-down")
     fake_key = "fake0123456789abcdef0123456789abcdef0123"

@@ -136,8 +136,8 @@ def last_checkpoint(checkpoint_dir: Path) -> str | None:
 # ---------------------------------------------------------------- data
 
 def detect_format(row: dict[str, Any]) -> str:
-    """The data format of a row, by its keys (the spec's ``format: auto`` rules, :mod:`specc.rowformat`)."""
-    from specc.rowformat import detect_format as detect
+    """The data format of a row, by its keys (the spec's ``format: auto`` rules, :mod:`specc.data.rowformat`)."""
+    from specc.data.rowformat import detect_format as detect
 
     fmt = detect(row)
     if fmt is None:

@@ -52,14 +52,14 @@ class TeacherRefused(RuntimeError):
 def refuse_api_teacher(ref: str) -> None:
     """Raise :class:`TeacherRefused` when ``ref`` looks like a closed-API model or an HTTP endpoint.
 
-    Uses the same registry the planner uses (:mod:`specc.registry_closed_api`), plus a URL check: an open
+    Uses the same registry the planner uses (:mod:`specc.plan.registry.closed_api`), plus a URL check: an open
     teacher is a local directory or a hub id, never an endpoint.
     """
     if _URL_RE.match(ref.strip()):
         raise TeacherRefused(
             f"teacher {ref!r} is an endpoint URL; distillation needs an open-weights model (hub id or local dir)"
         )
-    from specc.registry_closed_api import closed_api_match
+    from specc.plan.registry.closed_api import closed_api_match
 
     match = closed_api_match(ref)
     if match is not None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from specc.manifest import file_sha256
+from specc.run.manifest import file_sha256
 from specc.runtime.common import log
 
 __all__ = ["GUARD_EXIT", "fail", "verify_data", "verify_inputs", "verify_firewall_passed"]
@@ -101,8 +101,8 @@ def verify_rows(config: dict[str, Any], key: str = "training") -> None:
     down would otherwise surface as a traceback deep inside a trainer, hours into a run. The firewall
     stage reads every row anyway, so it checks them here, before any training stage can start.
     """
-    from specc.jsonl import DataError, iter_jsonl
-    from specc.rowformat import detect_format, row_problem
+    from specc.data.jsonl import DataError, iter_jsonl
+    from specc.data.rowformat import detect_format, row_problem
 
     value = config.get(key)
     for entry in value if isinstance(value, list) else [value]:

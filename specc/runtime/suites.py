@@ -10,7 +10,7 @@ its target and did not break the model":
 * ``perplexity`` - rows ``{"text"}`` or prompt/completion; mean per-row token NLL (lower is better).
 * ``lm_eval`` - a task of lm-evaluation-harness, for real models on a user's machine.
 
-Every result carries a standard error, because the forgetting gate (:mod:`specc.gate`) must tell a
+Every result carries a standard error, because the forgetting gate (:mod:`specc.contract.gate`) must tell a
 real regression from noise.
 """
 
@@ -22,22 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from specc.runtime import corpus
-
 KINDS = ("exact_match", "multiple_choice", "perplexity", "lm_eval")
-
-GENERAL_SUITES: dict[str, str] = {
-    "arithmetic": "exact_match",
-    "copy_reverse": "exact_match",
-    "formatting": "exact_match",
-    "capitals": "multiple_choice",
-    "heldout_nll": "perplexity",
-}
-"""The tiny model's general suites (name -> kind), written by :func:`write_general_suites`."""
-
-_SUITE_SKILLS = {"arithmetic": ("add", "sub"), "copy_reverse": ("copy", "reverse"),
-                 "formatting": ("upper", "bracket", "comma"), "capitals": ("capital",)}
-
 
 class SuiteError(ValueError):
     """A suite that cannot be evaluated as specified (bad rows, unknown kind, missing package)."""
@@ -327,39 +312,3 @@ def load_model_for_eval(path_or_id: str | Path, adapter_dir: str | Path | None =
         tokenizer.pad_token = tokenizer.eos_token
     model.to(device).eval()
     return model, tokenizer
-
-
-# ---------------------------------------------------------------- suite files for the tiny model
-
-def write_general_suites(out_dir: str | Path, seed: int = 0) -> dict[str, Path]:
-    """Write the tiny model's general suites from the held-out split (never in its pretraining)."""
-    out = Path(out_dir)
-    held = corpus.held_out_split(seed=seed)
-    paths: dict[str, Path] = {}
-    for name, skills in _SUITE_SKILLS.items():
-        rows = [ex for ex in held if ex.skill in skills]
-        if GENERAL_SUITES[name] == "multiple_choice":
-            paths[name] = corpus.write_multiple_choice(out / f"{name}.jsonl", rows, seed=seed)
-        else:
-            paths[name] = corpus.write_prompt_completion(out / f"{name}.jsonl", rows)
-    paths["heldout_nll"] = corpus.write_prompt_completion(out / "heldout_nll.jsonl", held)
-    return paths
-
-
-def general_suite_specs(paths: dict[str, Path]) -> list[SuiteSpec]:
-    return [SuiteSpec(name, GENERAL_SUITES[name], path=str(p)) for name, p in paths.items()]
-
-
-def write_narrow_task(out_dir: str | Path, n_train: int = 200, n_golden: int = 50, seed: int = 0,
-                      fmt: str = "chat") -> dict[str, Path]:
-    """Write the demo narrow task as ``train.jsonl`` and ``golden.jsonl`` (disjoint prompts).
-
-    ``fmt`` is ``"chat"`` (messages rows) or ``"prompt_completion"``; both are exact_match suites.
-    """
-    if fmt not in ("chat", "prompt_completion"):
-        raise ValueError(f"fmt must be 'chat' or 'prompt_completion', not {fmt!r}")
-    examples = list(corpus.narrow_task_examples(n_train + n_golden, seed))
-    write = corpus.write_chat if fmt == "chat" else corpus.write_prompt_completion
-    out = Path(out_dir)
-    return {"train": write(out / "train.jsonl", examples[:n_train]),
-            "golden": write(out / "golden.jsonl", examples[n_train:])}

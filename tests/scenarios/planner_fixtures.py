@@ -87,6 +87,6 @@ def write_spec(root: Path, patch: dict[str, Any], name: str = "spec.yaml") -> Pa
 
 
 def plan_for(root: Path, patch: dict[str, Any], name: str = "spec.yaml") -> Any:
-    from specc.planner import plan_spec_file
+    from specc.plan.planner import plan_spec_file
 
     return plan_spec_file(write_spec(root, patch, name))

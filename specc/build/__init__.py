@@ -1,0 +1,1 @@
+"""Compiling a Plan into a build directory: stage scripts (literal-only templates), launch configs, the lock."""

@@ -1,0 +1,37 @@
+"""`specc demo` (the README's main job) and `specc tiny-model` (build the built-in base model)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("demo")
+@click.option("--specs", "specs_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default="specs", show_default=True, help="The example specs to plan and run (copied, never modified).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default="out/demo", show_default=True,
+              help="Where the copies, builds, logs and W&B offline runs go.")
+@click.option("--size", type=click.Choice(["demo", "test"]), default="demo", show_default=True,
+              help="Tiny base model size: demo has real abilities (≈2 min to build); test is for CI.")
+@click.option("--max-steps", type=int, default=None, help="Cap training steps (the reduced demo CI runs).")
+def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None) -> None:
+    """Plan the examples, then run a real fine-tune through the eval contract, on this CPU."""
+    from specc.demo.story import run_demo
+
+    sys.exit(run_demo(specs_dir, workdir, size=size, quick_steps=max_steps, echo=lambda m: click.echo(m)))
+
+
+@click.command("tiny-model")
+@click.option("--size", type=click.Choice(["demo", "test"]), default="demo", show_default=True)
+def tiny_model_cmd(size: str) -> None:
+    """Build (or find in the cache) specc's tiny local base model and print its directory."""
+    from specc.demo.tinymodel import ensure_tiny_base
+
+    click.echo(ensure_tiny_base(size=size, progress=lambda m: click.echo(m, err=True)))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(demo_cmd)
+    group.add_command(tiny_model_cmd)

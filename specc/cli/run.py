@@ -1,0 +1,64 @@
+"""``specc run`` and ``specc status``: the commands that execute a build and report on it.
+
+Registered into the main click group by :func:`register` (see specc.cli.main). The runner is imported inside
+the command functions so ``specc --help`` stays as light as the other commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("run")
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option("--from", "from_stage", metavar="STAGE", help="Rerun from this stage on (earlier ones must be done).")
+@click.option("--only", metavar="STAGE", help="Run just this stage (its needs must be done).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Build directory when TARGET is a spec (default build/<name>).")
+def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path | None) -> None:
+    """Run a build (or compile SPEC first): firewall, baseline, training, eval - resumable.
+
+    Completed stages whose script and inputs are unchanged are skipped; an interrupted stage is rerun
+    and resumes from its checkpoint. Exit 0 passed, 1 a stage failed, 2 usage, 3 a gate refused.
+    """
+    from specc.run.runner import RunError, UsageError, compile_spec, run_build
+
+    try:
+        if target.is_dir():
+            if output is not None:
+                raise UsageError("-o/--output is for compiling a spec; TARGET is already a build directory")
+            build = target
+        else:
+            build = compile_spec(target, output)
+            click.echo(f"compiled {target} -> {build}")
+        result = run_build(build, from_stage=from_stage, only=only)
+    except RunError as exc:
+        click.echo(f"specc run: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if result.exit_code == 0:
+        done = f"{len(result.ran)} ran, {len(result.skipped)} skipped"
+        click.echo(f"specc run: all stages passed ({done}); `specc status {build}` for results")
+    else:
+        what = "refused by a gate" if result.exit_code == 3 else "failed"
+        click.echo(f"specc run: stage {result.failed} {what}; see {build}/logs/{result.failed}.log", err=True)
+    sys.exit(result.exit_code)
+
+
+@click.command("status")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+def status_cmd(build_dir: Path, fmt: str) -> None:
+    """Where a build stands: each stage's status and timing, and the results against the contract."""
+    from specc.run.status import render
+
+    if not (build_dir / "plan.json").is_file():
+        raise click.UsageError(f"{build_dir}: not a specc build directory (no plan.json)")
+    click.echo(render(build_dir, fmt), nl=False)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(run_cmd)
+    group.add_command(status_cmd)

@@ -1,0 +1,321 @@
+"""``specc check``: the golden-set firewall of a spec, run on its own (for CI on every pull request).
+
+The emitted ``firewall`` stage (``templates/stages/firewall.py.j2``) runs the same check right before
+training; this module lets CI run it without planning, compiling or installing the training stack, so a
+pull request that copies golden rows into training data fails where the data changed, not hours later.
+
+What is checked, exactly as the stage checks it:
+
+* the golden set (``data.golden``) against **every** training input, in this order: ``data.train``,
+  ``data.preference`` and ``data.prompts`` (what a distillation teacher answers or online RL samples from);
+  each input carries its spec section as its role;
+* with the settings of ``eval.firewall`` mapped by the same function (``FirewallSettings.from_spec``); the command
+  line may override ``threshold`` and ``near_duplicates``.
+
+Before scanning, every row of every input file (golden included) is checked against its format — declared
+in the spec, or detected from the first row when ``auto`` (:func:`specc.data.rowformat.detect_format`) — so a
+missing or misspelled column is reported as ``file:line`` here, not as a trainer traceback later.
+Problems with the data raise :class:`specc.data.jsonl.DataError`.
+
+A spec without a golden set has nothing to firewall: its data is still validated, and the result is a
+pass with a note (``skipped``), like the emitted stage's report.
+
+This module imports only the standard library and specc's light modules (no torch/transformers).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specc.spec.errors import github_annotation as _github_annotation
+from specc.contract.settings import FirewallSettings, InputFile
+from specc.data.jsonl import DataError, iter_jsonl
+from specc.data.rowformat import ROLE_FORMATS, _describe_keys, detect_format, row_problem
+
+__all__ = [
+    "CheckInput",
+    "CheckResult",
+    "TRAINING_ROLES",
+    "check_inputs",
+    "display_path",
+    "firewall_settings",
+    "render_github",
+    "render_json",
+    "render_text",
+    "run_check",
+    "validate_rows",
+]
+
+#: The spec sections that feed training, in the order the firewall stage scans them.
+TRAINING_ROLES: tuple[str, ...] = ("train", "preference", "prompts")
+
+_FORMAT_HINT = "use messages, prompt/completion, prompt/chosen/rejected, text or prompt"
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """One data file of the spec: its section (role), where it is, and how to name it in output."""
+
+    role: str
+    spec_path: str  # as written in the spec (relative to the spec's directory)
+    path: Path  # where to read it
+    display: str  # how output names it: relative to the current directory when possible
+    format: str  # declared format ("auto" to detect from the first row)
+
+    def input_file(self) -> InputFile:
+        return InputFile(self.path, name=self.display, role=self.role)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``specc check`` found. ``report`` is None when the spec has no golden set (nothing to scan)."""
+
+    spec: str
+    golden: CheckInput | None
+    training: tuple[CheckInput, ...]
+    rows: dict[str, int]  # display path -> rows validated
+    report: Any  # specc.contract.report.FirewallReport | None
+
+    @property
+    def skipped(self) -> bool:
+        return self.report is None
+
+    @property
+    def passed(self) -> bool:
+        return self.report is None or bool(self.report.passed)
+
+
+def display_path(path: str | os.PathLike[str], *, relative_spec: bool = True, cwd: Path | None = None) -> str:
+    """A path for output: relative to the current directory when it lies inside it; otherwise relative
+    (``../x``) when the user named the spec by a relative path, else absolute. Never needlessly absolute."""
+    absolute = Path(os.path.abspath(path))
+    here = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
+    try:
+        return absolute.relative_to(here).as_posix()
+    except ValueError:
+        pass
+    # The current directory may be reached through a symlink (e.g. /tmp on macOS): compare real paths too.
+    try:
+        return Path(os.path.realpath(absolute)).relative_to(Path(os.path.realpath(here))).as_posix()
+    except ValueError:
+        pass
+    if relative_spec:
+        try:
+            return Path(os.path.relpath(absolute, here)).as_posix()
+        except ValueError:  # another drive (Windows)
+            pass
+    return str(absolute)
+
+
+def firewall_settings(
+    firewall: Any, *, threshold: float | None = None, near_duplicates: bool | None = None
+) -> FirewallSettings:
+    """``eval.firewall`` of a spec as scan settings, mapped exactly as the emitted firewall stage maps them.
+
+    ``firewall`` is the spec's :class:`specc.spec.language.Firewall` (or any object with its attributes); the keyword
+    arguments override the spec (command-line flags).
+    """
+    return FirewallSettings.from_spec(firewall.model_dump(), threshold=threshold, near_duplicates=near_duplicates)
+
+
+def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) -> tuple[CheckInput | None, list[CheckInput]]:
+    """(golden, training inputs) of a loaded spec, paths resolved against the spec's directory."""
+    relative_spec = spec_arg is None or not os.path.isabs(spec_arg)
+    data = loaded.spec.data
+
+    def make(role: str) -> CheckInput | None:
+        entry = getattr(data, role)
+        if entry is None:
+            return None
+        path = Path(os.path.normpath(os.path.join(loaded.base_dir, entry.path)))
+        return CheckInput(role=role, spec_path=entry.path, path=path,
+                          display=display_path(path, relative_spec=relative_spec), format=entry.format)
+
+    training = [inp for inp in (make(role) for role in TRAINING_ROLES) if inp is not None]
+    return make("golden"), training
+
+
+def _resolve_format(inp: CheckInput, line: int, row: dict[str, Any]) -> str:
+    """The format every row of ``inp`` must have, decided on its first row (as the planner decides it)."""
+    detected = detect_format(row)
+    declared = inp.format
+    if declared == "auto":
+        if detected is None:
+            raise DataError(inp.display, line, f"row keys ({_describe_keys(row)}) match no known format; {_FORMAT_HINT}")
+        fmt = detected
+    else:
+        fmt = declared
+    allowed = ROLE_FORMATS.get(inp.role, ())
+    if allowed and fmt not in allowed:
+        raise DataError(
+            inp.display, line,
+            f"a {inp.role} file must be {' or '.join(allowed)}, not {fmt}"
+            + ("" if declared == "auto" else " (declared in the spec)"),
+        )
+    return fmt
+
+
+def validate_rows(inp: CheckInput) -> int:
+    """Check every row of one file against its format; return the row count. Raises :class:`DataError`
+    naming ``file:line`` for unreadable data (missing or empty file, non-UTF-8, malformed JSON) and for
+    rows that do not fit the format."""
+    fmt: str | None = None
+    rows = 0
+    for line, row in iter_jsonl(inp.path, display_name=inp.display):
+        if fmt is None:
+            fmt = _resolve_format(inp, line, row)
+        problem = row_problem(row, fmt)
+        if problem is not None:
+            raise DataError(inp.display, line, problem)
+        rows += 1
+    return rows
+
+
+def run_check(
+    loaded: Any,
+    spec_arg: str | os.PathLike[str] | None = None,
+    *,
+    threshold: float | None = None,
+    near_duplicates: bool | None = None,
+) -> CheckResult:
+    """Validate every data file of the spec, then scan the golden set against every training input.
+
+    Raises :class:`DataError` for bad data. The result's ``report`` is None for a spec without a golden set.
+    """
+    spec_display = display_path(spec_arg if spec_arg is not None else loaded.path,
+                                relative_spec=spec_arg is None or not os.path.isabs(spec_arg))
+    golden, training = check_inputs(loaded, spec_arg)
+    settings = firewall_settings(loaded.spec.eval.firewall, threshold=threshold, near_duplicates=near_duplicates)
+    rows: dict[str, int] = {}
+    for inp in [*training, *([golden] if golden is not None else [])]:
+        rows[inp.display] = validate_rows(inp)
+    report = None
+    if golden is not None:
+        from specc.contract.firewall import scan  # the scanner itself only when there is something to scan
+
+        report = scan(golden.input_file(), [inp.input_file() for inp in training], settings)
+    return CheckResult(spec=spec_display, golden=golden, training=tuple(training), rows=rows, report=report)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Renderings
+# ---------------------------------------------------------------------------------------------------
+
+
+def _score(hit: Any) -> str:
+    if hit.coverage is not None:
+        return f", coverage {hit.coverage:.0%}"
+    if hit.jaccard is not None:
+        return f", jaccard {hit.jaccard:.2f}"
+    return ""
+
+
+def _hit_line(hit: Any, golden_file: str) -> str:
+    return (f"{hit.location()}: {hit.stage} hit on golden {golden_file}:{hit.golden_line}{_score(hit)}: "
+            f"\"{hit.snippet}\"")
+
+
+def render_text(result: CheckResult) -> str:
+    """Human output: verdict, every listed hit (training file:line + field → golden row), summary counts."""
+    if result.report is None:
+        names = ", ".join(f"{inp.display} [{inp.role}]" for inp in result.training) or "no training inputs"
+        return (f"{result.spec}: no golden set (data.golden): nothing to firewall; skipped\n"
+                f"  data validated: {names}\n")
+    report = result.report
+    verdict = "PASSED" if report.passed else "FAILED"
+    lines = [f"{result.spec}: golden-set firewall {verdict} ({', '.join(report.stages)})"]
+    if not result.training:
+        lines.append("  the spec has no training inputs (data.train, data.preference, data.prompts)")
+    if report.listed_hits:
+        lines.append("hits (training row → golden row):")
+        lines.extend(f"  {_hit_line(hit, report.golden_file)}" for hit in report.listed_hits)
+        more = report.total_hits - len(report.listed_hits)
+        if more > 0:
+            lines.append(f"  ... and {more} more hits (counts below are exact)")
+    lines.append("summary:")
+    lines.append(
+        f"  golden set {report.golden_file}: {report.contaminated_rows}/{report.golden_rows} rows contaminated "
+        f"({report.contaminated_fraction:.2%}; allowed {report.threshold:.2%})"
+    )
+    by_stage = ", ".join(f"{stage} {report.hits_by_stage.get(stage, 0)}" for stage in report.stages)
+    lines.append(f"  training rows scanned: {report.training_rows}; hits: {report.total_hits} ({by_stage})")
+    for summary in report.files:
+        lines.append(f"  - {summary.name} [{summary.role}]: {summary.rows} rows, "
+                     f"{summary.rows_flagged} flagged, {summary.hits} hits")
+    for row in report.contaminated:
+        lines.append(f"  golden {report.golden_file}:{row.line}: {row.hit_count} hits [{', '.join(row.stages)}], "
+                     f"n-gram coverage {row.coverage:.0%}")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result: CheckResult) -> str:
+    """The report's JSON plus ``spec`` and ``passed`` (deterministic: sorted keys, trailing newline)."""
+    if result.report is None:
+        payload: dict[str, Any] = {
+            "files": [{"name": inp.display, "role": inp.role, "rows": result.rows.get(inp.display, 0)}
+                      for inp in result.training],
+            "skipped": "no golden set",
+        }
+    else:
+        payload = result.report.to_dict()
+    payload["spec"] = result.spec
+    payload["passed"] = result.passed
+    return json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+github_annotation = functools.partial(_github_annotation, title="specc firewall")
+"""Annotations of this command carry the title "specc firewall" (see :func:`specc.spec.errors.github_annotation`)."""
+
+
+def render_github(result: CheckResult) -> str:
+    """GitHub Actions annotations: one per listed hit on the training file's line (``error`` when the check
+    fails, ``warning`` when the hits stay within the threshold), then one summary line."""
+    if result.report is None:
+        return github_annotation("notice", f"{result.spec}: no golden set (data.golden): nothing to firewall") + "\n"
+    report = result.report
+    level = "warning" if report.passed else "error"
+    out = []
+    for hit in report.listed_hits:
+        where = hit.field or "whole row"
+        out.append(github_annotation(
+            level,
+            f"{where} matches golden row {report.golden_file}:{hit.golden_line} ({hit.stage}{_score(hit)}): "
+            f"\"{hit.snippet}\"",
+            file=hit.file, line=hit.line,
+        ))
+    summary = (f"{result.spec}: {report.contaminated_rows}/{report.golden_rows} golden rows of "
+               f"{report.golden_file} found in training data ({report.contaminated_fraction:.2%}; allowed "
+               f"{report.threshold:.2%}); {report.total_hits} hits")
+    if report.passed:
+        out.append(github_annotation("notice", f"golden-set firewall passed: {summary}"))
+    else:
+        out.append(github_annotation("error", f"golden-set firewall failed: {summary}", file=result.spec))
+    return "\n".join(out) + "\n"
+
+
+def render(result: CheckResult, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(result)
+    if fmt == "github":
+        return render_github(result)
+    return render_text(result)
+
+
+def render_data_error(exc: DataError, fmt: str, spec: str) -> str:
+    """A data problem in the chosen format (text goes to stderr; the caller decides)."""
+    if fmt == "json":
+        payload = {"error": {"column": exc.column, "file": exc.path, "line": exc.line, "message": exc.message},
+                   "passed": False, "spec": spec}
+        return json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "github":
+        return github_annotation("error", exc.message, file=exc.path, line=exc.line or None,
+                                 title="specc data") + "\n"
+    where = exc.path
+    if exc.line:
+        where += f":{exc.line}" + (f":{exc.column}" if exc.column is not None else "")
+    return f"{where}: error: {exc.message} (spec {spec})\n"

@@ -1,0 +1,214 @@
+"""The golden-set firewall: prove that no training input contains the evaluation set.
+
+A fine-tune evaluated on data it trained on reports a score that means nothing,
+so before any training the eval contract runs :func:`scan` over every text field
+of every training input (SFT data, preference pairs, teacher prompts for
+distillation) against the golden set. Three stages, each on normalised text
+(:mod:`specc.contract.textnorm`: NFKC, case-folded, punctuation stripped, whitespace
+collapsed):
+
+1. **exact** - a training field equal to a golden field of at least
+   ``exact_min_words`` words, or a whole training row (its text fields joined)
+   equal to a whole golden row. (A whole-row hit is not listed again when a field
+   of the same training row already matched the same golden row exactly.)
+2. **ngram** - a training field containing any golden n-gram (``ngram_n`` words;
+   golden fields shorter than that but at least ``ngram_floor`` words count as one
+   n-gram of their own length). N-grams never span two fields. Each hit records
+   the fraction of the golden row's distinct n-grams the field contains, and each
+   golden row records how much of it appears anywhere in the training data.
+3. **near_duplicate** (opt-in) - a training row whose word-shingle Jaccard
+   similarity with a golden row reaches ``jaccard_threshold``
+   (:mod:`specc.contract.neardup`).
+
+Memory is bounded by the golden set: it is indexed once
+(:mod:`specc.contract.index`) and training rows stream through one at a time.
+Bad data raises :class:`specc.data.jsonl.DataError` naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from itertools import chain
+
+from specc.contract.fields import iter_text_fields, text_values
+from specc.contract.index import GoldenIndex, WordTuple, build_golden_index
+from specc.contract.neardup import NearDuplicateIndex
+from specc.contract.report import STAGES, FileSummary, FirewallReport, GoldenRowResult, Hit
+from specc.contract.settings import FirewallSettings, InputFile
+from specc.data.jsonl import DataError, iter_jsonl
+from specc.contract.textnorm import ASCII_TABLE, normalize_words
+
+__all__ = ["DataError", "FirewallReport", "FirewallSettings", "Hit", "InputFile", "scan"]
+
+_SNIPPET_CHARS = 80
+
+
+def _snippet(words: Sequence[str]) -> str:
+    text = " ".join(words)
+    return text if len(text) <= _SNIPPET_CHARS else text[: _SNIPPET_CHARS - 3] + "..."
+
+
+class _Collector:
+    """Accumulates hits: exact counts and coverage, a capped list for the report."""
+
+    def __init__(self, index: GoldenIndex, settings: FirewallSettings):
+        self.index = index
+        self.per_row_cap = settings.max_hits_per_golden_row
+        self.total_cap = settings.max_hits_listed
+        self.counts: dict[int, int] = {}
+        self.stages: dict[int, set[str]] = {}
+        self.row_hits: dict[int, list[Hit]] = {}
+        self.covered: dict[int, set[WordTuple]] = {}
+        self.listed: list[Hit] = []
+        self.by_stage: dict[str, int] = {}
+
+    def add(self, golden_index: int, hit: Hit) -> None:
+        self.counts[golden_index] = self.counts.get(golden_index, 0) + 1
+        self.stages.setdefault(golden_index, set()).add(hit.stage)
+        self.by_stage[hit.stage] = self.by_stage.get(hit.stage, 0) + 1
+        listed = self.row_hits.setdefault(golden_index, [])
+        if len(listed) < self.per_row_cap:
+            listed.append(hit)
+        if len(self.listed) < self.total_cap:
+            self.listed.append(hit)
+
+    def results(self) -> tuple[GoldenRowResult, ...]:
+        rows = self.index.rows
+        return tuple(
+            GoldenRowResult(
+                line=rows[g].line,
+                hit_count=self.counts[g],
+                stages=tuple(stage for stage in STAGES if stage in self.stages[g]),
+                ngrams_total=len(rows[g].ngrams),
+                ngrams_covered=len(self.covered.get(g, ())),
+                hits=tuple(self.row_hits[g]),
+            )
+            for g in sorted(self.counts)
+        )
+
+
+def _ngram_matches(index: GoldenIndex, words: list[str]) -> dict[int, list[WordTuple]]:
+    """Golden row -> golden n-grams found in this field, in order of first appearance."""
+    found: dict[int, list[WordTuple]] = {}
+    for n, table in index.ngrams.items():
+        if len(words) < n:
+            continue
+        windows = list(zip(*(words[k:] for k in range(n))))
+        common = table.keys() & windows
+        if not common:
+            continue
+        seen: set[WordTuple] = set()
+        for gram in windows:
+            if gram in common and gram not in seen:
+                seen.add(gram)
+                for g in table[gram]:
+                    found.setdefault(g, []).append(gram)
+    return found
+
+
+def _scan_file(
+    source: InputFile,
+    index: GoldenIndex,
+    settings: FirewallSettings,
+    collector: _Collector,
+    near: NearDuplicateIndex | None,
+) -> FileSummary:
+    exact_fields = index.exact_fields if settings.exact else {}
+    exact_rows = index.exact_rows if settings.exact else {}
+    field_keys = index.exact_field_keys if settings.exact else frozenset()
+    row_keys = index.exact_row_keys if settings.exact else frozenset()
+    prefilters = sorted(index.prefilters.items(), reverse=True) if settings.ngrams else []
+    rows_scanned = rows_flagged = hits = 0
+    name = source.name
+    golden_rows = index.rows
+    table = ASCII_TABLE
+    for line, row in iter_jsonl(source.path, display_name=name):
+        rows_scanned += 1
+        fields = [
+            text.lower().translate(table).split() if text.isascii() else normalize_words(text)
+            for text in text_values(row, [])
+        ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
+        all_words = fields[0] if len(fields) == 1 else list(chain.from_iterable(fields))
+        pending: list[tuple[int, int, str, float | None, float | None, str]] = []
+        exact_pairs: set[int] = set()
+        for position, words in enumerate(fields):
+            if words and (len(words), words[0], words[-1]) in field_keys:
+                owners = exact_fields.get(" ".join(words))
+                if owners:
+                    for g in owners:
+                        exact_pairs.add(g)
+                        pending.append((g, position, "exact", None, None, _snippet(words)))
+        if all_words and (len(all_words), all_words[0], all_words[-1]) in row_keys:
+            for g in exact_rows.get(" ".join(all_words), ()):
+                if g not in exact_pairs:
+                    pending.append((g, -1, "exact", None, None, _snippet(all_words)))
+        for m, prefilter in prefilters:
+            if not prefilter.isdisjoint(zip(*[iter(all_words)] * m)):
+                for position, words in enumerate(fields):
+                    for g, grams in sorted(_ngram_matches(index, words).items()):
+                        collector.covered.setdefault(g, set()).update(grams)
+                        coverage = len(grams) / len(golden_rows[g].ngrams)
+                        pending.append((g, position, "ngram", coverage, None, _snippet(grams[0])))
+                break
+        if near is not None:
+            for g, similarity in near.query(all_words):
+                pending.append((g, -1, "near_duplicate", None, similarity, _snippet(all_words)))
+        if pending:
+            rows_flagged += 1
+            hits += len(pending)
+            paths = [path for path, _text in iter_text_fields(row)]
+            for g, position, stage, coverage, similarity, snippet in pending:
+                hit = Hit(
+                    file=name,
+                    line=line,
+                    field=paths[position] if position >= 0 else "",
+                    golden_line=golden_rows[g].line,
+                    stage=stage,
+                    snippet=snippet,
+                    coverage=coverage,
+                    jaccard=similarity,
+                )
+                collector.add(g, hit)
+    return FileSummary(
+        name=name,
+        role=source.role,
+        rows=rows_scanned,
+        bytes=os.path.getsize(source.path),
+        rows_flagged=rows_flagged,
+        hits=hits,
+    )
+
+
+def scan(
+    golden: InputFile,
+    training: Sequence[InputFile],
+    settings: FirewallSettings | None = None,
+) -> FirewallReport:
+    """Check every text field of every training file against the golden set.
+
+    Files are scanned in the order given; the report lists hits in that order.
+    Raises :class:`DataError` for unreadable or malformed data (golden or training).
+    """
+    settings = settings or FirewallSettings()
+    index = build_golden_index(golden, settings)
+    near = NearDuplicateIndex((row.words for row in index.rows), settings) if settings.near_duplicates else None
+    collector = _Collector(index, settings)
+    summaries = tuple(_scan_file(source, index, settings, collector, near) for source in training)
+    stages = tuple(
+        stage
+        for stage, enabled in zip(STAGES, (settings.exact, settings.ngrams, settings.near_duplicates))
+        if enabled
+    )
+    return FirewallReport(
+        golden_file=golden.name,
+        golden_rows=len(index.rows),
+        threshold=settings.threshold,
+        stages=stages,
+        settings=asdict(settings),
+        files=summaries,
+        contaminated=collector.results(),
+        hits_by_stage={stage: collector.by_stage.get(stage, 0) for stage in stages},
+        listed_hits=tuple(collector.listed),
+    )

@@ -1,0 +1,90 @@
+"""The row formats of specc's JSONL data, in one place: how a row's format is recognised, which keys each
+format needs, and why a row does not fit.
+
+Why one module: the planner (first row), ``specc check`` (every row, before review), the firewall stage
+(every row, before training) and the stage scripts' dataset loader must agree on what a row is, or a
+file that passes one check fails another hours later. Standard library only, so every one of them can
+import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specc.spec.suggest import did_you_mean
+
+__all__ = ["REQUIRED_KEYS", "ROLE_FORMATS", "detect_format", "row_problem"]
+
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "messages": ("messages",),
+    "prompt_completion": ("prompt", "completion"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "text": ("text",),
+    "prompts": ("prompt",),
+}
+"""Keys each row format needs (what the stage scripts read)."""
+
+ROLE_FORMATS: dict[str, tuple[str, ...]] = {
+    "train": ("messages", "prompt_completion", "text"),
+    "preference": ("preference",),
+    "prompts": ("prompts", "prompt_completion", "messages"),
+    "golden": ("messages", "prompt_completion", "text"),
+}
+"""Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind."""
+
+
+def detect_format(row: dict[str, Any]) -> str | None:
+    """The row format a JSONL row is written in, from its keys; None when no known format matches.
+
+    Order matters: a preference row also has ``prompt``, and a prompt/completion row is also a prompts row.
+    """
+    if "messages" in row:
+        return "messages"
+    if "chosen" in row and "rejected" in row:
+        return "preference"
+    if "prompt" in row and "completion" in row:
+        return "prompt_completion"
+    if "text" in row:
+        return "text"
+    if "prompt" in row:
+        return "prompts"
+    return None
+
+
+def _is_messages(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in value)
+    )
+
+
+def _describe_keys(row: dict[str, Any]) -> str:
+    return ", ".join(sorted(row)) or "none"
+
+
+def row_problem(row: dict[str, Any], fmt: str) -> str | None:
+    """Why ``row`` does not fit ``fmt`` (None when it does): a missing column (with a did-you-mean for a
+    misspelled one) or a value of the wrong type."""
+    required = REQUIRED_KEYS[fmt]
+    missing = [key for key in required if key not in row]
+    if missing:
+        extra = [key for key in row if key not in required]
+        hints = []
+        for key in missing:
+            guess = did_you_mean(key, extra)
+            if guess is not None:
+                hints.append(f"`{guess}` should be `{key}`?")
+        message = (f"a {fmt} row needs {', '.join(required)}; missing {', '.join(missing)} "
+                   f"(row keys: {_describe_keys(row)})")
+        return message + (" — " + " ".join(hints) if hints else "")
+    for key in required:
+        value = row[key]
+        if key == "messages" or isinstance(value, list):  # conversational values: lists of {role, content}
+            if not _is_messages(value):
+                return f"`{key}` must be a non-empty list of {{role, content}} objects with string values"
+        elif not isinstance(value, str):
+            kind = "null" if value is None else type(value).__name__
+            return f"`{key}` must be a string, not {kind}"
+    return None

@@ -1,0 +1,57 @@
+"""The small data shipped with the example specs (``specs/data/``), generated deterministically.
+
+Why generated rather than hand-written: the demo's numbers only mean something if the narrow task, the
+golden set, the preference pairs and the general suites are disjoint by construction and match the tiny
+base model's synthetic world (``specc.demo.corpus``). The files are committed so a reviewer can read
+them and ``specc plan`` works on a fresh checkout; a test regenerates them and compares bytes.
+
+Run ``python -m specc.demo.example_data specs/data`` to rewrite them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from specc.demo import corpus, suite_data
+
+N_TRAIN, N_GOLDEN, N_PREFERENCE, N_PROMPTS = 400, 60, 200, 120
+
+
+def _rejected(example: corpus.Example) -> str:
+    """A plausible wrong answer: the right content without the house format (what DPO learns to avoid)."""
+    return example.prompt[len("ticket: "):]
+
+
+def write_example_data(out_dir: str | Path) -> dict[str, Path]:
+    """Write every data file the example specs name. Returns name → path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    examples = list(corpus.narrow_task_examples(N_TRAIN + N_GOLDEN + N_PREFERENCE + N_PROMPTS, seed=0))
+    train = examples[:N_TRAIN]
+    golden = examples[N_TRAIN : N_TRAIN + N_GOLDEN]
+    preference = examples[N_TRAIN + N_GOLDEN : N_TRAIN + N_GOLDEN + N_PREFERENCE]
+    prompts = examples[N_TRAIN + N_GOLDEN + N_PREFERENCE :]
+    paths = {
+        "narrow_train": corpus.write_chat(out / "narrow_train.jsonl", train),
+        "narrow_golden": corpus.write_chat(out / "narrow_golden.jsonl", golden),
+        "preference": corpus.write_jsonl(
+            out / "preference.jsonl",
+            ({"prompt": ex.prompt, "chosen": ex.completion, "rejected": _rejected(ex)} for ex in preference),
+        ),
+        "prompts": corpus.write_jsonl(out / "prompts.jsonl", ({"prompt": ex.prompt} for ex in prompts)),
+    }
+    paths.update(suite_data.write_general_suites(out))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0] if args else "specs/data")
+    for name, path in sorted(write_example_data(target).items()):
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""The Plan: what specc decided, as a reviewable artifact separate from what the user wrote (the Spec).
+
+A Plan is produced by :func:`specc.plan.planner.make_plan` (a pure function of the spec and facts read from disk),
+rendered for people by :mod:`specc.plan.render`, compared by :mod:`specc.plan.diff`, compiled into a build directory by
+:mod:`specc.build.emitter`, and executed stage by stage by :mod:`specc.run.runner`. Keeping it a strict, frozen pydantic
+model means the JSON form (``plan.json``) round-trips exactly and can be diffed in code review.
+
+Conventions shared by the planner, the emitter and the runner
+--------------------------------------------------------------
+READ docs/CONVENTIONS.md: the binding build-directory layout, template rules, script shape, exit codes,
+progress-line format, W&B tracking API and stage graph that the emitter, templates and runner all follow.
+
+* Paths inside a Plan are POSIX strings. Data paths are as the spec wrote them (relative to the spec's
+  directory). Stage inputs/outputs produced by the build are relative to the build directory
+  (``artifacts/<stage>/...``, ``results/<name>.json``, ``reports/<name>.json``). No absolute paths.
+* Stages run in list order; ``needs`` names earlier stages whose outputs a stage consumes.
+* ``Stage.config`` holds every resolved value the stage's script needs; the emitter renders it into the
+  script as a Python literal (never as source).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT = 1
+
+Lever = Literal["prompting", "retrieval", "fine_tune", "distill"]
+Method = Literal["none", "sft", "dpo", "rlhf", "distill"]
+ParameterBudget = Literal["full", "lora", "qlora"]
+StageKind = Literal[
+    "firewall",  # golden-set firewall + data-lock check; fails the run on overlap
+    "baseline",  # evaluate the base model on the target metric and general suites
+    "sft",  # supervised fine-tuning (full / LoRA / QLoRA)
+    "dpo",  # direct preference optimisation
+    "reward",  # reward model on preference pairs (RLHF stage 2)
+    "rl",  # online RL against the reward model (RLOO / GRPO; RLHF stage 3)
+    "generate",  # teacher bulk generation (sequence-level distillation)
+    "distill_logit",  # logit-level distillation (shared vocabulary)
+    "merge",  # merge adapters into the base weights
+    "eval",  # target metric + forgetting gate against the baseline
+]
+Launcher = Literal["python", "accelerate", "torchrun"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleFiring(Frozen):
+    """One decision, traced to the guide rule that made it."""
+
+    rule: str = Field(description="Stable rule id, e.g. LEVER-PROMPT-FIRST; `specc explain` prints it.")
+    topic: Literal["lever", "method", "budget", "licence", "data", "contract", "hardware", "launch"]
+    verdict: str = Field(description="What was decided, e.g. 'use retrieval for changing facts'.")
+    reason: str = Field(description="Why, with the spec's own numbers where they matter.")
+
+
+class Finding(Frozen):
+    """Something a reviewer must see. Errors make the plan invalid (exit 1); warnings fail only `--strict`."""
+
+    level: Literal["error", "warning", "info"]
+    rule: str
+    message: str
+    hint: str = ""
+
+
+class DataFact(Frozen):
+    """A data file as the plan saw it; sha256 and rows are the lock that training stages verify."""
+
+    role: Literal["train", "preference", "prompts", "golden", "suite"]
+    name: str = Field(description="Role, or the suite's name for suites.")
+    path: str = Field(description="Path as written in the spec (relative to the spec directory).")
+    format: str
+    exists: bool
+    sha256: str | None = None
+    rows: int | None = None
+    bytes: int | None = Field(default=None, description="File size; the token estimate divides it by 4.")
+
+
+class ModelInfo(Frozen):
+    """A model the plan uses and what is known about it without downloading anything."""
+
+    role: Literal["base", "teacher"]
+    ref: str
+    source: Literal["hub", "local"]
+    revision: str | None = None
+    licence: str | None = None
+    licence_verdict: str = Field(default="", description="What the licence says about this use.")
+    parameters: int | None = None
+    parameters_source: str | None = Field(default=None, description="config.json, known-size table, or name.")
+    vocab_size: int | None = None
+
+
+class MemoryRow(Frozen):
+    """Estimated training memory for one parameter budget."""
+
+    budget: ParameterBudget
+    per_device_gb: float
+    fits: bool
+    components_gb: dict[str, float] = Field(default_factory=dict)
+    note: str = ""
+
+
+class Estimate(Frozen):
+    """Memory per budget and compute for the chosen one. Estimates, with their formulas in docs/ESTIMATOR.md."""
+
+    memory: list[MemoryRow] = Field(default_factory=list)
+    train_tokens: int | None = None
+    optimizer_steps: int | None = None
+    gpu_hours: float | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Stage(Frozen):
+    """One step of the build: one script, one trainer, declared inputs and outputs."""
+
+    id: str = Field(description="Unique stage id; also the W&B run name.")
+    kind: StageKind
+    title: str
+    script: str = Field(description="Script path relative to the build directory.")
+    launcher: Launcher = "python"
+    needs: list[str] = Field(default_factory=list)
+    inputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class Launch(Frozen):
+    """How training stages are launched (accelerate configs are emitted from this)."""
+
+    num_machines: int = 1
+    num_processes: int = 1
+    strategy: Literal["none", "ddp", "fsdp", "zero2", "zero3"] = "none"
+    use_cpu: bool = False
+    main_process_ip: str | None = None
+    main_process_port: int | None = None
+
+
+class Suite(Frozen):
+    name: str
+    kind: str
+    path: str | None = None
+    task: str | None = None
+    limit: int | None = None
+
+
+class Contract(Frozen):
+    """The eval contract's terms (the baseline scores are filled in by the baseline stage at run time)."""
+
+    metric: str
+    bar: float | None
+    golden: DataFact | None
+    suites: list[Suite]
+    max_abs_drop: float | None
+    max_rel_drop: float | None
+    firewall: dict[str, Any]
+    max_new_tokens: int
+
+
+class Tracking(Frozen):
+    backend: Literal["wandb", "none"]
+    project: str
+    entity: str | None
+    mode: Literal["auto", "online", "offline", "disabled"]
+    log_model: bool
+    group: str = Field(description="W&B group: plan name + short lock hash, so all stages of one plan group.")
+
+
+class Plan(Frozen):
+    """Everything specc decided for one spec."""
+
+    format: int = PLAN_FORMAT
+    generator: str = Field(description="specc version that made the plan.")
+    name: str
+    spec_file: str = Field(description="The spec's file name (no directory).")
+    spec_sha256: str
+    summary: str = ""
+    behaviours: list[str] = Field(default_factory=list)
+    levers: list[Lever]
+    trains: bool
+    method: Method
+    distillation: Literal["sequence", "logit"] | None = None
+    parameter_budget: ParameterBudget | None = None
+    decisions: list[RuleFiring] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    models: list[ModelInfo] = Field(default_factory=list)
+    data: list[DataFact] = Field(default_factory=list)
+    estimate: Estimate | None = None
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    launch: Launch | None = None
+    contract: Contract | None = None
+    tracking: Tracking | None = None
+    stages: list[Stage] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """False when any finding is an error: such a plan is not compiled or run."""
+        return not any(f.level == "error" for f in self.findings)
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, two-space indent, trailing newline. Byte-stable for equal plans."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def lock_hash(self) -> str:
+        """Short hash of the canonical plan: identifies a build (W&B group, manifest)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    def stage(self, stage_id: str) -> Stage:
+        for s in self.stages:
+            if s.id == stage_id:
+                return s
+        raise KeyError(stage_id)

@@ -1,0 +1,1 @@
+"""Running a build: the stage runner, its manifest, progress lines and status."""

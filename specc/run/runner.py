@@ -1,0 +1,563 @@
+"""The stage runner behind ``specc run``: execute a compiled build stage by stage, resumably.
+
+Why it is built this way:
+
+* Each stage is its own process, launched exactly as the plan says (``python``, ``accelerate launch``,
+  ``torchrun``) with cwd = the build directory, so what the runner does is what a user does by hand with
+  ``run.sh``; the runner only adds bookkeeping. It is LIGHT (standard library + specc's pydantic models):
+  it never imports the training stack, so its own overhead is a fraction of a second per stage.
+* The run manifest (:mod:`specc.run.manifest`) records every stage's status and the sha256 of its script and
+  inputs; a rerun skips completed stages whose script and inputs are unchanged and redoes an interrupted
+  one (the script itself resumes from its last checkpoint).
+* A lock (``fcntl.flock`` on ``.specc-run.lock``, holding the pid) keeps two runs off one build. The
+  kernel drops a flock when its holder dies, even by SIGKILL, so a stale lock never blocks; the pid left
+  in the file tells us a previous run died and its "running" stages are to be redone.
+* Secrets: the stage inherits the user's environment (WANDB_API_KEY reaches wandb) but no environment
+  value is ever written by the runner, and values of ``*_API_KEY`` / ``*_TOKEN`` / ``*_SECRET`` /
+  ``*_PASSWORD`` variables are masked in the stage logs it keeps.
+
+Exit codes: 0 all stages passed, 1 a stage failed, 2 usage, 3 a gate refused (a stage exited 3, or
+another run holds the build's lock), 130 interrupted (Ctrl-C / SIGTERM).
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from specc.run import manifest as mf
+from specc.plan.model import Plan, Stage
+from specc.run.progress import Display, parse_line
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+LOCK_NAME = ".specc-run.lock"
+BUILD_PREFIXES = ("artifacts/", "results/", "reports/", "logs/", "stages/", "launch/")
+"""Stage input paths starting with these are produced inside the build; other inputs are data files
+named relative to the spec's directory (see specc/plan/stages.py)."""
+
+SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD|^API_KEY|^TOKEN)$", re.IGNORECASE)
+
+
+class RunError(Exception):
+    """A run that cannot start or continue; ``exit_code`` is what ``specc run`` exits with."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(RunError):
+    exit_code = EXIT_USAGE
+
+
+class LockHeld(RunError):
+    """Another ``specc run`` holds this build's lock."""
+
+    exit_code = EXIT_GATE
+
+    def __init__(self, build_dir: Path, pid: int | None):
+        self.pid = pid
+        who = f"pid {pid}" if pid else "another process (pid not yet written)"
+        super().__init__(f"{build_dir}: another `specc run` ({who}) is running this build; "
+                         f"wait for it to finish or stop it (kill {pid or '<pid>'})")
+
+
+class _Terminated(Exception):
+    """Raised in the main thread by the SIGTERM handler, so a stopped run records 'interrupted'."""
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: str | None = None
+    recovered_from_pid: int | None = None
+
+
+# ------------------------------------------------------------------------------------------------ lock
+
+
+class RunLock:
+    """Exclusive, non-blocking lock on one build directory, holding the owner's pid.
+
+    ``stale_pid`` is set after :meth:`acquire` when the file still named an earlier holder: that runner
+    died without releasing (SIGKILL, crash); the kernel already released its flock.
+    """
+
+    def __init__(self, build_dir: Path):
+        self.build_dir = build_dir
+        self.path = build_dir / LOCK_NAME
+        self.fd: int | None = None
+        self.stale_pid: int | None = None
+
+    def acquire(self) -> "RunLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise LockHeld(self.build_dir, pid) from None
+        previous = _read_pid(fd)
+        if previous and previous != os.getpid():
+            self.stale_pid = previous
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(fd)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        """Blank the pid (a clean exit leaves no stale marker) and unlock. The file itself stays:
+        unlinking a flock file races with a process that has just opened it."""
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_runs(pid: int | None, needle: str) -> bool:
+    """True when ``pid`` is alive and (on Linux) its command line mentions ``needle`` (the stage
+    script): guards against pid reuse making an unrelated process look like a leftover stage."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return needle in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------ the plan
+
+
+def load_plan(build_dir: str | os.PathLike[str]) -> Plan:
+    """The Plan of a compiled build (``plan.json``; its extra ``lock`` section is not part of Plan)."""
+    path = Path(build_dir) / "plan.json"
+    if not path.is_file():
+        raise UsageError(f"{build_dir}: not a specc build directory (no plan.json); "
+                         f"give a spec file, or compile first with `specc compile SPEC -o DIR`")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data.get("plan"), dict):  # {"format", "lock", "plan"} (specc.build.lock.build_document)
+        data = data["plan"]
+    known = {k: v for k, v in data.items() if k in Plan.model_fields}
+    return Plan.model_validate(known)
+
+
+def read_lock_section(build_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((build_dir / "plan.json").read_text(encoding="utf-8")).get("lock") or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _tool(name: str) -> str | None:
+    """A console script from the running interpreter's environment first (the venv specc runs in)."""
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else shutil.which(name)
+
+
+def launch_config_path(build_dir: Path, plan: Plan, stage: Stage) -> str | None:
+    """The accelerate config a stage launches with: the stage's own ``launch_config`` if it names
+    one, else ``launch/<stage_id>.yaml``, else the build's single ``launch/*.yaml``."""
+    named = stage.config.get("launch_config")
+    if isinstance(named, str) and named:
+        return named
+    own = build_dir / "launch" / f"{stage.id}.yaml"
+    if own.exists():
+        return own.relative_to(build_dir).as_posix()
+    found = sorted((build_dir / "launch").glob("*.yaml")) if (build_dir / "launch").is_dir() else []
+    if len(found) == 1:
+        return found[0].relative_to(build_dir).as_posix()
+    preferred = [p for p in found if p.stem in ("train", "default", "accelerate")]
+    return preferred[0].relative_to(build_dir).as_posix() if preferred else None
+
+
+def stage_command(build_dir: Path, plan: Plan, stage: Stage, extra_args: list[str] | None = None) -> list[str]:
+    """argv for one stage, run with cwd = build dir, exactly as the plan's launcher says."""
+    script = [stage.script, *(extra_args or [])]
+    if stage.launcher == "python":
+        return [sys.executable, *script]
+    nproc = int(stage.config.get("nproc_per_node") or (plan.launch.num_processes if plan.launch else 1))
+    if stage.launcher == "torchrun":
+        exe = _tool("torchrun")
+        head = [exe] if exe else [sys.executable, "-m", "torch.distributed.run"]
+        return [*head, "--nproc_per_node", str(nproc), *script]
+    cfg = launch_config_path(build_dir, plan, stage)
+    if cfg is None:
+        raise RunError(f"stage {stage.id}: launcher accelerate but no launch/*.yaml config in {build_dir}")
+    exe = _tool("accelerate")
+    head = [exe, "launch"] if exe else [sys.executable, "-m", "accelerate.commands.launch"]
+    return [*head, "--config_file", cfg, *script]
+
+
+def stage_env(build_dir: Path, plan: Plan, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment plus the plan's non-secret tracking settings.
+
+    The plan's W&B group and ``WANDB_DIR`` (the build dir) always apply, so every stage lands in one
+    group next to the build; project, entity and mode fill in only what the user has not set (a CI job
+    can force ``SPECC_WANDB_MODE=offline``).
+    """
+    env = dict(os.environ if base is None else base)
+    t = plan.tracking
+    if t is not None:
+        env["SPECC_WANDB_GROUP"] = t.group
+        env.setdefault("WANDB_PROJECT", t.project)
+        if t.entity:
+            env.setdefault("WANDB_ENTITY", t.entity)
+        env.setdefault("SPECC_WANDB_MODE", t.mode if t.backend == "wandb" else "disabled")
+    else:
+        env.setdefault("SPECC_WANDB_MODE", "disabled")
+    env["WANDB_DIR"] = str(build_dir.resolve())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def secret_values(env: Mapping[str, str]) -> list[bytes]:
+    """Values of secret-looking variables, longest first (so a key containing another masks whole)."""
+    vals = {v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 4}
+    return sorted((v.encode() for v in vals), key=len, reverse=True)
+
+
+def redact(data: bytes, secrets: list[bytes]) -> bytes:
+    for s in secrets:
+        if s in data:
+            data = data.replace(s, b"***")
+    return data
+
+
+# ------------------------------------------------------------------------------------ fingerprinting
+
+
+def _input_path(build_dir: Path, rel: str, spec_dir: Path | None) -> Path | None:
+    """Build-produced inputs resolve in the build; data inputs in the spec dir when it is known."""
+    if not rel:
+        return None
+    if os.path.isabs(rel) or rel.startswith(BUILD_PREFIXES):
+        return build_dir / rel
+    return spec_dir / rel if spec_dir is not None else None
+
+
+def spec_dir_of(build_dir: Path, script: Path | None = None) -> Path | None:
+    """Where spec-relative data paths resolve from, as the stage's script resolves them.
+
+    The lock's ``spec_dir`` when the build records one; else the ``SPEC_DIR = '...'`` literal the
+    emitter renders into each script (read with ``ast``, never executed). None when neither is there:
+    such inputs are still covered by the script's hash (it embeds the locked data sha256s, and the
+    guard refuses data that changed).
+    """
+    rel = read_lock_section(build_dir).get("spec_dir")
+    if not isinstance(rel, str) and script is not None and script.is_file():
+        rel = _script_spec_dir(script)
+    return Path(os.path.normpath(build_dir / rel)) if isinstance(rel, str) else None
+
+
+def _script_spec_dir(script: Path) -> str | None:
+    import ast
+
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == "SPEC_DIR" and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)):
+            return node.value.value
+    return None
+
+
+def fingerprint(build_dir: Path, plan: Plan, stage: Stage,
+                m: mf.Manifest) -> tuple[str, dict[str, dict[str, str]]]:
+    """(sha256 of the script, {input name: {path, sha256}}) - what decides whether a stage is current."""
+    spec_dir = spec_dir_of(build_dir, build_dir / stage.script)
+    script_sha = mf.hash_path(build_dir / stage.script, m.cache)
+    inputs: dict[str, dict[str, str]] = {}
+    for name, rel in sorted(stage.inputs.items()):
+        path = _input_path(build_dir, rel, spec_dir)
+        if path is not None:
+            inputs[name] = {"path": rel, "sha256": mf.hash_path(path, m.cache)}
+        elif rel:
+            inputs[name] = {"path": rel, "sha256": "unresolved (spec-relative; locked by the script)"}
+    if stage.launcher == "accelerate":
+        cfg = launch_config_path(build_dir, plan, stage)
+        if cfg:
+            inputs["__launch__"] = {"path": cfg, "sha256": mf.hash_path(build_dir / cfg, m.cache)}
+    return script_sha, inputs
+
+
+def _current_reason(rec: Mapping[str, Any], script_sha: str, inputs: Mapping[str, Any], build_dir: Path,
+                    stage: Stage) -> str | None:
+    """Why a completed stage must rerun, or None when it is up to date."""
+    if rec.get("status") != "completed":
+        return f"status {rec.get('status')}"
+    if rec.get("script_sha256") != script_sha:
+        return "script changed"
+    old = rec.get("inputs") or {}
+    changed = sorted(k for k in set(old) | set(inputs) if (old.get(k) or {}).get("sha256")
+                     != (inputs.get(k) or {}).get("sha256"))
+    if changed:
+        return "inputs changed: " + ", ".join(changed)
+    missing = [k for k, rel in stage.outputs.items() if not (build_dir / rel).exists()]
+    if missing:
+        return "outputs missing: " + ", ".join(sorted(missing))
+    return None
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+def select_stages(plan: Plan, from_stage: str | None, only: str | None) -> tuple[list[Stage], set[str]]:
+    """(stages to consider, ids forced to rerun) for the --from / --only options."""
+    ids = [s.id for s in plan.stages]
+    if from_stage and only:
+        raise UsageError("use either --from or --only, not both")
+    for opt, val in (("--from", from_stage), ("--only", only)):
+        if val is not None and val not in ids:
+            raise UsageError(f"{opt} {val}: no such stage; stages are: {', '.join(ids)}")
+    if only:
+        return [plan.stage(only)], {only}
+    if from_stage:
+        tail = plan.stages[ids.index(from_stage):]
+        return tail, {s.id for s in tail}
+    return list(plan.stages), set()
+
+
+def _check_needs(selected: list[Stage], m: mf.Manifest) -> None:
+    chosen = {s.id for s in selected}
+    for s in selected:
+        for dep in s.needs:
+            if dep not in chosen and (m.stages.get(dep) or {}).get("status") != "completed":
+                raise UsageError(f"stage {s.id} needs {dep}, which has not completed; "
+                                 f"run without --from/--only first (or --from {dep})")
+
+
+def _recover(m: mf.Manifest, lock: RunLock, plan: Plan, display: Display) -> None:
+    """Stages left 'running' by a dead runner become 'interrupted' and are redone."""
+    for sid, rec in m.stages.items():
+        if rec.get("status") != "running":
+            continue
+        if _pid_runs(rec.get("pid"), rec.get("script") or sid):
+            raise LockHeld(m.build_dir, rec.get("pid"))
+        who = f"runner pid {lock.stale_pid}" if lock.stale_pid else "the previous runner"
+        rec.update(status="interrupted", note=f"{who} died while this stage ran; it will be rerun "
+                   "and resume from its last checkpoint")
+        display.info(f"recovering: stage {sid} was interrupted ({who} is gone); it will resume")
+    m.save()
+
+
+def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = None, only: str | None = None,
+              display: Display | None = None, extra_args: Mapping[str, list[str]] | None = None) -> RunResult:
+    """Run a compiled build. Never raises for stage failures: they are the result's exit code."""
+    build = Path(build_dir).resolve()
+    display = display or Display()
+    plan = load_plan(build)
+    if not plan.stages:
+        display.info(f"{build}: the plan has no stages to run (it does not train)")
+        return RunResult(EXIT_OK)
+    selected, forced = select_stages(plan, from_stage, only)
+    _own_directory(build / "logs", display)
+    with RunLock(build) as lock:
+        m = mf.Manifest.load(build)
+        m.sync_stages((s.id, s.kind, s.script) for s in plan.stages)
+        m.data["plan"] = {"name": plan.name, "lock_hash": plan.lock_hash(), "group": plan.tracking.group
+                          if plan.tracking else None}
+        m.data["runner"] = {"pid": os.getpid(), "started_at": mf.now_iso()}
+        result = RunResult(EXIT_OK, recovered_from_pid=lock.stale_pid)
+        _recover(m, lock, plan, display)
+        _check_needs(selected, m)
+        env = stage_env(build, plan)
+        secrets = secret_values(env)
+        total = len(plan.stages)
+        order = {s.id: i + 1 for i, s in enumerate(plan.stages)}
+        for stage in selected:
+            script_sha, inputs = fingerprint(build, plan, stage, m)
+            rec = m.stage(stage.id)
+            if stage.id not in forced:
+                why = _current_reason(rec, script_sha, inputs, build, stage)
+                if why is None:
+                    display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
+                    result.skipped.append(stage.id)
+                    continue
+            argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
+            status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
+                                order[stage.id], total)
+            result.ran.append(stage.id)
+            if status != "completed":
+                result.failed = stage.id
+                result.exit_code = EXIT_GATE if status == "gated" else EXIT_FAILED
+                break
+        m.data["runner"]["ended_at"] = mf.now_iso()
+        m.save()
+    return result
+
+
+def _own_directory(path: Path, display: Display) -> None:
+    """Make ``path`` a real directory inside the build: a planted symlink would send logs elsewhere.
+
+    The build directory belongs to specc (like the emitter, which replaces symlinks where it writes), so
+    a symlink here is removed — never followed — and the user is told.
+    """
+    if path.is_symlink():
+        display.info(f"{path.name}/ was a symlink (to {os.readlink(path)}); replacing it with a directory "
+                     "inside the build so nothing is written outside it")
+        path.unlink()
+    path.mkdir(exist_ok=True)
+
+
+def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],
+               m: mf.Manifest, script_sha: str, inputs: dict[str, Any], display: Display,
+               index: int, total: int) -> str:
+    log_path = build / "logs" / f"{stage.id}.log"
+    rec = m.stage(stage.id)
+    attempt = int(rec.get("attempts") or 0) + 1
+    command = shlex.join(os.path.relpath(a, build) if a == sys.executable else a for a in argv)
+    display.stage_started(stage.id, index, total, stage.title, command)
+    started, t0 = mf.now_iso(), time.monotonic()
+    m.update(stage.id, status="running", script_sha256=script_sha, inputs=inputs, outputs={},
+             exit_code=None, started_at=started, ended_at=None, duration_s=None, attempts=attempt,
+             pid=None, note="", command=command)
+    tail: collections.deque[str] = collections.deque(maxlen=25)
+    previous_term = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    in_main = _in_main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, on_term)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with open(log_path, "ab") as log:
+            log.write(f"### specc run: {stage.id} attempt {attempt} at {started}: {command}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(argv, cwd=build, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, bufsize=0)
+            m.update(stage.id, pid=proc.pid)
+            assert proc.stdout is not None
+            for raw in iter(proc.stdout.readline, b""):
+                raw = redact(raw, secrets)
+                log.write(raw)
+                log.flush()
+                line = raw.decode("utf-8", errors="replace")
+                event = parse_line(line)
+                if event is not None:
+                    display.event(event)
+                else:
+                    tail.append(line.rstrip("\n"))
+            code = proc.wait()
+    except (KeyboardInterrupt, _Terminated):
+        if proc is not None:
+            _stop(proc)
+        m.update(stage.id, status="interrupted", exit_code=proc.returncode if proc else None,
+                 ended_at=mf.now_iso(), duration_s=round(time.monotonic() - t0, 3),
+                 note="stopped by the user; rerun to resume from the last checkpoint")
+        display.info(f"      {stage.id}: interrupted; rerun `specc run` to resume")
+        raise SystemExit(EXIT_INTERRUPTED)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_term)
+    seconds = round(time.monotonic() - t0, 3)
+    outputs = {name: {"path": rel, "exists": (build / rel).exists()} for name, rel in sorted(stage.outputs.items())}
+    note = ""
+    if code == 0:
+        missing = sorted(n for n, o in outputs.items() if not o["exists"])
+        status = "failed" if missing else "completed"
+        if missing:
+            note = "exited 0 but declared outputs are missing: " + ", ".join(missing)
+        else:
+            for o in outputs.values():
+                o["sha256"] = mf.hash_path(build / o["path"], m.cache)
+    elif code == EXIT_GATE:
+        status, note = "gated", "a gate refused (see the log)"
+    elif code < 0:
+        status, note = "failed", f"killed by signal {-code}"
+    else:
+        status, note = "failed", f"exit code {code}"
+    m.update(stage.id, status=status, exit_code=code, outputs=outputs, ended_at=mf.now_iso(), duration_s=seconds,
+             note=note)
+    display.stage_finished(stage.id, status, seconds, note)
+    if status != "completed":
+        rel_log = log_path.relative_to(build).as_posix()
+        display.info(f"      last lines of {rel_log}:\n" + "\n".join(f"        | {t}" for t in tail))
+    return status
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """Ask the stage to stop (SIGTERM), then SIGKILL after ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------------------------------ compiling
+
+
+def compile_spec(spec_path: Path, out_dir: Path | None) -> Path:
+    """Load, plan and compile a spec into ``out_dir`` (default ``build/<name>``); refuse a plan with errors."""
+    from specc.build.emitter import compile_plan
+    from specc.spec.errors import SpecInvalid
+    from specc.spec.loader import load_spec
+    from specc.plan.planner import make_plan
+
+    try:
+        loaded = load_spec(spec_path)
+    except SpecInvalid as exc:
+        raise RunError("\n".join(e.render() for e in exc.errors)) from None
+    plan = make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
+    if not plan.ok:
+        lines = [f"{spec_path}: the plan has errors; not compiling or running:"]
+        lines += [f"  error [{f.rule}] {f.message}" + (f" ({f.hint})" if f.hint else "")
+                  for f in plan.findings if f.level == "error"]
+        raise RunError("\n".join(lines))
+    out = out_dir or Path("build") / plan.name
+    compile_plan(plan, loaded.base_dir, out)
+    return out

@@ -1,0 +1,472 @@
+"""The spec language: what a user writes, as strict pydantic models.
+
+Why pydantic: one declaration gives validation, defaults, documentation (every ``description`` becomes
+part of the JSON Schema that editors use for autocompletion) and precise error locations. Every model
+forbids unknown keys, so a typo is an error, never a silently ignored setting.
+
+A spec states *goals* (what behaviour is wanted) and *constraints* (hardware, latency, how fast facts
+change, what was already tried). It deliberately does not state *decisions*: those are the planner's job
+(``specc.plan.planner``), and the optional ``method`` section only overrides them.
+
+Paths in a spec are relative to the directory holding the spec file (never to the current directory), so
+a spec means the same thing wherever ``specc`` is run from. Environment-variable interpolation (``${X}``)
+is not supported on purpose: a plan must be reproducible from the spec and the data alone, and secrets
+(W&B key, hub token) are only ever read from the environment at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Behaviour = Literal[
+    "style",
+    "tone",
+    "format",
+    "skill",
+    "reasoning",
+    "knowledge",
+    "preference",
+    "latency",
+    "serving_cost",
+]
+KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "realtime"]
+DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "text", "prompts"]
+MethodChoice = Literal["auto", "sft", "dpo", "rlhf", "distill"]
+BudgetChoice = Literal["auto", "full", "lora", "qlora"]
+SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval"]
+TargetMetric = Literal["exact_match", "accuracy", "perplexity"]
+TrackingMode = Literal["auto", "online", "offline", "disabled"]
+Strategy = Literal["auto", "ddp", "fsdp", "zero2", "zero3"]
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class Strict(BaseModel):
+    """Base for every spec section: unknown keys are errors and values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+def _no_control_characters(value: str | None) -> str | None:
+    """Names and paths end up in file names, shell exports and logs: no newlines, tabs or NULs there."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters (newline, tab, NUL...) are not allowed here")
+    return value
+
+
+def _no_interpolation(value: str | None) -> str | None:
+    _no_control_characters(value)
+    if value is not None and "${" in value:
+        raise ValueError(
+            "environment interpolation (${...}) is not supported; write the path relative to the spec file"
+        )
+    return value
+
+
+class Goal(Strict):
+    """What behaviour is wanted. The planner maps behaviours to levers (prompting, retrieval, tuning)."""
+
+    behaviours: list[Behaviour] = Field(
+        min_length=1,
+        description=(
+            "The qualities wanted from the model. style/tone/format/skill/reasoning point to fine-tuning when "
+            "prompting falls short; knowledge points to retrieval (or tuning for stable facts); preference "
+            "(helpful, harmless, honest: taught by comparison) points to DPO/RLHF; latency and serving_cost "
+            "point to a smaller tuned or distilled model."
+        ),
+    )
+    summary: str = Field(
+        default="",
+        description="One or two sentences on what success looks like; shown in the plan for reviewers.",
+    )
+    consistency_required: bool = Field(
+        default=False,
+        description=(
+            "True when the behaviour must hold on every call without being re-explained in the prompt "
+            "(a house style, a strict output format). Prompting is then often not enough."
+        ),
+    )
+
+    @field_validator("behaviours")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("behaviours must not repeat")
+        return v
+
+
+class Attempt(Strict):
+    """A cheaper lever that was already tried, scored on the same target metric as ``eval``."""
+
+    score: float = Field(ge=0, description="Score achieved on the golden set's target metric with this lever.")
+    notes: str = Field(default="", description="What was tried (prompt variants, retriever, corpus).")
+
+
+class Evidence(Strict):
+    """What was already tried. Fine-tuning without evidence that prompting fell short is a finding."""
+
+    prompting: Attempt | None = Field(
+        default=None, description="Best prompting result (zero/few-shot, instructions) against the target."
+    )
+    retrieval: Attempt | None = Field(
+        default=None, description="Best retrieval-augmented result against the target, if tried."
+    )
+
+
+class Rendezvous(Strict):
+    """Where the nodes of a multi-node job meet (passed to accelerate/torchrun)."""
+
+    host: str = Field(description="Address of the main node (accelerate --main_process_ip).")
+    port: int = Field(default=29500, ge=1, le=65535, description="Port on the main node. Default 29500.")
+
+
+class Hardware(Strict):
+    """The machines training may use. ``gpus: 0`` means CPU only (only tiny models are realistic)."""
+
+    gpus: int = Field(default=1, ge=0, le=4096, description="GPUs per node. 0 = CPU only. Default 1.")
+    gpu_memory_gb: float = Field(
+        default=24, gt=0, le=4096, description="Memory of one GPU in GB. Default 24 (a consumer card)."
+    )
+    nodes: int = Field(default=1, ge=1, le=1024, description="Number of machines. Default 1.")
+    gpu_type: str | None = Field(
+        default=None, description="GPU model (e.g. A100-80GB, H100); refines the GPU-hour estimate."
+    )
+    cpu_memory_gb: float = Field(
+        default=24, gt=0, le=65536, description="Host RAM per node in GB; the budget when gpus is 0."
+    )
+    strategy: Strategy = Field(
+        default="auto",
+        description=(
+            "How to spread training over several devices: ddp (replicate), fsdp, zero2, zero3 (shard). "
+            "auto picks ddp when the model fits one device, else fsdp."
+        ),
+    )
+    rendezvous: Rendezvous | None = Field(
+        default=None, description="Required when nodes > 1: the main node's address and port."
+    )
+
+    @model_validator(mode="after")
+    def _multi_node_needs_rendezvous(self) -> Hardware:
+        if self.nodes > 1 and self.rendezvous is None:
+            raise ValueError("nodes > 1 needs a rendezvous (host, port) for the main node")
+        return self
+
+
+class Serving(Strict):
+    """Serving-side constraints that tuning or distillation may be the answer to."""
+
+    max_latency_ms: int | None = Field(
+        default=None, gt=0, description="Latency budget per request (p50) in milliseconds."
+    )
+    current_latency_ms: int | None = Field(
+        default=None,
+        gt=0,
+        description="Latency of the current solution (e.g. retrieval pipeline or large model), if measured.",
+    )
+    too_costly: bool = Field(
+        default=False,
+        description="True when a capable model works but costs too much to serve (a reason to distill).",
+    )
+
+
+class Budget(Strict):
+    """What the user is willing to spend on training."""
+
+    gpu_hours: float | None = Field(default=None, ge=0, description="GPU-hours available for this run.")
+    allow_full_finetune: bool = Field(
+        default=False,
+        description=(
+            "Full fine-tuning stores a whole model copy and forgets more; it is chosen only when this is true "
+            "(or method.parameter_budget says full) and it fits. Default false: LoRA/QLoRA."
+        ),
+    )
+
+
+class Constraints(Strict):
+    """Constraints on the solution: hardware, serving, how fast facts change, money."""
+
+    hardware: Hardware = Field(default_factory=Hardware, description="Training hardware.")
+    serving: Serving = Field(default_factory=Serving, description="Serving constraints.")
+    knowledge_change: KnowledgeChange = Field(
+        default="never",
+        description=(
+            "How often the facts the model must know change. monthly or faster sends knowledge to retrieval: "
+            "documents can be updated without retraining. Default never."
+        ),
+    )
+    citations_required: bool = Field(
+        default=False, description="Answers must cite sources: retrieval is required for that."
+    )
+    budget: Budget = Field(default_factory=Budget, description="Training budget.")
+
+
+class ModelRef(Strict):
+    """A model named by hub id (on a user's machine) or local path (relative to the spec file)."""
+
+    id: str | None = Field(default=None, description="Hub id, e.g. meta-llama/Llama-3.1-8B-Instruct.")
+    path: str | None = Field(default=None, description="Local directory with config.json, relative to the spec.")
+    revision: str | None = Field(
+        default=None, description="Hub revision (commit sha or tag) to pin; recorded in the lock."
+    )
+    licence: str | None = Field(
+        default=None,
+        description="Licence id (apache-2.0, mit, llama3.1, gemma, ...). Guessed for known models when omitted.",
+    )
+    licence_acknowledged: bool = Field(
+        default=False,
+        description=(
+            "Set true to state you have read this model's terms and they allow this use. Required when the "
+            "licence is unknown to specc's registry."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ModelRef:
+        if (self.id is None) == (self.path is None):
+            raise ValueError("give exactly one of `id` (hub id) or `path` (local directory)")
+        return self
+
+    _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+    _check_names = field_validator("id", "revision", "licence")(lambda cls, v: _no_control_characters(v))
+
+    @property
+    def ref(self) -> str:
+        """The string a loader passes to ``from_pretrained``."""
+        return self.id if self.id is not None else str(self.path)
+
+
+class DataFile(Strict):
+    """One JSONL data file."""
+
+    path: str = Field(description="JSONL file, relative to the spec file.")
+    format: DataFormat = Field(
+        default="auto",
+        description=(
+            "Row format: messages ({messages:[{role,content}]}), prompt_completion ({prompt,completion}), "
+            "preference ({prompt,chosen,rejected}), text ({text}), prompts ({prompt}). auto detects it from the "
+            "first row."
+        ),
+    )
+
+    _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+
+
+class Suite(Strict):
+    """A general-capability suite re-run before and after every tune to catch forgetting."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Suite name in reports.")
+    kind: SuiteKind = Field(
+        description=(
+            "exact_match (greedy generation vs reference), multiple_choice (log-likelihood of each choice), "
+            "perplexity (held-out text; lower is better), lm_eval (an lm-evaluation-harness task, when installed)."
+        )
+    )
+    path: str | None = Field(default=None, description="JSONL suite file (not for lm_eval).")
+    task: str | None = Field(default=None, description="lm-evaluation-harness task name (lm_eval only).")
+    limit: int | None = Field(default=None, gt=0, description="Evaluate only the first N rows (quick checks).")
+
+    _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+    _check_task = field_validator("task")(lambda cls, v: _no_control_characters(v))
+
+    @model_validator(mode="after")
+    def _source(self) -> Suite:
+        if self.kind == "lm_eval":
+            if not self.task or self.path:
+                raise ValueError("an `lm_eval` suite names a `task` and no `path`")
+        elif not self.path or self.task:
+            raise ValueError(f"an `{self.kind}` suite names a `path` and no `task`")
+        return self
+
+
+class Data(Strict):
+    """The data the plan may use. What is present shapes the method (preference pairs → DPO, ...)."""
+
+    train: DataFile | None = Field(default=None, description="Demonstrations for SFT (messages or prompt/completion).")
+    preference: DataFile | None = Field(
+        default=None, description="Chosen/rejected pairs for DPO or a reward model."
+    )
+    prompts: DataFile | None = Field(
+        default=None,
+        description="Prompts only: what a distillation teacher answers, or what online RL samples from.",
+    )
+    golden: DataFile | None = Field(
+        default=None,
+        description="Held-out golden set for the target metric. Never opened by a training stage.",
+    )
+    general_suites: list[Suite] = Field(
+        default_factory=list,
+        description="General-capability suites for the forgetting check after every tune.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_suites(self) -> Data:
+        names = [s.name for s in self.general_suites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"suite names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class MethodOverrides(Strict):
+    """Optional overrides of the planner's decisions and hyper-parameters. Omitted means: let specc decide."""
+
+    method: MethodChoice = Field(default="auto", description="sft, dpo, rlhf, distill, or auto (the guide decides).")
+    parameter_budget: BudgetChoice = Field(
+        default="auto",
+        description="full, lora, qlora, or auto (smallest intervention that fits the hardware).",
+    )
+    lora_r: int | None = Field(default=None, ge=1, le=1024, description="LoRA rank. Default 16.")
+    lora_alpha: int | None = Field(default=None, ge=1, le=4096, description="LoRA alpha. Default 2 × rank.")
+    lora_dropout: float | None = Field(default=None, ge=0, lt=1, description="LoRA dropout. Default 0.05.")
+    lora_targets: Literal["all-linear", "attention"] | list[str] | None = Field(
+        default=None,
+        description="Modules LoRA adapts: all-linear (default; best quality), attention, or explicit names.",
+    )
+    quant_bits: Literal[4, 8] | None = Field(default=None, description="QLoRA base quantisation. Default 4 (NF4).")
+    epochs: float | None = Field(default=None, gt=0, le=100, description="Passes over the data. Default 3 (1 for RL).")
+    max_steps: int | None = Field(
+        default=None, gt=0, description="Stop after this many optimiser steps (overrides epochs; for smoke runs)."
+    )
+    learning_rate: float | None = Field(
+        default=None, gt=0, lt=1, description="Peak learning rate. Default 2e-4 for LoRA/QLoRA, 2e-5 full, 5e-6 DPO/RL."
+    )
+    max_seq_length: int | None = Field(default=None, ge=16, le=1_048_576, description="Tokens per example. Default 2048.")
+    micro_batch_size: int | None = Field(default=None, ge=1, le=4096, description="Examples per device per step. Default 4.")
+    gradient_accumulation: int | None = Field(default=None, ge=1, le=4096, description="Micro-batches per optimiser step. Default 4.")
+    gradient_checkpointing: bool | None = Field(
+        default=None, description="Trade compute for activation memory. Default: on when it is needed to fit."
+    )
+    packing: bool | None = Field(default=None, description="Pack short SFT examples into full sequences. Default false.")
+    assistant_only_loss: bool | None = Field(
+        default=None, description="Train only on assistant tokens (chat data). Default true for messages data."
+    )
+    precision: Precision = Field(
+        default="auto", description="auto chooses bf16/fp16/fp32 from the device at run time (CPU: fp32)."
+    )
+    rl_algorithm: Literal["rloo", "grpo"] | None = Field(
+        default=None, description="Online RL algorithm for RLHF stage 3 (trl has no PPO). Default rloo."
+    )
+    distillation: Literal["auto", "sequence", "logit"] = Field(
+        default="auto",
+        description="sequence (teacher generates, student SFTs) or logit (needs a shared vocabulary). auto: sequence.",
+    )
+    seed: int = Field(default=42, ge=0, le=2**32 - 1, description="Random seed for every stage. Default 42.")
+
+
+class Forgetting(Strict):
+    """How much general capability may be lost. Compared against each suite's baseline score."""
+
+    max_abs_drop: float | None = Field(
+        default=0.02, ge=0, description="Largest allowed absolute drop of a suite's score. Default 0.02."
+    )
+    max_rel_drop: float | None = Field(
+        default=0.05, ge=0, le=1, description="Largest allowed relative drop (fraction of baseline). Default 0.05."
+    )
+
+
+class Firewall(Strict):
+    """Keeps training data away from the golden set, or scores mean nothing."""
+
+    ngram: int = Field(default=13, ge=3, le=64, description="n-gram length in words for overlap. Default 13.")
+    threshold: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Largest allowed fraction of golden rows found in training data. Default 0: any hit fails.",
+    )
+    near_duplicates: bool = Field(default=False, description="Also look for near-duplicates (MinHash + Jaccard).")
+    jaccard: float = Field(default=0.8, gt=0, le=1, description="Near-duplicate Jaccard threshold. Default 0.8.")
+
+
+class Eval(Strict):
+    """The eval contract's terms: target metric and bar, forgetting budget, firewall."""
+
+    metric: TargetMetric = Field(default="exact_match", description="Target metric computed on the golden set.")
+    bar: float | None = Field(
+        default=None, description="The score the adapted model must reach (for perplexity: must not exceed)."
+    )
+    forgetting: Forgetting = Field(default_factory=Forgetting, description="Forgetting budget per suite.")
+    firewall: Firewall = Field(default_factory=Firewall, description="Golden-set firewall settings.")
+    max_new_tokens: int = Field(default=64, ge=1, le=8192, description="Generation length for exact-match scoring.")
+
+
+class Tracking(Strict):
+    """Weights & Biases tracking. Keys are read from the environment at run time, never from the spec."""
+
+    _names = field_validator("project", "entity")(lambda cls, v: _no_control_characters(v))
+
+    backend: Literal["wandb", "none"] = Field(default="wandb", description="wandb, or none to disable tracking.")
+    project: str | None = Field(default=None, description="W&B project. Default: the spec's name.")
+    entity: str | None = Field(default=None, description="W&B entity (team or user).")
+    mode: TrackingMode = Field(
+        default="auto",
+        description="online, offline, disabled, or auto (offline when WANDB_API_KEY is not set).",
+    )
+    log_model: bool = Field(default=False, description="Upload the adapter/model as a W&B artifact.")
+
+
+class Spec(Strict):
+    """A specc experiment spec (schema version 1)."""
+
+    specc: Literal[1] = Field(description="Spec schema version. Must be 1.")
+    name: str = Field(
+        description="Experiment name: lowercase letters, digits, '.', '_' or '-'; names the build directory.",
+    )
+    description: str = Field(default="", description="Free text for reviewers.")
+    goal: Goal = Field(description="What behaviour is wanted.")
+    evidence: Evidence = Field(default_factory=Evidence, description="What was already tried.")
+    constraints: Constraints = Field(default_factory=Constraints, description="Hardware, serving, facts, budget.")
+    base_model: ModelRef = Field(description="The model to adapt (the student, for distillation).")
+    teacher: ModelRef | None = Field(default=None, description="Teacher model for distillation (open weights only).")
+    data: Data = Field(default_factory=Data, description="Training, preference, prompt and evaluation data.")
+    method: MethodOverrides = Field(default_factory=MethodOverrides, description="Optional overrides.")
+    eval: Eval = Field(default_factory=Eval, description="Eval contract terms.")
+    tracking: Tracking = Field(default_factory=Tracking, description="Experiment tracking.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_safe_slug(cls, v: str) -> str:
+        if not _NAME_RE.fullmatch(v):
+            raise ValueError(
+                "name must be 1-64 characters of lowercase letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit (it names the build directory)"
+            )
+        return v
+
+
+SECTION_KEYS: dict[str, tuple[str, ...]] = {}
+"""For 'this key belongs in section X' hints: every key of every section, filled below."""
+
+
+def _collect(model: type[BaseModel], prefix: str) -> None:
+    for key, field in model.model_fields.items():
+        SECTION_KEYS.setdefault(key, ())
+        SECTION_KEYS[key] = SECTION_KEYS[key] + (prefix,)
+        ann = field.annotation
+        for sub in _submodels(ann):
+            _collect(sub, f"{prefix}.{key}" if prefix else key)
+
+
+def _submodels(ann: object) -> list[type[BaseModel]]:
+    import typing
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    out: list[type[BaseModel]] = []
+    for arg in typing.get_args(ann):
+        out.extend(_submodels(arg))
+    return out
+
+
+_collect(Spec, "")
+
+__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS"] + [
+    n for n in dir() if isinstance(globals()[n], type) and issubclass(globals()[n], Strict)
+]
+
