@@ -345,7 +345,6 @@ def test_adapter_chains_reach_the_merge_stage(write_spec, compile_spec):
 
 
 def test_save_steps_follow_the_plan(write_spec, compile_spec):
-    from specc.spec.loader import load_spec
     from specc.plan.stages import build_stages
 
     plan, _ = compile_spec(write_spec())  # max_steps 2
@@ -358,16 +357,16 @@ def test_save_steps_follow_the_plan(write_spec, compile_spec):
     train = plan.stage("sft").config["train"]
     assert train["max_steps"] == -1 and train["save_steps"] == max(1, steps // 10) and train["save_total_limit"] == 2
     pinned = plan.model_copy(update={"hyperparameters": {**plan.hyperparameters, "save_steps": 7}})
-    stages, _ = build_stages(load_spec(spec).spec, pinned)
+    stages = build_stages(pinned)
     assert next(s for s in stages if s.id == "sft").config["train"]["save_steps"] == 7
 
 
 def test_defaults_have_one_source(write_spec, monkeypatch):
-    from specc.plan import defaults, planner, stages
+    from specc.plan import defaults, hyperparameters, stages
     from specc.plan.planner import plan_spec_file
 
-    assert planner.DEFAULT_HYPERPARAMETERS is defaults.DEFAULT_HYPERPARAMETERS
-    assert not hasattr(stages, "DEFAULTS")
+    assert hyperparameters.DEFAULT_HYPERPARAMETERS is defaults.DEFAULT_HYPERPARAMETERS
+    assert not hasattr(stages, "DEFAULTS") and not hasattr(stages, "DEFAULT_HYPERPARAMETERS")
     monkeypatch.setitem(defaults.DEFAULT_HYPERPARAMETERS, "save_total_limit", 5)
     monkeypatch.setitem(defaults.DEFAULT_HYPERPARAMETERS, "logging_steps", 3)
     plan = plan_spec_file(write_spec())
@@ -447,7 +446,6 @@ def test_intermediate_checkpoints_are_paced_by_wall_time(write_spec, compile_spe
     """save_steps alone would checkpoint ten times on a short run; the plan also carries a minimum
     interval between intermediate checkpoints (the final step always saves), and a plan may change it."""
     from specc.plan.defaults import CHECKPOINT_MIN_INTERVAL_S
-    from specc.spec.loader import load_spec
     from specc.plan.stages import build_stages
 
     spec = write_spec()
@@ -457,5 +455,88 @@ def test_intermediate_checkpoints_are_paced_by_wall_time(write_spec, compile_spe
     text = (build / plan.stage("sft").script).read_text()
     assert "common.stage_callbacks(CONFIG)" in text
     pinned = plan.model_copy(update={"hyperparameters": {**plan.hyperparameters, "checkpoint_min_interval_s": 0}})
-    stages, _ = build_stages(load_spec(spec).spec, pinned)
+    stages = build_stages(pinned)
     assert next(s for s in stages if s.id == "sft").config["train"]["checkpoint_min_interval_s"] == 0
+
+
+@pytest.mark.parametrize("variant", ["sft-lora", "dpo"])
+def test_a_build_recompiles_from_its_plan_json_with_the_spec_deleted(variant, write_spec, tmp_path):
+    """The Plan is the single source of truth: plan.json alone reproduces every compiled file, byte for byte."""
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    spec = write_spec(**VARIANTS[variant])
+    first = spec.parent / "build" / "first"
+    result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(first)])
+    assert result.exit_code == 0, result.output
+    before = _tree(first)
+    spec.unlink()
+    # recompile in place (the default for a build's plan.json), then into a sibling build
+    for args, out in (([str(first / "plan.json")], first),
+                      ([str(first / "plan.json"), "-o", str(spec.parent / "build" / "again")],
+                       spec.parent / "build" / "again")):
+        result = CliRunner().invoke(main, ["compile", *args])
+        assert result.exit_code == 0, result.output
+        assert _tree(out) == before, out
+
+
+def test_a_bare_plan_from_specc_plan_compiles_like_its_spec(write_spec):
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    spec = write_spec()
+    runner = CliRunner()
+    plan_json = spec.parent / "reviewed-plan.json"
+    result = runner.invoke(main, ["plan", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    plan_json.write_text(result.output, encoding="utf-8")
+    assert runner.invoke(main, ["compile", str(spec), "-o", str(spec.parent / "from-spec")]).exit_code == 0
+    spec.unlink()
+    result = runner.invoke(main, ["compile", str(plan_json), "-o", str(spec.parent / "from-plan")])
+    assert result.exit_code == 0, result.output
+    assert _tree(spec.parent / "from-plan") == _tree(spec.parent / "from-spec")
+
+
+def test_a_truncated_plan_json_is_refused_with_a_reason(write_spec):
+    from click.testing import CliRunner
+
+    from specc.cli import main
+
+    spec = write_spec()
+    build = spec.parent / "build" / "b"
+    assert CliRunner().invoke(main, ["compile", str(spec), "-o", str(build)]).exit_code == 0
+    text = (build / "plan.json").read_text()
+    (build / "plan.json").write_text(text[: len(text) // 2])
+    result = CliRunner().invoke(main, ["compile", str(build / "plan.json")])
+    assert result.exit_code == 2
+    assert "not valid JSON" in result.output and "Traceback" not in result.output
+
+
+def test_no_module_reads_a_spec_after_planning():
+    """Stage building, compiling, running and the runtime import nothing of the spec language."""
+    code = (
+        "import sys\n"
+        "import specc.plan.stages, specc.build.emitter, specc.build.reader, specc.build.launch, specc.build.lock\n"
+        "import specc.run.runner, specc.run.status, specc.runtime.guard\n"
+        "assert 'specc.spec.language' not in sys.modules, sorted(m for m in sys.modules if m.startswith('specc'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_default_build_dir_is_the_same_for_compile_and_run(write_spec):
+    from specc.build.compile import compile_spec_file, default_build_dir
+    from specc.run.runner import compile_spec
+
+    spec = write_spec()
+    assert compile_spec(spec, None) == compile_spec_file(spec).out == default_build_dir(spec.parent, "tiny-sft")
+
+
+def test_launch_config_follows_the_planned_strategy(write_spec, compile_spec):
+    """A multi-device plan launches with the strategy the planner traced (never a launcher-side guess)."""
+    plan, build = compile_spec(write_spec(hardware="{gpus: 0, cpu_memory_gb: 16, nodes: 2, rendezvous: {host: 10.0.0.1}}"))
+    assert plan.launch.strategy == "ddp" and plan.launch.launcher == "accelerate"
+    assert [d.rule for d in plan.decisions if d.topic == "launch"] == ["LAUNCH-DDP-REPLICATED"]
+    assert (build / "launch" / "ddp.yaml").is_file()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scenarios.planner_fixtures import make_fixture_dir, plan_for, write_spec
-from specc.plan.planner import make_plan, meets_bar
+from specc.contract.metrics import higher_is_better, meets_bar
+from specc.plan.planner import make_plan
 from specc.plan.render import render
 from specc.plan.rules import RULES, RULES_BY_ID, get_rule, suggest_rule_ids
 
@@ -90,7 +91,7 @@ def test_make_plan_resolves_paths_against_base_dir_not_cwd(root: Path, monkeypat
     (11.0, 10.0, "perplexity", False), (0.5, None, "exact_match", None), (None, 0.5, "exact_match", None),
 ])
 def test_meets_bar(score, bar, metric, expected) -> None:
-    assert meets_bar(score, bar, metric) is expected
+    assert meets_bar(score, bar, higher_is_better(metric)) is expected
 
 
 def test_rule_ids_are_unique_well_formed_and_sourced() -> None:

@@ -8,6 +8,7 @@ environment references (the node rank of a multi-node job is only known on each 
 from __future__ import annotations
 
 from specc.build.literals import sh
+from specc.plan.launch import config_name
 from specc.plan.model import Launch, Stage
 
 __all__ = ["config_name", "distributed_type", "launch_words", "PYTHON", "ACCELERATE", "TORCHRUN"]
@@ -20,11 +21,6 @@ ACCELERATE = '"${ACCELERATE:-accelerate}"'
 TORCHRUN = '"${TORCHRUN:-torchrun}"'
 """The programs run.sh starts, each overridable from the environment (e.g. ``PYTHON=.venv/bin/python``),
 so a build runs without an activated virtualenv. Fixed, reviewed shell text: never plan values."""
-
-
-def config_name(launch: Launch) -> str:
-    """The accelerate config file for this plan, relative to the build directory."""
-    return f"launch/{launch.strategy if launch.strategy != 'none' else 'single'}.yaml"
 
 
 def distributed_type(launch: Launch) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from specc.plan.model import Plan
 
-__all__ = ["BUILD_FORMAT", "expected_packages", "make_lock", "build_document", "read_plan_json"]
+__all__ = ["BUILD_FORMAT", "expected_packages", "make_lock", "build_document"]
 
 BUILD_FORMAT = 1
 
@@ -58,9 +58,3 @@ def build_document(plan: Plan, spec_dir: str = "") -> str:
     """The text of ``plan.json``: canonical JSON (sorted keys, trailing newline)."""
     doc = {"format": BUILD_FORMAT, "lock": make_lock(plan, spec_dir), "plan": plan.model_dump(mode="json")}
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def read_plan_json(text: str) -> tuple[Plan, dict[str, Any]]:
-    """(Plan, lock) from a ``plan.json`` written by :func:`build_document`."""
-    doc = json.loads(text)
-    return Plan.model_validate(doc["plan"]), doc["lock"]

@@ -1,8 +1,7 @@
-"""``specc compile``: spec → plan → build directory of runnable scripts.
+"""``specc compile``: spec (or a reviewed plan.json) → build directory of runnable scripts.
 
-Why a separate module with ``register``: the top-level CLI stays a thin switchboard, and this command
-imports the planner and the emitter only when it runs (``specc --help`` stays fast). Compiling never
-imports the training stack.
+Why a separate module with ``register``: the top-level CLI stays a thin switchboard, and this command imports the
+planner and the emitter only when it runs (``specc --help`` stays fast). Compiling never imports the training stack.
 """
 
 from __future__ import annotations
@@ -12,50 +11,41 @@ from pathlib import Path
 
 import click
 
-__all__ = ["register"]
+from specc.exit_codes import ExitCode
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+__all__ = ["register"]
 
 
 @click.command("compile")
-@click.argument("spec_path", type=click.Path(path_type=Path))
+@click.argument("target", metavar="SPEC_OR_PLAN", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Build directory. Default: build/<name> next to the spec.")
+              help="Build directory. Default: build/<name> next to the spec (for a build's plan.json: that build).")
 @click.option("--strict", is_flag=True, help="Refuse plans with warning findings too.")
-def compile_command(spec_path: Path, out: Path | None, strict: bool) -> None:
-    """Compile SPEC_PATH into a build directory (PLAN.md, plan.json, scripts, launch configs, run.sh).
+@click.option("--spec-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For a bare plan JSON: the directory its data paths are relative to (default: the JSON's).")
+def compile_command(target: Path, out: Path | None, strict: bool, spec_dir: Path | None) -> None:
+    """Compile SPEC_OR_PLAN into a build directory (PLAN.md, plan.json, scripts, launch configs, run.sh).
 
-    Refuses plans with error findings (exit 1). The build is written atomically: a failed compile leaves
-    the previous build as it was, and files of earlier runs (artifacts/, results/ ...) are kept.
+    SPEC_OR_PLAN is a spec (YAML), or a plan JSON: a build's plan.json or `specc plan --format json` output,
+    compiled exactly as reviewed, without the spec. Refuses plans with error findings (exit 1). The build is
+    written atomically: a failed compile leaves the previous build as it was, and files of earlier runs
+    (artifacts/, results/ ...) are kept.
     """
-    from specc.build.emitter import CompileError, compile_plan
-    from specc.spec.errors import SpecInvalid
-    from specc.spec.loader import load_spec
-    from specc.plan.planner import make_plan
+    from specc.build.compile import CompileRefused, compile_plan_file, compile_spec_file, is_plan_file
 
     try:
-        loaded = load_spec(spec_path)
-    except SpecInvalid as exc:
-        click.echo(str(exc), err=True)
-        unreadable = any(e.code in ("io", "encoding") for e in exc.errors)
-        sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID)
-    plan = make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
-    for finding in plan.findings:
-        if finding.level in ("error", "warning"):
-            click.echo(f"{finding.level}: {finding.rule}: {finding.message}", err=True)
-    if strict and any(f.level == "warning" for f in plan.findings):
-        click.echo("not compiled: --strict and the plan has warnings", err=True)
-        sys.exit(EXIT_INVALID)
-    target = out if out is not None else loaded.base_dir / "build" / plan.name
-    try:
-        files = compile_plan(plan, loaded.base_dir, target)
-    except CompileError as exc:
-        click.echo(f"not compiled: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
-    click.echo(f"compiled {plan.name} → {target} ({len(files)} files, {len(plan.stages)} stages)")
-    if plan.stages:
-        click.echo(f"run it: {target / 'run.sh'}  (or: specc run {target})")
-    sys.exit(EXIT_OK)
+        if is_plan_file(target):
+            done = compile_plan_file(target, out, spec_dir=spec_dir)
+        else:
+            done = compile_spec_file(target, out, strict=strict,
+                                     warn=lambda level, text: click.echo(f"{level}: {text}", err=True))
+    except CompileRefused as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(exc.exit_code)
+    click.echo(f"compiled {done.plan.name} → {done.out} ({len(done.files)} files, {len(done.plan.stages)} stages)")
+    if done.plan.stages:
+        click.echo(f"run it: {done.out / 'run.sh'}  (or: specc run {done.out})")
+    sys.exit(ExitCode.OK)
 
 
 def register(group: click.Group) -> None:

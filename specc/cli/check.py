@@ -19,9 +19,10 @@ from pathlib import Path
 
 import click
 
+from specc.exit_codes import ExitCode
+
 __all__ = ["check_command", "register"]
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
 
 
 @click.command("check")
@@ -75,7 +76,7 @@ def check_command(spec_path: Path, fmt: str, near_duplicates: bool | None, thres
         else:
             click.echo(str(exc), err=True)
         unreadable = any(e.code in ("io", "encoding") and e.line == 0 for e in exc.errors)
-        sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID)
+        sys.exit(ExitCode.USAGE if unreadable else ExitCode.INVALID)
 
     try:
         result = run_check(loaded, spec_path, threshold=threshold, near_duplicates=near_duplicates)
@@ -83,10 +84,10 @@ def check_command(spec_path: Path, fmt: str, near_duplicates: bool | None, thres
         spec = display_path(spec_path, relative_spec=not spec_path.is_absolute())
         text = render_data_error(exc, fmt, spec)
         click.echo(text, err=fmt == "text", nl=False)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
 
     click.echo(render(result, fmt), nl=False)
-    sys.exit(EXIT_OK if result.passed else EXIT_GATE)
+    sys.exit(ExitCode.OK if result.passed else ExitCode.REFUSED)
 
 
 def register(main: click.Group) -> None:

@@ -26,8 +26,8 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from specc import __version__  # noqa: E402
+from specc.exit_codes import ExitCode  # noqa: E402
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -78,7 +78,7 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
     elif fmt == "human" and len(results) > 1:
         bad = sum(1 for r in results if not r["valid"])
         click.echo(f"{len(results) - bad} valid, {bad} invalid")
-    sys.exit(EXIT_INVALID if any_invalid else EXIT_OK)
+    sys.exit(ExitCode.INVALID if any_invalid else ExitCode.OK)
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:

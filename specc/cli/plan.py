@@ -16,9 +16,10 @@ from typing import Any
 
 import click
 
+from specc.exit_codes import ExitCode
+
 __all__ = ["register"]
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _load(path: Path) -> Any:
@@ -31,7 +32,7 @@ def _load(path: Path) -> Any:
     except SpecInvalid as exc:
         click.echo(str(exc), err=True)
         unreadable = any(e.code in ("io", "encoding") for e in exc.errors)
-        sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID)
+        sys.exit(ExitCode.USAGE if unreadable else ExitCode.INVALID)
 
 
 def _plan_of(loaded: Any) -> Any:
@@ -42,10 +43,10 @@ def _plan_of(loaded: Any) -> Any:
 
 def _exit_code(plan: Any, strict: bool) -> int:
     if not plan.ok:
-        return EXIT_INVALID
+        return ExitCode.INVALID
     if strict and any(f.level == "warning" for f in plan.findings):
-        return EXIT_INVALID
-    return EXIT_OK
+        return ExitCode.INVALID
+    return ExitCode.OK
 
 
 def plan_command(spec_path: Path, fmt: str, strict: bool) -> None:
@@ -88,7 +89,7 @@ def diff_command(old: Path, new: Path | None, base: str | None, fmt: str) -> Non
             loaded_old = load_spec_text(text, loaded_new.path, display=f"{base}:{old.name}")
         except SpecInvalid as exc:
             click.echo(str(exc), err=True)
-            sys.exit(EXIT_INVALID)
+            sys.exit(ExitCode.INVALID)
         notes.append(f"old plan: {old.name} at {base}; its data facts (hashes, rows) are read from the working "
                      "tree, so data changes between the revisions do not show")
     else:
@@ -109,7 +110,7 @@ def explain_command(rule_id: str) -> None:
         close = suggest_rule_ids(rule_id)
         hint = f" Did you mean {', '.join(close)}?" if close else " `specc rules` lists them."
         click.echo(f"error: unknown rule {rule_id!r}.{hint}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     click.echo(
         f"{rule.id}  ({rule.topic}; produces {rule.output})\n"
         f"  when:   {rule.condition}\n"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from specc.exit_codes import ExitCode
+
 
 @click.command("run")
 @click.argument("target", type=click.Path(exists=True, path_type=Path))
@@ -38,11 +40,11 @@ def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path
     except RunError as exc:
         click.echo(f"specc run: {exc}", err=True)
         sys.exit(exc.exit_code)
-    if result.exit_code == 0:
+    if result.exit_code == ExitCode.OK:
         done = f"{len(result.ran)} ran, {len(result.skipped)} skipped"
         click.echo(f"specc run: all stages passed ({done}); `specc status {build}` for results")
     else:
-        what = "refused by a gate" if result.exit_code == 3 else "failed"
+        what = "refused by a gate" if result.exit_code == ExitCode.REFUSED else "failed"
         click.echo(f"specc run: stage {result.failed} {what}; see {build}/logs/{result.failed}.log", err=True)
     sys.exit(result.exit_code)
 

@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from specc.contract.metrics import meets_bar
+
 DEFAULT_NOISE_Z = 2.0
 
 
@@ -150,7 +152,7 @@ def _check_target(target: Mapping[str, Any]) -> TargetCheck:
     bar = float(target["bar"])
     if score is None:
         return TargetCheck(metric, bar, None, base, hib, False, f"no score reported; bar {_fmt(bar)}")
-    ok = score >= bar if hib else score <= bar
+    ok = bool(meets_bar(score, bar, hib))
     cmp = (">=" if ok else "<") if hib else ("<=" if ok else ">")
     verdict = "bar met" if ok else "bar missed"
     return TargetCheck(metric, bar, score, base, hib, ok, f"{_fmt(score)} {cmp} bar {_fmt(bar)}{since}: {verdict}")

@@ -102,6 +102,8 @@ class MemoryRow(Frozen):
     per_device_gb: float
     fits: bool
     components_gb: dict[str, float] = Field(default_factory=dict)
+    strategy: str = Field(default="none", description="How the estimate lays the model over the devices: none "
+                          "(one device), ddp (replicas), zero2 or fsdp (sharded).")
     note: str = ""
 
 
@@ -138,6 +140,8 @@ class Launch(Frozen):
     use_cpu: bool = False
     main_process_ip: str | None = None
     main_process_port: int | None = None
+    launcher: Launcher = Field(default="python",
+                               description="How training stages start: python (one process) or accelerate.")
 
 
 class Suite(Frozen):
@@ -191,7 +195,11 @@ class Plan(Frozen):
     models: list[ModelInfo] = Field(default_factory=list)
     data: list[DataFact] = Field(default_factory=list)
     estimate: Estimate | None = None
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict, description="Every resolved training value; the stage configs are laid out from these.")
+    hyperparameter_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each hyper-parameter came from: spec, default, rule:<ID> or derived.")
     launch: Launch | None = None
     contract: Contract | None = None
     tracking: Tracking | None = None

@@ -4,7 +4,8 @@ Why a separate module: the planner decides *what* to do (method, parameter budge
 decides *how the build is laid out* so that the emitter, the runner and the scripts agree on one set of
 conventions. :func:`build_stages` is called by the planner at the end of :func:`specc.plan.planner.make_plan`
 and its result is stored in the Plan, so a reviewer sees every resolved hyper-parameter before any
-script runs.
+script runs. It reads the Plan alone (never the Spec): every value comes from ``plan.hyperparameters``,
+``plan.models``, ``plan.data``, ``plan.contract`` and ``plan.launch``, so a plan.json compiles by itself.
 
 Conventions (shared with :mod:`specc.build.emitter`, the templates and :mod:`specc.runtime`)
 -------------------------------------------------------------------------------------
@@ -25,9 +26,9 @@ Conventions (shared with :mod:`specc.build.emitter`, the templates and :mod:`spe
   adapter over ``config["model"]``), the latter optionally with ``"base_adapters": [dir, …]``: adapters
   that are merged into the base, in order, *before* ``adapter`` applies (SFT → DPO trains the DPO adapter
   on the SFT-merged model, so the final model is base + SFT + DPO).
-* Every hyper-parameter comes from ``plan.hyperparameters`` (the planner resolves them; the shared
-  defaults are in :mod:`specc.plan.defaults`); this module only lays them out per stage. ``save_steps`` is
-  derived per stage (about ten checkpoints per run) unless the plan pins it.
+* Every hyper-parameter comes from ``plan.hyperparameters`` (resolved once by
+  :mod:`specc.plan.hyperparameters`); this module only lays them out per stage. ``save_steps`` is derived per
+  stage from the plan's own row counts (about ten checkpoints per run) unless the plan pins it.
 * ``config["train"]`` uses the TRL/transformers argument names, so an emitted script reads like TRL's own.
 """
 
@@ -35,34 +36,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from specc.plan.defaults import CHECKPOINT_MIN_INTERVAL_S, DEFAULT_HYPERPARAMETERS, LEARNING_RATES, save_steps_for
-from specc.plan.model import DataFact, Launch, ModelInfo, Plan, Stage
+from specc.plan.defaults import save_steps_for
+from specc.plan.launch import config_name
+from specc.plan.model import DataFact, ModelInfo, Plan, Stage
 
-__all__ = ["build_stages", "build_launch", "TRAINING_KINDS", "init_inputs"]
+__all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
 TRAINING_KINDS = frozenset({"sft", "dpo", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
 
 
-def _unwrap(spec: Any) -> Any:
-    """Accept a Spec or a LoadedSpec (which carries the Spec as ``.spec``)."""
-    return getattr(spec, "spec", spec)
-
-
-_MISSING = object()
-
-
-def _hp(plan: Plan, spec: Any, key: str, default: Any = _MISSING) -> Any:
-    """The planner's resolved value (``plan.hyperparameters`` is the source of truth). For a plan made
-    without it (an older plan.json, a hand-built Plan): the spec's override, else ``default``, else the
-    shared default of :mod:`specc.plan.defaults`."""
-    if plan.hyperparameters.get(key) is not None:
+def _hp(plan: Plan, key: str) -> Any:
+    """A resolved value of the plan. A missing key is a planner bug, never a reason to guess a default."""
+    try:
         return plan.hyperparameters[key]
-    override = getattr(spec.method, key, None)
-    if override is not None and override != "auto":
-        return override
-    return DEFAULT_HYPERPARAMETERS.get(key) if default is _MISSING else default
+    except KeyError:
+        raise KeyError(f"plan.hyperparameters has no {key!r}: the planner did not resolve it") from None
 
 
 def _fact(plan: Plan, role: str) -> DataFact | None:
@@ -76,14 +66,9 @@ def _data(fact: DataFact | None) -> dict[str, Any] | None:
             "sha256": fact.sha256}
 
 
-def _model(plan: Plan, role: str, spec_ref: Any) -> dict[str, Any] | None:
+def _model(plan: Plan, role: str) -> dict[str, Any] | None:
     info: ModelInfo | None = next((m for m in plan.models if m.role == role), None)
-    if info is not None:
-        return {"ref": info.ref, "source": info.source, "revision": info.revision}
-    if spec_ref is None:
-        return None
-    return {"ref": spec_ref.ref, "source": "local" if spec_ref.path is not None else "hub",
-            "revision": spec_ref.revision}
+    return None if info is None else {"ref": info.ref, "source": info.source, "revision": info.revision}
 
 
 def _suites(plan: Plan) -> list[dict[str, Any]]:
@@ -93,34 +78,33 @@ def _suites(plan: Plan) -> list[dict[str, Any]]:
             for s in plan.contract.suites]
 
 
-def _peft(plan: Plan, spec: Any, budget: str) -> dict[str, Any] | None:
+def _peft(plan: Plan, budget: str) -> dict[str, Any] | None:
     if budget not in ("lora", "qlora"):
         return None
-    r = int(_hp(plan, spec, "lora_r"))
-    targets = _hp(plan, spec, "lora_targets")
-    if targets == "attention":
-        targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    targets = _hp(plan, "lora_target_modules")
     return {
-        "r": r,
-        "lora_alpha": int(_hp(plan, spec, "lora_alpha", 2 * r)),
-        "lora_dropout": float(_hp(plan, spec, "lora_dropout")),
+        "r": int(_hp(plan, "lora_r")),
+        "lora_alpha": int(_hp(plan, "lora_alpha")),
+        "lora_dropout": float(_hp(plan, "lora_dropout")),
         "target_modules": targets if isinstance(targets, str) else list(targets),
     }
 
 
-def _quantization(plan: Plan, spec: Any, budget: str) -> dict[str, Any] | None:
+def _quantization(plan: Plan, budget: str) -> dict[str, Any] | None:
     if budget != "qlora":
         return None
-    bits = int(_hp(plan, spec, "quant_bits"))
+    bits = int(_hp(plan, "quant_bits"))
     if bits == 8:
         return {"bits": 8}
     return {"bits": 4, "quant_type": "nf4", "double_quant": True}
 
 
 def _per_stage(plan: Plan, key: str, kind: str) -> Any:
-    """The planner's per-stage value (``learning_rates`` / ``epochs_by_stage``), if it gave one."""
-    table = plan.hyperparameters.get(key)
-    return table.get(kind) if isinstance(table, dict) else None
+    """The planner's per-stage value (``learning_rates`` / ``epochs_by_stage``) for a training stage kind."""
+    table = _hp(plan, key)
+    if kind not in table:
+        raise KeyError(f"plan.hyperparameters[{key!r}] has no entry for stage kind {kind!r}")
+    return table[kind]
 
 
 def _stage_steps(max_steps: int, rows: int | None, epochs: float, per_step: int) -> int | None:
@@ -132,32 +116,28 @@ def _stage_steps(max_steps: int, rows: int | None, epochs: float, per_step: int)
     return -(-int(rows * epochs) // max(1, per_step))
 
 
-def _train_args(plan: Plan, spec: Any, kind: str, *, lr_key: str, epochs_key: str = "epochs",
-                rows: int | None = None, devices: int = 1) -> dict[str, Any]:
-    epochs = _per_stage(plan, "epochs_by_stage", kind)
-    lr = _per_stage(plan, "learning_rates", kind)
-    num_epochs = float(epochs if epochs is not None else
-                       _hp(plan, spec, "epochs", DEFAULT_HYPERPARAMETERS[epochs_key]))
-    max_steps = int(_hp(plan, spec, "max_steps", -1))
-    micro = int(_hp(plan, spec, "micro_batch_size"))
-    accum = int(_hp(plan, spec, "gradient_accumulation"))
-    save_steps = _hp(plan, spec, "save_steps", None)  # a plan may pin it; else ~10 checkpoints per stage
+def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int = 1) -> dict[str, Any]:
+    num_epochs = float(_per_stage(plan, "epochs_by_stage", kind))
+    max_steps = int(_hp(plan, "max_steps"))
+    micro = int(_hp(plan, "micro_batch_size"))
+    accum = int(_hp(plan, "gradient_accumulation"))
+    save_steps = plan.hyperparameters.get("save_steps")  # a plan may pin it; else ~10 checkpoints per stage
     if save_steps is None:
         save_steps = save_steps_for(_stage_steps(max_steps, rows, num_epochs, micro * accum * devices))
     return {
         "num_train_epochs": num_epochs,
         "max_steps": max_steps,
-        "learning_rate": float(lr if lr is not None else _hp(plan, spec, "learning_rate", LEARNING_RATES[lr_key])),
+        "learning_rate": float(_per_stage(plan, "learning_rates", kind)),
         "per_device_train_batch_size": micro,
         "gradient_accumulation_steps": accum,
-        "max_length": int(_hp(plan, spec, "max_seq_length")),
-        "gradient_checkpointing": bool(_hp(plan, spec, "gradient_checkpointing")),
-        "seed": int(_hp(plan, spec, "seed")),
-        "logging_steps": int(_hp(plan, spec, "logging_steps")),
+        "max_length": int(_hp(plan, "max_seq_length")),
+        "gradient_checkpointing": bool(_hp(plan, "gradient_checkpointing")),
+        "seed": int(_hp(plan, "seed")),
+        "logging_steps": int(_hp(plan, "logging_steps")),
         "save_steps": int(save_steps),
-        "save_total_limit": int(_hp(plan, spec, "save_total_limit")),
+        "save_total_limit": int(_hp(plan, "save_total_limit")),
         # Not a trainer argument: read by common.stage_callbacks to pace intermediate checkpoints.
-        "checkpoint_min_interval_s": int(_hp(plan, spec, "checkpoint_min_interval_s", CHECKPOINT_MIN_INTERVAL_S)),
+        "checkpoint_min_interval_s": int(_hp(plan, "checkpoint_min_interval_s")),
     }
 
 
@@ -172,22 +152,22 @@ def init_inputs(init: dict[str, Any] | None, prefix: str = "init_") -> dict[str,
     return out
 
 
-def _sft_extras(plan: Plan, spec: Any) -> dict[str, Any]:
+def _sft_extras(plan: Plan) -> dict[str, Any]:
     """Config keys only the SFT template reads: every SFT stage gets them (plain or distilled student)."""
-    return {"packing": bool(_hp(plan, spec, "packing")),
-            "assistant_only_loss": _hp(plan, spec, "assistant_only_loss", None)}
+    return {"packing": bool(_hp(plan, "packing")),
+            "assistant_only_loss": plan.hyperparameters.get("assistant_only_loss")}
 
 
 class _Graph:
     """Accumulates stages in run order and tracks where the current model lives."""
 
-    def __init__(self, plan: Plan, spec: Any, launcher: str, launch_config: str | None) -> None:
-        self.plan, self.spec, self.launcher, self.launch_config = plan, spec, launcher, launch_config
+    def __init__(self, plan: Plan, launcher: str, launch_config: str | None) -> None:
+        self.plan, self.launcher, self.launch_config = plan, launcher, launch_config
         self.stages: list[Stage] = []
         self.init: dict[str, str] | None = None  # where the latest trained weights are (build-relative)
         self.last_trainer: str | None = None
         self.budget = plan.parameter_budget or "lora"
-        self.base = _model(plan, "base", spec.base_model)
+        self.base = _model(plan, "base")
         self.devices = plan.launch.num_processes if plan.launch is not None else 1
 
     def add(self, sid: str, kind: str, title: str, *, needs: list[str], inputs: dict[str, str],
@@ -201,19 +181,18 @@ class _Graph:
                                  needs=needs, inputs=inputs, outputs=outputs, config=config))
 
     def common(self) -> dict[str, Any]:
-        return {"model": self.base, "precision": _hp(self.plan, self.spec, "precision")}
+        return {"model": self.base, "precision": _hp(self.plan, "precision")}
 
     def trained(self, sid: str, kind: str, title: str, data: dict[str, Any] | None, *,
                 extra_inputs: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None,
-                lr_key: str | None = None, epochs_key: str = "epochs", peft: bool = True,
-                continues_adapter: bool = False, rows: int | None = None) -> None:
+                peft: bool = True, continues_adapter: bool = False, rows: int | None = None) -> None:
         """Add a training stage that starts from the current weights and becomes the current weights.
 
         With an adapter budget a stage normally merges the adapter it starts from into the base and
         trains a new one (so the new adapter needs that merged base: ``base_adapters``);
         ``continues_adapter`` stages (online RL) keep training the adapter they start from instead.
         """
-        peft_cfg = _peft(self.plan, self.spec, self.budget) if peft else None
+        peft_cfg = _peft(self.plan, self.budget) if peft else None
         out_dir = f"artifacts/{sid}"
         final = f"{out_dir}/adapter" if peft_cfg else f"{out_dir}/model"
         inputs = dict(extra_inputs or {})
@@ -227,10 +206,9 @@ class _Graph:
             "init": self.init,
             "data": data,
             "peft": peft_cfg,
-            "quantization": _quantization(self.plan, self.spec, self.budget) if peft_cfg else None,
-            "train": _train_args(self.plan, self.spec, kind, lr_key=lr_key or self.budget, epochs_key=epochs_key,
-                                 rows=rows, devices=self.devices),
-            **(_sft_extras(self.plan, self.spec) if kind == "sft" else {}),
+            "quantization": _quantization(self.plan, self.budget) if peft_cfg else None,
+            "train": _train_args(self.plan, kind, rows=rows, devices=self.devices),
+            **(_sft_extras(self.plan) if kind == "sft" else {}),
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
             **(extra_config or {}),
@@ -255,38 +233,12 @@ class _Graph:
         self.last_trainer = sid
 
 
-def build_launch(plan: Plan, spec: Any) -> tuple[Launch, str]:
-    """(Launch, launcher) from the spec's hardware; the strategy's choice is recorded in the plan's trace
-    by the planner. auto → ddp when the chosen budget fits one device (per the estimate), else fsdp."""
-    hw = _unwrap(spec).constraints.hardware
-    use_cpu = hw.gpus == 0
-    per_node = max(hw.gpus, 1)
-    total = per_node * hw.nodes
-    if total == 1:
-        strategy = "none"
-    elif hw.strategy != "auto":
-        strategy = hw.strategy
-    else:
-        row = None
-        if plan.estimate is not None:
-            row = next((m for m in plan.estimate.memory if m.budget == plan.parameter_budget), None)
-        strategy = "ddp" if row is None or row.fits else "fsdp"
-    rdv = hw.rendezvous
-    launch = Launch(num_machines=hw.nodes, num_processes=total, strategy=strategy, use_cpu=use_cpu,
-                    main_process_ip=rdv.host if rdv else None, main_process_port=rdv.port if rdv else None)
-    return launch, ("python" if total == 1 else "accelerate")
-
-
-def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
+def build_stages(plan: Plan) -> list[Stage]:
     """The stage graph of a training plan (empty for plans that do not train), with resolved configs."""
-    spec = _unwrap(spec)
-    launch, launcher = build_launch(plan, spec)
-    if not plan.trains or plan.method == "none":
-        return [], launch
-    plan = plan.model_copy(update={"launch": launch})  # device count for per-stage step counts
-    from specc.build.launch import config_name
-
-    g = _Graph(plan, spec, launcher, config_name(launch) if launcher == "accelerate" else None)
+    if not plan.trains or plan.method == "none" or plan.launch is None:
+        return []
+    launcher = plan.launch.launcher
+    g = _Graph(plan, launcher, config_name(plan.launch) if launcher == "accelerate" else None)
     golden = _data(_fact(plan, "golden"))
     train, pref, prompts = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts"))
     inputs_of = lambda *ds: {d["role"]: d["spec_path"] for d in ds if d}  # noqa: E731  (spec-relative)
@@ -305,7 +257,7 @@ def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
 
     method = plan.method
     if method == "distill":
-        teacher = _model(plan, "teacher", spec.teacher)
+        teacher = _model(plan, "teacher")
         if (plan.distillation or "sequence") == "logit":
             g.trained("distill_logit", "distill_logit", "Logit-level distillation from the teacher",
                       prompts or train, extra_config={"teacher": teacher})
@@ -315,9 +267,9 @@ def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
                   outputs={"data": "artifacts/generate/train.jsonl"},
                   config={"model": teacher, "precision": g.common()["precision"], "data": prompts,
                           # the contract's answer length (resolved by the planner), never a fixed 256
-                          "max_new_tokens": int(_hp(plan, spec, "max_new_tokens", eval_cfg["max_new_tokens"])),
-                          "batch_size": int(_hp(plan, spec, "micro_batch_size")),
-                          "seed": int(_hp(plan, spec, "seed")),
+                          "max_new_tokens": int(_hp(plan, "max_new_tokens")),
+                          "batch_size": int(_hp(plan, "micro_batch_size")),
+                          "seed": int(_hp(plan, "seed")),
                           "output": "artifacts/generate/train.jsonl"})
             generated = {"role": "train", "name": "generated", "path": "artifacts/generate/train.jsonl",
                          "format": "prompt_completion", "sha256": None}
@@ -329,18 +281,17 @@ def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
         if method == "sft" or (method in ("dpo", "rlhf") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
-            g.trained("dpo", "dpo", "Direct preference optimisation", pref, lr_key="preference",
-                      extra_config={"beta": float(_hp(plan, spec, "dpo_beta"))})
+            g.trained("dpo", "dpo", "Direct preference optimisation", pref,
+                      extra_config={"beta": float(_hp(plan, "dpo_beta"))})
         elif method == "rlhf":
             policy_init = g.init
             g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)
             reward_out = g.stages[-1].outputs
             g.init, g.last_trainer = policy_init, "reward"
             # the policy continues its starting adapter (specc.runtime.rewards.load_policy)
-            g.trained("rl", "rl", "Online RL against the reward model", prompts, lr_key="preference",
-                      epochs_key="rl_epochs", continues_adapter=True,
+            g.trained("rl", "rl", "Online RL against the reward model", prompts, continues_adapter=True,
                       extra_inputs={f"reward_{k}": v for k, v in reward_out.items() if k != "checkpoints"},
-                      extra_config={"algorithm": _hp(plan, spec, "rl_algorithm"),
+                      extra_config={"algorithm": _hp(plan, "rl_algorithm"),
                                     "reward": {k: v for k, v in reward_out.items() if k != "checkpoints"}})
     final = g.init or {}
     if "adapter" in final:
@@ -356,4 +307,4 @@ def build_stages(spec: Any, plan: Plan) -> tuple[list[Stage], Launch]:
           outputs={"results": "results/eval.json"},
           config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json",
                   "contract": contract})
-    return g.stages, launch
+    return g.stages

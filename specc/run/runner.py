@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import fcntl
-import json
 import os
 import re
 import shlex
@@ -37,11 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from specc.build.reader import BuildReadError, read_build
+from specc.exit_codes import ExitCode
 from specc.run import manifest as mf
 from specc.plan.model import Plan, Stage
 from specc.run.progress import Display, parse_line
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = (
+    ExitCode.OK, ExitCode.INVALID, ExitCode.USAGE, ExitCode.REFUSED, ExitCode.INTERRUPTED)
 LOCK_NAME = ".specc-run.lock"
 BUILD_PREFIXES = ("artifacts/", "results/", "reports/", "logs/", "stages/", "launch/")
 """Stage input paths starting with these are produced inside the build; other inputs are data files
@@ -169,22 +171,17 @@ def _pid_runs(pid: int | None, needle: str) -> bool:
 
 
 def load_plan(build_dir: str | os.PathLike[str]) -> Plan:
-    """The Plan of a compiled build (``plan.json``; its extra ``lock`` section is not part of Plan)."""
-    path = Path(build_dir) / "plan.json"
-    if not path.is_file():
-        raise UsageError(f"{build_dir}: not a specc build directory (no plan.json); "
-                         f"give a spec file, or compile first with `specc compile SPEC -o DIR`")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(data.get("plan"), dict):  # {"format", "lock", "plan"} (specc.build.lock.build_document)
-        data = data["plan"]
-    known = {k: v for k, v in data.items() if k in Plan.model_fields}
-    return Plan.model_validate(known)
+    """The Plan of a compiled build, through the one build reader (:mod:`specc.build.reader`)."""
+    try:
+        return read_build(build_dir).plan
+    except BuildReadError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def read_lock_section(build_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((build_dir / "plan.json").read_text(encoding="utf-8")).get("lock") or {}
-    except (OSError, ValueError):
+        return read_build(build_dir).lock
+    except BuildReadError:
         return {}
 
 
@@ -542,22 +539,16 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
 
 
 def compile_spec(spec_path: Path, out_dir: Path | None) -> Path:
-    """Load, plan and compile a spec into ``out_dir`` (default ``build/<name>``); refuse a plan with errors."""
-    from specc.build.emitter import compile_plan
-    from specc.spec.errors import SpecInvalid
-    from specc.spec.loader import load_spec
-    from specc.plan.planner import make_plan
+    """Compile a spec the way ``specc compile`` does (one function, one default: ``build/<name>`` next to the
+    spec); a spec that does not compile becomes a :class:`RunError` carrying the compile's exit code."""
+    from specc.build.compile import CompileRefused, compile_spec_file
 
+    lines: list[str] = []
     try:
-        loaded = load_spec(spec_path)
-    except SpecInvalid as exc:
-        raise RunError("\n".join(e.render() for e in exc.errors)) from None
-    plan = make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
-    if not plan.ok:
-        lines = [f"{spec_path}: the plan has errors; not compiling or running:"]
-        lines += [f"  error [{f.rule}] {f.message}" + (f" ({f.hint})" if f.hint else "")
-                  for f in plan.findings if f.level == "error"]
-        raise RunError("\n".join(lines))
-    out = out_dir or Path("build") / plan.name
-    compile_plan(plan, loaded.base_dir, out)
-    return out
+        return compile_spec_file(spec_path, out_dir,
+                                 warn=lambda level, text: lines.append(f"  {level}: {text}")).out
+    except CompileRefused as exc:
+        errors = [line for line in lines if line.startswith("  error")]
+        err = RunError("\n".join([exc.message, *errors]))
+        err.exit_code = exc.exit_code
+        raise err from None

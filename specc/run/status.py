@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from specc.build.reader import PLAN_FILE, BuildReadError, read_document
 from specc.run.manifest import MANIFEST_NAME
 
 ICONS = {"completed": "✅", "failed": "❌", "gated": "⛔", "running": "⏳", "interrupted": "⚠️", "pending": "·"}
@@ -28,8 +29,11 @@ def _read_json(path: Path) -> Any:
 def collect(build_dir: str | Path) -> dict[str, Any]:
     """Everything ``specc status`` shows, as one JSON-ready dict."""
     build = Path(build_dir)
-    doc = _read_json(build / "plan.json") or {}
-    plan = doc.get("plan", doc) if isinstance(doc, dict) else {}
+    try:
+        doc = read_document(build / PLAN_FILE)
+    except BuildReadError:
+        doc = {}
+    plan = doc.get("plan", doc) if isinstance(doc.get("plan"), dict) else doc
     manifest = _read_json(build / MANIFEST_NAME) or {}
     records = manifest.get("stages") or {}
     stages = []

@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from specc.exit_codes import ExitCode
 from specc.run.manifest import file_sha256
 from specc.runtime.common import log
 
 __all__ = ["GUARD_EXIT", "fail", "verify_data", "verify_inputs", "verify_firewall_passed"]
 
-GUARD_EXIT = 3
+GUARD_EXIT = int(ExitCode.REFUSED)
 """Exit code for 'refused to run': changed data, missing or failed firewall, failed gate."""
 
 
@@ -33,10 +34,15 @@ DATA_KEYS = ("data", "training", "golden")
 
 
 def _lock() -> dict[str, Any]:
+    from specc.build.reader import BuildReadError, read_build
+
     try:
-        return json.loads(Path("plan.json").read_text(encoding="utf-8"))["lock"]
-    except (OSError, KeyError, json.JSONDecodeError) as exc:
-        fail(f"cannot read the lock from plan.json in {Path.cwd()} ({exc}); recompile the build")
+        lock = read_build(Path(".")).lock
+    except BuildReadError as exc:
+        fail(f"cannot read the lock of the build in {Path.cwd()}: {exc}")
+    if not lock:
+        fail(f"plan.json in {Path.cwd()} has no lock section; recompile the build")
+    return lock
 
 
 def data_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -119,7 +125,7 @@ def verify_rows(config: dict[str, Any], key: str = "training") -> None:
                 problem = row_problem(row, fmt)
                 if problem:
                     log(f"REFUSED: {name}:{line}: {problem}")
-                    sys.exit(1)
+                    sys.exit(ExitCode.INVALID)
         except (DataError, ValueError) as exc:
             log(f"REFUSED: {exc}")
-            sys.exit(1)
+            sys.exit(ExitCode.INVALID)

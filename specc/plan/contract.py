@@ -1,0 +1,58 @@
+"""Step 6: the eval contract (target metric and bar, golden set, general suites, forgetting budget, firewall)
+and the tracking group every stage of one plan shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from specc.plan.model import Contract, DataFact, Suite, Tracking
+from specc.plan.trace import Trace
+from specc.spec.language import Spec
+
+__all__ = ["make_contract", "make_tracking"]
+
+
+def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace) -> Contract | None:
+    if not trains:
+        return None
+    ev = spec.eval
+    golden = next((d for d in data if d.role == "golden"), None)
+    inputs = [d.role for d in data if d.role in ("train", "preference", "prompts")]
+    suites = [Suite(name=s.name, kind=s.kind, path=s.path, task=s.task, limit=s.limit) for s in spec.data.general_suites]
+    t.decide("CONTRACT-EVERY-TUNE",
+             f"metric {ev.metric}" + (f", bar {ev.bar}" if ev.bar is not None else ", no bar")
+             + f"; {len(suites)} general suite(s); forgetting budget abs {ev.forgetting.max_abs_drop}, "
+             f"rel {ev.forgetting.max_rel_drop}.")
+    if golden is not None:
+        fw = ev.firewall
+        t.decide("CONTRACT-FIREWALL",
+                 f"golden {golden.path} vs {', '.join(inputs) or 'no training inputs'}"
+                 f"{' (teacher prompts included)' if 'prompts' in inputs else ''}: normalised exact match and "
+                 f"{fw.ngram}-gram overlap{', near-duplicates' if fw.near_duplicates else ''}; "
+                 f"threshold {fw.threshold}.")
+    else:
+        t.find("CONTRACT-NO-GOLDEN", "the plan trains but data.golden is not given: the target metric cannot be "
+               "measured and nothing is firewalled", "add a held-out golden set under data.golden")
+    if not suites:
+        t.find("CONTRACT-NO-GENERAL-SUITE", "the plan trains but data.general_suites is empty: forgetting cannot "
+               "be measured", "add at least one general-capability suite under data.general_suites")
+    if ev.bar is None:
+        t.find("CONTRACT-NO-BAR", "eval.bar is not set: the golden-set score is reported but gates nothing",
+               "set eval.bar")
+    firewall = ev.firewall.model_dump(mode="json")
+    firewall["inputs"] = inputs
+    return Contract(metric=ev.metric, bar=ev.bar, golden=golden, suites=suites,
+                    max_abs_drop=ev.forgetting.max_abs_drop, max_rel_drop=ev.forgetting.max_rel_drop,
+                    firewall=firewall, max_new_tokens=ev.max_new_tokens)
+
+
+def make_tracking(spec: Spec, spec_sha256: str, data: list[DataFact]) -> Tracking:
+    """W&B group = name + short hash of the spec and data hashes: one group per reviewed input set."""
+    lock = hashlib.sha256(spec_sha256.encode())
+    for fact in sorted(data, key=lambda d: (d.role, d.name)):
+        lock.update(f"\n{fact.role}:{fact.name}:{fact.sha256 or '-'}".encode())
+    tr = spec.tracking
+    return Tracking(backend=tr.backend, project=tr.project or spec.name, entity=tr.entity, mode=tr.mode,
+                    log_model=tr.log_model, group=f"{spec.name}-{lock.hexdigest()[:8]}")
+

@@ -1,0 +1,85 @@
+"""Step 3 of the guide: licences. Closed-API models are refused as base or teacher; open licences are read
+from the registry (:mod:`specc.plan.registry`) with their sources; unknown terms need an acknowledgement.
+"""
+
+from __future__ import annotations
+
+from specc.plan.inputs import KnownModel
+from specc.plan.trace import Trace
+from specc.spec.language import Spec
+
+__all__ = ["check_licences"]
+
+
+def check_licences(spec: Spec, trains: bool, method: str, base: KnownModel, teacher: KnownModel | None,
+                    t: Trace) -> dict[str, str]:
+    """Fire licence rules; return a one-line verdict per model role for plan.models."""
+    from specc.plan.registry.lookup import closed_api_match, licence_info
+
+    verdicts: dict[str, str] = {}
+    if trains:
+        closed = closed_api_match(base.ref.ref)
+        if closed is not None:
+            t.find("LICENCE-CLOSED-API-BASE",
+                   f"base model {base.ref.ref} is a closed {closed.provider} API model: there are no weights to tune",
+                   "pick an open-weight base model")
+            verdicts["base"] = f"closed API ({closed.provider})"
+        else:
+            verdicts["base"] = _base_licence(base, t)
+    if teacher is not None and method in ("distill", "none"):
+        closed = closed_api_match(teacher.ref.ref)
+        if closed is not None:
+            t.find("LICENCE-CLOSED-API-TEACHER",
+                   f"teacher {teacher.ref.ref} is a closed {closed.provider} model ({closed.pattern}): "
+                   f"{closed.reason}. Source: {closed.source}",
+                   "distil from an open-weight model whose licence allows training other models")
+            verdicts["teacher"] = f"refused: closed API ({closed.provider})"
+            return verdicts
+        if method != "distill":
+            return verdicts
+        info = licence_info(teacher.licence) if teacher.licence else None
+        if info is None:
+            verdicts["teacher"] = _unknown_licence(teacher, "teacher", t)
+        elif info.outputs_may_train_other_models == "yes":
+            t.decide("LICENCE-PERMISSIVE", f"teacher licence {info.id}: {info.conditions} ({info.source})",
+                     verdict="the teacher's licence allows training the student")
+            verdicts["teacher"] = f"{info.id}: outputs may train other models"
+        elif info.outputs_may_train_other_models == "conditions":
+            t.find("LICENCE-TEACHER-CONDITIONS", f"teacher licence {info.id}: {info.conditions}",
+                   f"read {info.source}")
+            verdicts["teacher"] = f"{info.id}: allowed on conditions"
+        else:
+            student = licence_info(base.licence) if base.licence else None
+            if student is not None and student.id == info.id:
+                t.find("LICENCE-TEACHER-CONDITIONS",
+                       f"teacher licence {info.id} forbids improving other models but the student is under the same "
+                       f"licence (a derivative of the family): {info.conditions}", f"read {info.source}")
+                verdicts["teacher"] = f"{info.id}: allowed for a {info.id} student only"
+            else:
+                t.find("LICENCE-TEACHER-FORBIDS-TRAINING",
+                       f"teacher licence {info.id} forbids using outputs to improve student {base.ref.ref} "
+                       f"({base.licence or 'licence unknown'}): {info.conditions}",
+                       f"use a teacher whose licence allows it, or a student of the same family; see {info.source}")
+                verdicts["teacher"] = f"refused: {info.id} outputs may not train other models"
+    return verdicts
+
+
+def _base_licence(base: KnownModel, t: Trace) -> str:
+    from specc.plan.registry.lookup import licence_info
+
+    info = licence_info(base.licence) if base.licence else None
+    if info is None:
+        return _unknown_licence(base, "base model", t)
+    return f"{info.id}: fine-tuning allowed; outputs may train other models: {info.outputs_may_train_other_models}"
+
+
+def _unknown_licence(model: KnownModel, role: str, t: Trace) -> str:
+    what = f"licence {model.licence!r} is not in specc's registry" if model.licence else "licence is unknown"
+    if model.ref.licence_acknowledged:
+        t.find("LICENCE-ACKNOWLEDGED", f"{role} {model.ref.ref}: {what}; licence_acknowledged is true")
+        return "unknown; acknowledged by the spec"
+    t.find("LICENCE-UNKNOWN-NEEDS-ACK", f"{role} {model.ref.ref}: {what}",
+           f"read the model's terms, then set licence_acknowledged: true under "
+           f"{'teacher' if role == 'teacher' else 'base_model'}")
+    return "unknown; not acknowledged"
+
