@@ -1,4 +1,4 @@
-"""Compile a Plan into a build directory: PLAN.md, plan.json (+ lock), contract.json, stage scripts,
+"""Compile a Plan into a build directory: PLAN.md, plan.json (+ lock, + the eval contract), stage scripts,
 launch configs and run.sh.
 
 Why it is built this way:
@@ -38,12 +38,15 @@ import jinja2
 from specc.build import launch as launch_mod
 from specc.build import literals
 from specc.build.lock import build_document
+from specc.build.stage_env import stage_environment
 from specc.plan.model import Plan, Stage
 
 __all__ = ["CompileError", "GENERATED", "compile_plan", "render_build", "templates_dir"]
 
 GENERATED = ("PLAN.md", "plan.json", "contract.json", "run.sh", "stages", "launch")
-"""Top-level entries a compile owns; everything else in a build directory is run state and is kept."""
+"""Top-level entries a compile owns; everything else in a build directory is run state and is kept.
+(``contract.json`` is no longer written — the contract lives in plan.json — but builds of earlier versions have
+one, and a recompile removes it rather than keep a second, stale copy of the contract.)"""
 
 _EXECUTABLE = 0o755
 _REGULAR = 0o644
@@ -92,6 +95,7 @@ def _environment_for(directory: str) -> jinja2.Environment:
     )
     env.filters.update(py=literals.py, py_block=literals.py_block, sh=literals.sh, yaml=literals.yaml_literal)
     env.globals["launch_words"] = lambda stage, launch: literals.Rendered(launch_mod.launch_words(stage, launch))
+    env.globals["sh_export"] = literals.sh_export
     return env
 
 
@@ -133,9 +137,7 @@ def render_build(plan: Plan, spec_rel: str) -> dict[str, tuple[str, int]]:
     tracking = plan.tracking.model_dump(mode="json") if plan.tracking else None
     files: dict[str, tuple[str, int]] = {
         "plan.json": (build_document(plan, spec_rel), _REGULAR),
-        "contract.json": (literals.json_text(plan.contract.model_dump(mode="json") if plan.contract else {}),
-                          _REGULAR),
-        "PLAN.md": (_plan_markdown(plan, env), _REGULAR),
+        "PLAN.md": (_plan_markdown(plan), _REGULAR),
     }
     for stage in plan.stages:
         template = f"stages/{stage.kind}.py.j2"
@@ -149,7 +151,9 @@ def render_build(plan: Plan, spec_rel: str) -> dict[str, tuple[str, int]]:
         files[launch_mod.config_name(plan.launch)] = (
             env.get_template("launch/accelerate.yaml.j2").render(
                 launch=plan.launch, distributed_type=launch_mod.distributed_type(plan.launch)), _REGULAR)
-    files["run.sh"] = (env.get_template("run.sh.j2").render(plan=plan, tracking=tracking), _EXECUTABLE)
+    always, unless_set = stage_environment(plan.tracking)
+    files["run.sh"] = (env.get_template("run.sh.j2").render(plan=plan, env_always=always, env_unless_set=unless_set),
+                       _EXECUTABLE)
     return dict(sorted(files.items()))
 
 
@@ -181,20 +185,11 @@ def script_config(stage: Stage, tracking: dict[str, Any] | None, spec_rel: str) 
     }
 
 
-def _plan_markdown(plan: Plan, env: jinja2.Environment) -> str:  # noqa: D401
-    """PLAN.md: the planner's renderer when it is installed (one Markdown form everywhere), else ours."""
-    try:
-        from specc import render  # type: ignore[attr-defined]
+def _plan_markdown(plan: Plan) -> str:
+    """PLAN.md: the same Markdown as ``specc plan --format markdown`` (one renderer for people)."""
+    from specc.plan.render import render_markdown
 
-        markdown = getattr(render, "render_markdown", None) or getattr(render, "markdown", None)
-        if callable(markdown):
-            return markdown(plan)
-    except ImportError:
-        pass
-    # Markdown is documentation, not code: plain text is fine there, so it gets its own environment.
-    docs = jinja2.Environment(loader=env.loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    return docs.get_template("PLAN.md.j2").render(plan=plan)
+    return render_markdown(plan)
 
 
 def _spec_rel(spec_dir: Path, out_dir: Path) -> str:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 import shlex
 from typing import Any
 
 import yaml
 
-__all__ = ["LiteralError", "Rendered", "py", "py_block", "sh", "yaml_literal", "check_value"]
+__all__ = ["LiteralError", "Rendered", "py", "py_block", "sh", "sh_export", "yaml_literal", "check_value"]
 
 
 class LiteralError(ValueError):
@@ -121,6 +122,18 @@ def sh(value: Any) -> Rendered:
     if "\x00" in text:
         raise LiteralError("a NUL byte cannot be passed through a shell word")
     return Rendered(shlex.quote(text))
+
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def sh_export(name: str, value: Any, *, unless_set: bool = False) -> Rendered:
+    """``export NAME=<quoted value>`` (or, ``unless_set``, only when the variable is empty or unset).
+    ``name`` must be a plain environment variable name; the value is quoted like :func:`sh`."""
+    if not isinstance(name, str) or not _ENV_NAME.match(name):
+        raise LiteralError(f"not an environment variable name: {name!r}")
+    line = f"export {name}={sh(value)}"
+    return Rendered(f'[ -n "${{{name}:-}}" ] || {line}' if unless_set else line)
 
 
 def _yaml_str(text: str) -> str:

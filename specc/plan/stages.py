@@ -305,6 +305,5 @@ def build_stages(plan: Plan) -> list[Stage]:
     g.add("eval", "eval", "Score the tuned model; forgetting gate against the baseline", needs=needs,
           inputs={"model": final.get("model", ""), "baseline": "results/baseline.json"},
           outputs={"results": "results/eval.json"},
-          config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json",
-                  "contract": contract})
+          config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json"})
     return g.stages

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from specc.build.reader import BuildReadError, read_build
+from specc.build.stage_env import apply as apply_stage_env
 from specc.exit_codes import ExitCode
 from specc.run import manifest as mf
 from specc.plan.model import Plan, Stage
@@ -226,25 +227,9 @@ def stage_command(build_dir: Path, plan: Plan, stage: Stage, extra_args: list[st
 
 
 def stage_env(build_dir: Path, plan: Plan, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The user's environment plus the plan's non-secret tracking settings.
-
-    The plan's W&B group and ``WANDB_DIR`` (the build dir) always apply, so every stage lands in one
-    group next to the build; project, entity and mode fill in only what the user has not set (a CI job
-    can force ``SPECC_WANDB_MODE=offline``).
-    """
-    env = dict(os.environ if base is None else base)
-    t = plan.tracking
-    if t is not None:
-        env["SPECC_WANDB_GROUP"] = t.group
-        env.setdefault("WANDB_PROJECT", t.project)
-        if t.entity:
-            env.setdefault("WANDB_ENTITY", t.entity)
-        env.setdefault("SPECC_WANDB_MODE", t.mode if t.backend == "wandb" else "disabled")
-    else:
-        env.setdefault("SPECC_WANDB_MODE", "disabled")
-    env["WANDB_DIR"] = str(build_dir.resolve())
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    """The user's environment plus the stage environment run.sh sets too (:mod:`specc.build.stage_env`):
+    the plan's W&B group, ``WANDB_DIR`` = the build, and project/entity/mode where the user has not set them."""
+    return apply_stage_env(os.environ if base is None else base, plan.tracking, str(build_dir.resolve()))
 
 
 def secret_values(env: Mapping[str, str]) -> list[bytes]:

@@ -39,10 +39,14 @@ def enter_build_dir(script_file: str) -> Path:
     """chdir to the build directory (the parent of ``stages/``) and return it.
 
     Every path a stage reads or writes is relative to the build directory (the emitter renders data paths
-    relative to it), so a script works the same from run.sh, the runner or a user's shell.
+    relative to it), so a script works the same from run.sh, the runner or a user's shell. The installed
+    packages are checked against the lock's floors here, so every stage checks them first.
     """
     build = Path(script_file).resolve().parent.parent
     os.chdir(build)
+    from specc.runtime.reviewed import check_packages
+
+    check_packages(build)  # the lock's package floors, before any work
     return build
 
 
