@@ -6,6 +6,13 @@ would pass and the baseline stage would then die inside transformers. So the run
 model directory that the stages about to run load, and stops with one line per missing model, naming the
 spec key and the command that fixes it (:mod:`specc.runtime.localmodel`).
 
+Why stop rather than build specc's tiny model when the path is where the examples expect it: a missing
+directory is as often a typo or a model not yet copied over, and training specc's model in its place would
+run something the spec's author did not choose, silently. Building the demo-size model also takes minutes
+of CPU that ``specc run`` was not asked to spend, and the plan in the build was made without the model
+(its size unknown), so the honest order is: build it, then compile and run. The message gives the one
+command that does the first step (``specc tiny-model --link PATH``).
+
 Light: standard library and specc's pydantic plan only.
 """
 
