@@ -112,16 +112,29 @@ def schema(output: Path | None) -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), default="specc.yaml")
 @click.option("--name", default=None, help="Experiment name (default: from the file name).")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing spec (and the schema file next to it).")
 def init(path: Path, name: str | None, force: bool) -> None:
-    """Write a commented starter spec to PATH (default specc.yaml)."""
+    """Write a commented starter spec to PATH (default specc.yaml), and the JSON Schema its first line
+    names next to it (specc-1.schema.json, for editor completion) unless one is there."""
+    from specc.spec.schema import SCHEMA_FILE, json_schema_text
     from specc.spec.starter import starter_spec
 
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists; use --force to overwrite")
     text = starter_spec(name or _slug(path.stem))
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path} — edit it, then run `specc validate {path}` and `specc plan {path}`")
+    schema_path = path.parent / SCHEMA_FILE
+    schema_text = json_schema_text()
+    if schema_path.is_file() and schema_path.read_text(encoding="utf-8", errors="replace") == schema_text:
+        return
+    if schema_path.is_dir() or (schema_path.exists() and not force):
+        click.echo(f"kept {schema_path}: it is not this specc's schema; `specc schema -o {schema_path}` "
+                   f"replaces it (editors read it for completion)")
+        return
+    schema_path.write_text(schema_text, encoding="utf-8")
+    click.echo(f"wrote {schema_path} (the spec's first line points editors at it)")
 
 
 def _slug(stem: str) -> str:

@@ -40,6 +40,7 @@ from specc.build.reader import BuildReadError, read_build
 from specc.build.stage_env import apply as apply_stage_env
 from specc.exit_codes import ExitCode
 from specc.run import manifest as mf
+from specc.run import preflight
 from specc.plan.model import Plan, Stage
 from specc.run.progress import Display, parse_line
 
@@ -385,6 +386,7 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         result = RunResult(EXIT_OK, recovered_from_pid=lock.stale_pid)
         _recover(m, lock, plan, display)
         _check_needs(selected, m)
+        _check_models(build, plan, selected, forced, m)
         env = stage_env(build, plan)
         secrets = secret_values(env)
         total = len(plan.stages)
@@ -409,6 +411,16 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         m.data["runner"]["ended_at"] = mf.now_iso()
         m.save()
     return result
+
+
+def _check_models(build: Path, plan: Plan, selected: list[Stage], forced: set[str], m: mf.Manifest) -> None:
+    """Stop before the first stage when a stage still to run loads a local model that is not there."""
+    to_run = [s for s in selected if s.id in forced or (m.stages.get(s.id) or {}).get("status") != "completed"]
+    if not to_run:
+        return
+    missing = preflight.missing_models(build, plan, to_run, spec_dir_of(build, build / to_run[0].script))
+    if missing:
+        raise RunError("\n".join(missing))
 
 
 def _own_directory(path: Path, display: Display) -> None:

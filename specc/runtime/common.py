@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from specc.runtime import localmodel
+
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
@@ -69,9 +71,43 @@ def data_path(entry: dict[str, Any]) -> Path:
     return Path(entry["path"])
 
 
+MISSING_MODEL_EXIT = 1
+"""Exit code of a stage whose local model directory is not there: a failure, not a gate's refusal."""
+
+
 def model_ref(model: dict[str, Any]) -> str:
-    """What ``from_pretrained`` gets: a hub id, or a local directory relative to the build directory."""
-    return str(model["path"]) if model.get("source") == "local" else str(model["ref"])
+    """What ``from_pretrained`` gets: a hub id, or a local directory relative to the build directory.
+
+    A local directory is checked first: a missing one would reach transformers as a string it takes for
+    a hub repo id. The stage stops instead with one located line (exit 1), see
+    :mod:`specc.runtime.localmodel`.
+    """
+    if model.get("source") != "local":
+        return str(model["ref"])
+    path = str(model["path"])
+    why = localmodel.problem(Path(path))
+    if why is not None:
+        directory = Path(os.path.abspath(path))
+        role, spec_file = _model_role_and_spec(str(model.get("ref", path)))
+        log(localmodel.missing_message(ref=str(model.get("ref", path)), role=role, spec_file=spec_file,
+                                       directory=directory, shown=directory.as_posix(), why=why))
+        raise SystemExit(MISSING_MODEL_EXIT)
+    return path
+
+
+def _model_role_and_spec(ref: str) -> tuple[str | None, str | None]:
+    """(role of the model ``ref`` in the plan, spec file name) from ``plan.json`` in the build directory,
+    for the error message only; (None, None) when the plan cannot be read."""
+    try:
+        doc = json.loads(Path("plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    plan = doc.get("plan") if isinstance(doc, dict) and isinstance(doc.get("plan"), dict) else doc
+    if not isinstance(plan, dict):
+        return None, None
+    roles = [m.get("role") for m in plan.get("models") or [] if isinstance(m, dict) and m.get("ref") == ref]
+    spec_file = plan.get("spec_file")
+    return (roles[0] if roles else None), (spec_file if isinstance(spec_file, str) else None)
 
 
 def mark_done(config: dict[str, Any]) -> Path:

@@ -2,13 +2,18 @@
 
 Every section is present with its defaults spelled out, so a newcomer learns the language by editing one
 file; the comments say what each choice changes in the plan. A test checks that the starter validates.
+Its ``$schema`` header points at the schema file ``specc init`` writes next to it, so an editor finds a real
+file (an address on the web would have to exist, be reachable and match the installed version).
 """
 
 from __future__ import annotations
 
+from specc.spec.schema import SCHEMA_FILE
+
 STARTER = """\
-# yaml-language-server: $schema=https://specc.dev/schema/specc-1.schema.json
-# (or point it at a local copy: `specc schema -o specc.spec.schema.json`)
+# yaml-language-server: $schema={schema_file}
+# (editor completion from the JSON Schema `specc init` wrote next to this file;
+#  after upgrading specc, `specc schema -o {schema_file}` refreshes it)
 #
 # A specc spec states goals and constraints; `specc plan` decides whether to prompt, retrieve,
 # fine-tune or distill, and explains why. Paths are relative to this file.
@@ -76,4 +81,5 @@ tracking:
 
 
 def starter_spec(name: str) -> str:
-    return STARTER.format(name=name)
+    """The starter for experiment ``name``; its ``$schema`` header names :data:`SCHEMA_FILE` next to it."""
+    return STARTER.format(name=name, schema_file=SCHEMA_FILE)
