@@ -135,7 +135,7 @@ def test_bytes_per_parameter_follow_the_documented_rules():
 def test_lora_trainable_params_llama2_7b():
     # r=8 on q and v only is PEFT's classic 4,194,304 for Llama-2-7B; all four attention projections double it.
     assert lora_trainable_params(L2_7B, 8, "attention") == 2 * 4_194_304
-    assert lora_trainable_params(L2_7B, 16, "all_linear") == 39_976_960
+    assert lora_trainable_params(L2_7B, 16, "all-linear") == 39_976_960
 
 
 def test_qlora_4bit_base_is_about_a_quarter_of_16bit():
@@ -153,15 +153,15 @@ def test_method_extras():
     assert dpo_full.activations == 2 * sft.activations  # chosen and rejected
     dpo_lora = estimate_memory(L31_8B, replace(base, method="dpo"))
     assert dpo_lora.extra_models == 0  # the base with adapters disabled is the reference
-    rl = estimate_memory(L31_8B, replace(base, method="online_rl", reward_model=model_facts("Qwen/Qwen2.5-1.5B")))
+    rl = estimate_memory(L31_8B, replace(base, method="rlhf", reward_model=model_facts("Qwen/Qwen2.5-1.5B")))
     assert rl.extra_models > 2 * 1.5e9
     teacher = L31_70B
-    distil = estimate_memory(L31_8B, replace(base, method="distill_logits", teacher=teacher))
+    distil = estimate_memory(L31_8B, replace(base, method="distill_logit", teacher=teacher))
     assert distil.extra_models > 2 * teacher.params
     reward = estimate_memory(L31_8B, replace(base, method="reward"))
     assert reward.logits == 0
     with pytest.raises(ValueError):
-        estimate_memory(L31_8B, replace(base, method="distill_logits"))
+        estimate_memory(L31_8B, replace(base, method="distill_logit"))
 
 
 def test_name_only_facts_still_estimate():

@@ -148,3 +148,17 @@ def test_planner_never_imports_the_training_stack(root: Path) -> None:
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_rule_cites_a_section_that_exists_in_the_repository() -> None:
+    """Rules cite docs/DECISION-GUIDE.md by section; a citation of a document or heading that is not there fails."""
+    import re
+
+    from specc.plan.rules import GUIDE_DOC
+
+    doc = (Path(__file__).parent.parent / GUIDE_DOC).read_text(encoding="utf-8")
+    headings = set(re.findall(r"^## (.+)$", doc, flags=re.M))
+    for rule in RULES:
+        m = re.match(rf"^{re.escape(GUIDE_DOC)}, '([^']+)'", rule.section)
+        assert m, (rule.id, rule.section)
+        assert m.group(1) in headings, (rule.id, m.group(1), sorted(headings))

@@ -25,7 +25,7 @@ so a build runs without an activated virtualenv. Fixed, reviewed shell text: nev
 
 def distributed_type(launch: Launch) -> str:
     """accelerate's distributed_type. CPU data parallel uses MULTI_GPU plus ``use_cpu`` in the trainer
-    config: accelerate's own ``--cpu`` with several processes silently starts only one (see STACK.md)."""
+    config: accelerate's own ``--cpu`` with several processes silently starts only one (see docs/DECISION-GUIDE.md, 'What runs on CPU')."""
     if launch.num_processes <= 1 and launch.num_machines <= 1:
         return "NO"
     return {"fsdp": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"}.get(launch.strategy, "MULTI_GPU")

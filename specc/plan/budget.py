@@ -30,7 +30,14 @@ class BudgetResult:
 _BUDGET_RANK = {"full": 0, "lora": 1, "qlora": 2}
 
 
-_ESTIMATOR_METHOD = {"sft": "sft", "dpo": "dpo", "rlhf": "online_rl"}
+
+
+def estimator_method(method: str, distillation: str | None) -> str:
+    """The estimator's name for a plan's training (one map for memory and compute): the plan's method, or for
+    distillation ``distill_logit`` / ``distill_sequence`` (SFT on the teacher's answers)."""
+    if method == "distill":
+        return "distill_logit" if distillation == "logit" else "distill_sequence"
+    return method
 
 
 def choose_budget(spec: Spec, method: str, distillation: str | None, base: KnownModel,
@@ -48,9 +55,9 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
                "give base_model.path to a local directory with config.json, or a hub id with its size (e.g. -7B)")
         return BudgetResult(budget, Estimate(notes=["memory not estimated: model size unknown"]), None)
     m = spec.method
-    targets = "attention" if m.lora_targets == "attention" else "all_linear"
-    est_method = _ESTIMATOR_METHOD.get(method, "distill_logits" if distillation == "logit" else "distill_sequence")
-    if est_method == "distill_logits" and (teacher is None or teacher.facts is None):
+    targets = "attention" if m.lora_targets == "attention" else "all-linear"
+    est_method = estimator_method(method, distillation)
+    if est_method == "distill_logit" and (teacher is None or teacher.facts is None):
         t.find("BUDGET-UNKNOWN-MODEL-SIZE",
                "the teacher's size is unknown, so the memory estimate leaves out the teacher that logit "
                "distillation holds in memory during training",
@@ -61,7 +68,7 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
         lora_targets=targets, seq_len=m.max_seq_length or DEFAULT_HYPERPARAMETERS["max_seq_length"],
         micro_batch=m.micro_batch_size or DEFAULT_HYPERPARAMETERS["micro_batch_size"],
         gradient_checkpointing=bool(m.gradient_checkpointing), method=est_method,
-        teacher=teacher.facts if (teacher is not None and est_method == "distill_logits") else None,
+        teacher=teacher.facts if (teacher is not None and est_method == "distill_logit") else None,
     )
     hardware = Hardware(gpus=hw.gpus, gpu_memory_gb=hw.gpu_memory_gb, nodes=hw.nodes, cpu_memory_gb=hw.cpu_memory_gb)
     wanted = set(spec.goal.behaviours)
@@ -204,8 +211,8 @@ def _compute(spec: Spec, method: str, distillation: str | None, budget: str, bas
     if base.facts is None:
         return Estimate(memory=rows, train_tokens=int(tokens * epochs), optimizer_steps=steps, notes=notes)
     seq = m.max_seq_length or DEFAULT_HYPERPARAMETERS["max_seq_length"]
-    est_method = {"dpo": "dpo", "rlhf": "online_rl"}.get(method, "distill_logits" if distillation == "logit" else "sft")
-    extra = teacher.params if (teacher is not None and teacher.params and est_method == "distill_logits") else 0
+    est_method = estimator_method(method, distillation)
+    extra = teacher.params if (teacher is not None and teacher.params and est_method == "distill_logit") else 0
     gpu_tflops = gpu_peak_tflops(spec.constraints.hardware.gpu_type) if spec.constraints.hardware.gpus else None
     if gpu_tflops is not None:
         notes.append(f"throughput from gpu_type {spec.constraints.hardware.gpu_type}: {gpu_tflops:g} TFLOPS peak "

@@ -27,7 +27,7 @@ BUDGETS = ("full", "lora", "qlora")
 PRECISIONS = ("fp32", "mixed_bf16", "bf16", "fp16")
 OPTIMIZERS = ("adamw", "adamw_8bit", "sgd")
 SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
-METHODS = ("sft", "dpo", "reward", "online_rl", "distill_logits", "distill_sequence")
+METHODS = ("sft", "dpo", "reward", "rlhf", "distill_logit", "distill_sequence")
 
 # Bits per parameter that 4-bit NF4 with double quantization spends on quantization constants
 # (QLoRA paper, section 2: 0.127 bits/param); 8-bit LLM.int8 stores one fp32 scale per row (tiny).
@@ -74,7 +74,7 @@ class TrainingShape:
     quant_bits: int = 4
     optimizer: str = "adamw"
     lora_r: int = 16
-    lora_targets: str = "all_linear"  # or "attention"
+    lora_targets: str = "all-linear"  # or "attention"
     seq_len: int = 2048
     micro_batch: int = 1
     gradient_checkpointing: bool = True
@@ -93,7 +93,7 @@ class TrainingShape:
             (self.budget, BUDGETS, "budget"), (self.precision, PRECISIONS, "precision"),
             (self.optimizer, OPTIMIZERS, "optimizer"), (self.sharding, SHARDINGS, "sharding"),
             (self.device, ("cuda", "cpu"), "device"), (self.method, METHODS, "method"),
-            (self.lora_targets, ("all_linear", "attention"), "lora_targets"),
+            (self.lora_targets, ("all-linear", "attention"), "lora_targets"),
         ):
             if value not in allowed:
                 raise ValueError(f"{what} must be one of {allowed}, not {value!r}")
@@ -195,7 +195,7 @@ def _dims(facts: ModelFacts) -> _Dims:
     return _Dims(hidden, layers, heads, heads, hidden // heads, 8 * hidden // 3, vocab, embedding, True, 1, True)
 
 
-def lora_trainable_params(facts: ModelFacts, r: int, targets: str = "all_linear") -> int:
+def lora_trainable_params(facts: ModelFacts, r: int, targets: str = "all-linear") -> int:
     """Adapter parameters: r·(in + out) for each adapted linear layer, over all layers (and experts)."""
     d = _dims(facts)
     q_dim, kv_dim = d.heads * d.head_dim, d.kv_heads * d.head_dim
@@ -205,7 +205,7 @@ def lora_trainable_params(facts: ModelFacts, r: int, targets: str = "all_linear"
     else:  # GPT-2: fused qkv (h → 3h) and output projection; two-matrix MLP
         attention = (d.hidden + 3 * d.hidden) + (d.hidden + d.hidden)
         mlp = 2 * (d.hidden + d.intermediate)
-    per_layer = attention + (mlp if targets == "all_linear" else 0)
+    per_layer = attention + (mlp if targets == "all-linear" else 0)
     return r * per_layer * d.layers
 
 
@@ -273,19 +273,19 @@ def _extra_models(facts: ModelFacts, shape: TrainingShape, d: _Dims, act_bytes: 
     notes: list[str] = []
     extra = 0.0
     adapters = shape.budget in ("lora", "qlora")
-    if shape.method in ("dpo", "online_rl"):
+    if shape.method in ("dpo", "rlhf"):
         if adapters:
             notes.append("reference model: the frozen base with adapters disabled (no extra copy)")
         else:
             extra += _frozen_bytes(facts.params, shape.precision)
             notes.append("reference model: a frozen 16-bit copy of the policy")
-    if shape.method == "online_rl":
+    if shape.method == "rlhf":
         reward = shape.reward_model or facts
         extra += _frozen_bytes(reward.params, shape.precision)
         kv_cache = 2 * d.layers * d.kv_heads * d.head_dim * shape.seq_len * shape.micro_batch * act_bytes
         extra += kv_cache
         notes.append(f"reward model ({reward.params / 1e9:.2f}B params, frozen 16-bit) and a generation KV cache")
-    if shape.method == "distill_logits":
+    if shape.method == "distill_logit":
         if shape.teacher is None:
             raise ValueError("logit distillation needs the teacher's facts (TrainingShape.teacher)")
         teacher_dims = _dims(shape.teacher)
@@ -604,10 +604,10 @@ def estimate_compute(
     if method == "dpo":
         flops += 2.0 * n * tokens
         formula += " + 2·N·T (reference forward)"
-    elif method == "online_rl":
+    elif method == "rlhf":
         flops += 4.0 * n * tokens + 2.0 * (extra_model_params or n) * tokens
         formula += " + 4·N·T (generation, reference) + 2·N_rm·T (reward)"
-    elif method == "distill_logits":
+    elif method == "distill_logit":
         flops += 2.0 * extra_model_params * tokens
         formula += " + 2·N_teacher·T (teacher forward)"
     gpus = hardware.total_gpus

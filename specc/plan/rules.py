@@ -21,10 +21,12 @@ Topic = Literal["lever", "method", "budget", "licence", "data", "contract", "har
 Output = Literal["decision", "error", "warning", "info"]
 """What a firing produces: a traced decision (``plan.decisions``) or a finding of that level."""
 
-_GUIDE = "DESIGN.md, 'The decision guide'"
-_FURTHER = "DESIGN.md, 'The decision guide' (further rules)"
-_CONTRACT = "DESIGN.md, 'The eval contract'"
-_PIPELINE = "DESIGN.md, 'Pipeline'"
+GUIDE_DOC = "docs/DECISION-GUIDE.md"
+"""The document every rule's ``section`` cites (in the repository; a test checks each section heading exists)."""
+_GUIDE = f"{GUIDE_DOC}, 'The decision guide'"
+_FURTHER = f"{GUIDE_DOC}, 'The decision guide' (further rules)"
+_CONTRACT = f"{GUIDE_DOC}, 'The eval contract'"
+_PIPELINE = f"{GUIDE_DOC}, 'Pipeline'"
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ RULES: tuple[Rule, ...] = (
        "the plan runs RLHF",
        "online RL with RLOO (default) or GRPO",
        "trl 1.16 has no PPO trainer; RLOO and GRPO optimise against the reward model without a value model.",
-       "STACK.md, 'What runs on CPU' (online RL row)", "'juggles roughly four model instances at once'"),
+       f"{GUIDE_DOC}, 'What runs on CPU' (online RL row)", "'juggles roughly four model instances at once'"),
     _r("METHOD-PREFERENCE-NEEDS-PAIRS", "method", "warning",
        "preference is wanted but only demonstrations are given",
        "SFT on the demonstrations; preferences are not taught",
@@ -218,12 +220,12 @@ RULES: tuple[Rule, ...] = (
        "method.distillation is logit and teacher and student share a vocabulary",
        "logit-level distillation (the student matches the teacher's token distributions)",
        "Matching full distributions carries more signal than sampled text, but needs one vocabulary.",
-       "STACK.md, 'What runs on CPU' (distillation row)", "'GKD needs teacher and student to share a vocabulary'"),
+       f"{GUIDE_DOC}, 'What runs on CPU' (distillation row)", "'GKD needs teacher and student to share a vocabulary'"),
     _r("METHOD-DISTILL-VOCAB", "method", "error",
        "method.distillation is logit and the vocabularies differ (error) or are unknown (warning)",
        "logit-level distillation is not possible (or not verifiable): use sequence-level",
        "Token distributions can only be matched over one shared vocabulary.",
-       "STACK.md, 'What runs on CPU' (distillation row)", "'GKD needs teacher and student to share a vocabulary'"),
+       f"{GUIDE_DOC}, 'What runs on CPU' (distillation row)", "'GKD needs teacher and student to share a vocabulary'"),
     _r("METHOD-DISTILL-TEACHER-NOT-LARGER", "method", "warning",
        "the teacher has no more parameters than the student",
        "flag it: distillation is pointless",
@@ -321,12 +323,12 @@ RULES: tuple[Rule, ...] = (
        "the chosen budget fits only with activation checkpointing",
        "turn gradient checkpointing on",
        "Recomputing activations trades about a third more compute for much less activation memory.",
-       "STACK.md, 'What runs on CPU' (SFT row)", "—"),
+       f"{GUIDE_DOC}, 'What runs on CPU' (SFT row)", "—"),
     _r("BUDGET-MICRO-BATCH-TO-FIT", "budget", "decision",
        "the chosen budget fits only with a smaller micro batch (and the spec does not set one)",
        "halve the micro batch; raise gradient accumulation to keep the effective batch",
        "Activation memory grows with the tokens in flight; accumulation keeps the optimisation the same.",
-       "STACK.md, 'What runs on CPU' (SFT row)", "—"),
+       f"{GUIDE_DOC}, 'What runs on CPU' (SFT row)", "—"),
     _r("BUDGET-GPU-HOURS-EXCEEDED", "budget", "warning",
        "the estimated GPU-hours exceed constraints.budget.gpu_hours",
        "flag it: the plan costs more than the budget",
@@ -337,7 +339,7 @@ RULES: tuple[Rule, ...] = (
        "constraints.hardware.gpus is 0",
        "train on CPU only (fp32; only tiny models are realistic)",
        "Without a GPU, host RAM is the memory budget and bf16 is off; large models would take weeks.",
-       "STACK.md, 'What runs on CPU'", "—"),
+       f"{GUIDE_DOC}, 'What runs on CPU'", "—"),
     # ---- launch -------------------------------------------------------------------------------------
     _r("LAUNCH-SINGLE-DEVICE", "launch", "decision",
        "the hardware has one device (one GPU, or CPU only) on one machine",
