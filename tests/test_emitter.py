@@ -54,7 +54,10 @@ def _check_build(build: Path) -> None:
         ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
         proc = _help_without_stack(script)
         assert proc.returncode == 0, (script.name, proc.stderr)
-        assert "--max-steps" in proc.stdout and "--no-resume" in proc.stdout and "--output-dir" in proc.stdout
+        trains = any(f"_{kind}.py" in script.name for kind in ("sft", "dpo", "reward", "rl", "distill_logit", "generate"))
+        # flags only where they apply: a step cap and a fresh start for stages that train or generate
+        assert ("--max-steps" in proc.stdout) == trains and ("--no-resume" in proc.stdout) == trains, script.name
+        assert ("--output-dir" in proc.stdout) == (not script.name.endswith("_firewall.py")), script.name
     subprocess.run(["bash", "-n", str(build / "run.sh")], check=True)
     doc = json.loads((build / "plan.json").read_text())
     assert set(doc) == {"format", "lock", "plan"}
@@ -318,7 +321,7 @@ def test_generate_stage_uses_the_contract_answer_length_and_the_seed(write_spec,
     generate = plan.stage("generate").config
     assert generate["max_new_tokens"] == plan.contract.max_new_tokens == 12  # conftest's eval.max_new_tokens
     assert generate["seed"] == 7 == plan.hyperparameters["seed"]
-    student = plan.stage("sft").config
+    student = plan.stage("sft").config["train"]
     assert student["packing"] is False and student["assistant_only_loss"] is False
 
 
@@ -450,13 +453,13 @@ def test_intermediate_checkpoints_are_paced_by_wall_time(write_spec, compile_spe
 
     spec = write_spec()
     plan, build = compile_spec(spec)
-    train = plan.stage("sft").config["train"]
-    assert train["checkpoint_min_interval_s"] == CHECKPOINT_MIN_INTERVAL_S
+    assert plan.stage("sft").config["checkpoint_min_interval_s"] == CHECKPOINT_MIN_INTERVAL_S
+    assert "checkpoint_min_interval_s" not in plan.stage("sft").config["train"]  # not a trainer argument
     text = (build / plan.stage("sft").script).read_text()
     assert "common.stage_callbacks(CONFIG)" in text
     pinned = plan.model_copy(update={"hyperparameters": {**plan.hyperparameters, "checkpoint_min_interval_s": 0}})
     stages = build_stages(pinned)
-    assert next(s for s in stages if s.id == "sft").config["train"]["checkpoint_min_interval_s"] == 0
+    assert next(s for s in stages if s.id == "sft").config["checkpoint_min_interval_s"] == 0
 
 
 @pytest.mark.parametrize("variant", ["sft-lora", "dpo"])
@@ -540,3 +543,29 @@ def test_launch_config_follows_the_planned_strategy(write_spec, compile_spec):
     assert plan.launch.strategy == "ddp" and plan.launch.launcher == "accelerate"
     assert [d.rule for d in plan.decisions if d.topic == "launch"] == ["LAUNCH-DDP-REPLICATED"]
     assert (build / "launch" / "ddp.yaml").is_file()
+
+
+@pytest.mark.parametrize("graph", sorted(GRAPHS))
+def test_train_sections_use_the_trainer_configs_own_argument_names(graph, write_spec, compile_spec):
+    """CONFIG["train"] goes to the TRL config of its stage as it stands: every key is an argument of that
+    config, so nothing hides under an invented name (and a renamed TRL argument fails here, not on a GPU)."""
+    import dataclasses
+
+    trl = pytest.importorskip("trl")
+    configs = {"sft": [trl.SFTConfig], "dpo": [trl.DPOConfig], "reward": [trl.RewardConfig],
+               "rl": [trl.RLOOConfig, trl.GRPOConfig], "distill_logit": [trl.DistillationConfig]}
+    plan, _ = compile_spec(write_spec(**GRAPHS[graph]))
+    checked = 0
+    for stage in plan.stages:
+        for config in configs.get(stage.kind, []):
+            names = {f.name for f in dataclasses.fields(config)}
+            unknown = sorted(set(stage.config["train"]) - names)
+            assert unknown == [], (stage.id, config.__name__, unknown)
+            checked += 1
+        if stage.config.get("quantization"):
+            from transformers import BitsAndBytesConfig
+            import inspect
+
+            params = inspect.signature(BitsAndBytesConfig.__init__).parameters
+            assert set(stage.config["quantization"]) <= set(params), stage.config["quantization"]
+    assert checked >= 1

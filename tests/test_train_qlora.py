@@ -49,7 +49,8 @@ def qlora(tmp_path_factory):
 def test_plan_is_4bit_nf4(qlora):
     plan, *_ = qlora
     assert plan.parameter_budget == "qlora"
-    assert plan.stage("sft").config["quantization"] == {"bits": 4, "quant_type": "nf4", "double_quant": True}
+    assert plan.stage("sft").config["quantization"] == {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+                                                        "bnb_4bit_use_double_quant": True}
 
 
 def test_gradients_flow_through_the_4bit_base(qlora):

@@ -116,14 +116,22 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
     for key in ("logging_steps", "save_total_limit"):
         r.set(key, d[key], "default")
     r.set("checkpoint_min_interval_s", CHECKPOINT_MIN_INTERVAL_S, "default")
+    generated = max(8, min(256, r.values["max_seq_length"] // 2))  # prompt + completion fit max_seq_length
     if method == "rlhf":
         r.pick("rl_algorithm", d["rl_algorithm"])
+        for key in ("rl_beta", "rl_num_generations", "rl_temperature"):
+            r.set(key, d[key], "default")
+        r.set("rl_max_completion_length", generated, "derived")
     if method == "dpo":
         r.set("dpo_beta", d["dpo_beta"], "default")
     if method == "distill":
         r.set("distillation", distillation, "spec" if m.distillation != "auto" else "derived")
         if distillation == "sequence":
             r.set("max_new_tokens", generation_tokens(spec), "derived")
+        else:
+            for key in ("distill_beta", "distill_temperature"):
+                r.set(key, d[key], "default")
+            r.set("distill_max_completion_length", generated, "derived")
     r.set("effective_batch_size", r.values["micro_batch_size"] * r.values["gradient_accumulation"] * devices,
           "derived")
     return r.values, r.sources

@@ -93,10 +93,10 @@ def _peft(plan: Plan, budget: str) -> dict[str, Any] | None:
 def _quantization(plan: Plan, budget: str) -> dict[str, Any] | None:
     if budget != "qlora":
         return None
-    bits = int(_hp(plan, "quant_bits"))
-    if bits == 8:
-        return {"bits": 8}
-    return {"bits": 4, "quant_type": "nf4", "double_quant": True}
+    # BitsAndBytesConfig's own argument names; the compute dtype follows the run-time precision.
+    if int(_hp(plan, "quant_bits")) == 8:
+        return {"load_in_8bit": True}
+    return {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}
 
 
 def _per_stage(plan: Plan, key: str, kind: str) -> Any:
@@ -117,6 +117,9 @@ def _stage_steps(max_steps: int, rows: int | None, epochs: float, per_step: int)
 
 
 def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int = 1) -> dict[str, Any]:
+    """The stage's trainer config, every key named as the TRL/transformers config of that stage names it
+    (SFTConfig, DPOConfig, RewardConfig, RLOOConfig/GRPOConfig, DistillationConfig), so CONFIG["train"] is passed
+    to the trainer as it stands."""
     num_epochs = float(_per_stage(plan, "epochs_by_stage", kind))
     max_steps = int(_hp(plan, "max_steps"))
     micro = int(_hp(plan, "micro_batch_size"))
@@ -130,15 +133,32 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
         "learning_rate": float(_per_stage(plan, "learning_rates", kind)),
         "per_device_train_batch_size": micro,
         "gradient_accumulation_steps": accum,
-        "max_length": int(_hp(plan, "max_seq_length")),
-        "gradient_checkpointing": bool(_hp(plan, "gradient_checkpointing")),
+        **({} if kind in ("rl", "distill_logit") else {"max_length": int(_hp(plan, "max_seq_length"))}),
+        "activation_checkpointing": bool(_hp(plan, "gradient_checkpointing")),
         "seed": int(_hp(plan, "seed")),
         "logging_steps": int(_hp(plan, "logging_steps")),
         "save_steps": int(save_steps),
         "save_total_limit": int(_hp(plan, "save_total_limit")),
-        # Not a trainer argument: read by common.stage_callbacks to pace intermediate checkpoints.
-        "checkpoint_min_interval_s": int(_hp(plan, "checkpoint_min_interval_s")),
+        **_kind_args(plan, kind),
     }
+
+
+def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
+    """Trainer arguments only one stage kind has (TRL's names). Generating stages bound the completion
+    instead of the whole sequence (``max_length`` is then not an argument of theirs: popped by the caller)."""
+    if kind == "sft":
+        return {"packing": bool(_hp(plan, "packing")),
+                "assistant_only_loss": plan.hyperparameters.get("assistant_only_loss")}
+    if kind == "dpo":
+        return {"beta": float(_hp(plan, "dpo_beta"))}
+    if kind == "rl":
+        return {"num_generations": int(_hp(plan, "rl_num_generations")),
+                "max_completion_length": int(_hp(plan, "rl_max_completion_length")),
+                "beta": float(_hp(plan, "rl_beta")), "temperature": float(_hp(plan, "rl_temperature"))}
+    if kind == "distill_logit":
+        return {"max_completion_length": int(_hp(plan, "distill_max_completion_length")),
+                "beta": float(_hp(plan, "distill_beta")), "temperature": float(_hp(plan, "distill_temperature"))}
+    return {}
 
 
 def init_inputs(init: dict[str, Any] | None, prefix: str = "init_") -> dict[str, str]:
@@ -150,12 +170,6 @@ def init_inputs(init: dict[str, Any] | None, prefix: str = "init_") -> dict[str,
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-def _sft_extras(plan: Plan) -> dict[str, Any]:
-    """Config keys only the SFT template reads: every SFT stage gets them (plain or distilled student)."""
-    return {"packing": bool(_hp(plan, "packing")),
-            "assistant_only_loss": plan.hyperparameters.get("assistant_only_loss")}
 
 
 class _Graph:
@@ -208,7 +222,8 @@ class _Graph:
             "peft": peft_cfg,
             "quantization": _quantization(self.plan, self.budget) if peft_cfg else None,
             "train": _train_args(self.plan, kind, rows=rows, devices=self.devices),
-            **(_sft_extras(self.plan) if kind == "sft" else {}),
+            # Not a trainer argument: common.stage_callbacks paces intermediate checkpoints by wall time.
+            "checkpoint_min_interval_s": int(_hp(self.plan, "checkpoint_min_interval_s")),
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
             **(extra_config or {}),

@@ -242,11 +242,10 @@ def supports_assistant_only_loss(tokenizer) -> bool:
 def _quantization_config(quant: dict[str, Any], dtype):
     from transformers import BitsAndBytesConfig
 
-    if quant["bits"] == 8:
-        return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant.get("quant_type", "nf4"),
-                              bnb_4bit_use_double_quant=bool(quant.get("double_quant", True)),
-                              bnb_4bit_compute_dtype=dtype)
+    # The plan names BitsAndBytesConfig's own arguments; only the compute dtype is a run-time choice.
+    if quant.get("load_in_4bit"):
+        return BitsAndBytesConfig(**quant, bnb_4bit_compute_dtype=dtype)
+    return BitsAndBytesConfig(**quant)
 
 
 def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: dict[str, Any],
@@ -305,15 +304,11 @@ def lora_config(peft_cfg: dict[str, Any], task_type: str = "CAUSAL_LM"):
                       target_modules=peft_cfg["target_modules"], task_type=task_type)
 
 
-_NOT_TRAINER_ARGS = ("gradient_checkpointing", "checkpoint_min_interval_s")
-"""Keys of a stage's ``train`` section that specc handles itself rather than passing to TRL."""
-
-
 def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir: Path, report_to: list[str],
                  run_name: str, max_steps: int | None = None) -> dict[str, Any]:
     """Keyword arguments shared by every TRL config: the plan's ``train`` section plus the run-time
     decisions (precision from the hardware, ``--max-steps`` from the command line)."""
-    args = {k: v for k, v in train.items() if k not in _NOT_TRAINER_ARGS}
+    args = dict(train)
     if max_steps is not None:
         args["max_steps"] = max_steps
     return {
@@ -322,9 +317,6 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
         "bf16": precision["bf16"],
         "fp16": precision["fp16"],
         "use_cpu": precision["use_cpu"],
-        # TRL turns activation checkpointing on by default; the plan decides (gradient_checkpointing is
-        # the deprecated alias in trl 1.x).
-        "activation_checkpointing": bool(train.get("gradient_checkpointing", False)),
         "save_strategy": "steps",
         "report_to": report_to,
         "run_name": run_name,
@@ -390,7 +382,7 @@ def _checkpoint_pacer_class():
 def stage_callbacks(config: dict[str, Any]) -> list[Any]:
     """The callbacks every training stage adds: progress lines for the runner, and checkpoint pacing."""
     callbacks = [__getattr__("ProgressCallback")(config["stage"])]
-    interval = float((config.get("train") or {}).get("checkpoint_min_interval_s", 0) or 0)
+    interval = float(config.get("checkpoint_min_interval_s", 0) or 0)
     if interval > 0:
         callbacks.append(_checkpoint_pacer_class()(interval))
     return callbacks
