@@ -19,6 +19,12 @@ def test_there_are_examples_for_every_path_of_the_guide():
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_example_validates(path: Path):
+    import hashlib
+
+    import yaml
+
     loaded = load_spec(path)
-    assert loaded.spec.name
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert loaded.spec.name == raw["name"] and loaded.spec.goal.behaviours == raw["goal"]["behaviours"]
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert loaded.base_dir == path.parent.resolve()
