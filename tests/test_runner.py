@@ -203,8 +203,7 @@ def test_progress_parsing_is_tolerant():
     assert parse_line("@@specc {not json") is None
     assert parse_line("@@specc [1, 2]") is None
     assert parse_line("loss 0.3") is None
-    legacy = parse_line("[specc] step 3/10 loss=1.25 learning_rate=0.0002")
-    assert legacy == {"event": "progress", "step": 3, "max_steps": 10, "loss": 1.25, "learning_rate": 0.0002}
+    assert parse_line("[specc] step 3/10 loss=1.25") is None  # a format no script prints any more
 
 
 def test_lock_is_exclusive_within_one_process(tmp_path):

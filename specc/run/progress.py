@@ -10,34 +10,18 @@ pipes (no carriage returns in a log file). Standard library only.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 import time
 from typing import IO, Any
 
 PREFIX = "@@specc "
-_LEGACY_STEP = re.compile(r"^\[specc\] step (\d+)/(-?\d+)\s*(.*)$")
-_KV = re.compile(r"(\w+)=(\S+)")
 
 
 def parse_line(line: str) -> dict[str, Any] | None:
-    """The event dict of a ``@@specc {...}`` line, or None for any other line (or malformed JSON).
-
-    Also understood: ``[specc] step i/n key=value ...`` (what specc.runtime.common's progress callback
-    prints to stderr), read as a progress event, so the display works whichever form a script uses.
-    """
+    """The event dict of a ``@@specc {...}`` line (what specc.runtime.common's progress callback prints),
+    or None for any other line (or malformed JSON)."""
     text = line.strip()
-    legacy = _LEGACY_STEP.match(text)
-    if legacy:
-        event: dict[str, Any] = {"event": "progress", "step": int(legacy.group(1)),
-                                 "max_steps": int(legacy.group(2))}
-        for key, val in _KV.findall(legacy.group(3)):
-            try:
-                event[key] = float(val)
-            except ValueError:
-                event[key] = val
-        return event
     if not text.startswith(PREFIX.rstrip()):
         return None
     payload = text[len(PREFIX.rstrip()):].strip()
