@@ -38,6 +38,9 @@ def is_label(value: str) -> bool:
     return len(normalize_words(value)) <= 1
 
 
+#: Labels seen on almost every chat row, answered without a cache lookup (the scan's hot loop walks every row).
+_COMMON_LABELS: frozenset[str] = frozenset({"user", "assistant", "system", "tool", "function", "developer", "text"})
+
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -72,7 +75,7 @@ def text_values(row: Any, out: list[str]) -> list[str]:
     elif isinstance(row, dict):
         for key, value in row.items():
             if type(value) is str:
-                if key not in STRUCTURAL_KEYS or not is_label(value):
+                if key not in STRUCTURAL_KEYS or (value not in _COMMON_LABELS and not is_label(value)):
                     out.append(value)
             elif isinstance(value, (dict, list)):
                 text_values(value, out)

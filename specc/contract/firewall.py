@@ -231,7 +231,7 @@ def _scan_file(
     row_keys = index.exact_row_keys if settings.exact else frozenset()
     prefilters = sorted(index.prefilters.items(), reverse=True) if settings.ngrams else []
     contained = settings.contained and bool(index.parts)
-    boilerplate = index.boilerplate
+    boilerplate = index.boilerplate if index.boilerplate else None
     rows_scanned = rows_flagged = hits = 0
     name = printable(source.name)
     golden_rows = index.rows
@@ -244,7 +244,7 @@ def _scan_file(
             for text in text_values(row, [])
         ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
         owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
-        if boilerplate:
+        if boilerplate is not None:
             seen: set[int] = set()
             segments: list[list[str]] = []
             owner = []

@@ -136,16 +136,27 @@ ASCII_TABLE: dict[int, str | None] = {code: _TABLE[code] for code in range(128)}
 
 
 def fold_digit_groups(text: str) -> str:
-    """Delete digit-group separators (step 3 of the module docstring): "1,000" -> "1000"."""
-    return _DIGIT_GROUP.sub("", text)
+    """Delete digit-group separators (step 2 of the module docstring): "1,000" -> "1000".
+
+    Most text has no digits at all, and ten ``in`` tests (memchr-fast) cost far less than a regular
+    expression scan, so the expression runs only on text that has a digit.
+    """
+    for digit in _DIGITS:
+        if digit in text:
+            return _DIGIT_GROUP.sub("", text)
+    return text
+
+
+_DIGITS = "0123456789"
 
 
 def normalize_words(text: str) -> list[str]:
     """Split ``text`` into normalised words (see the module docstring for the definition)."""
     if text.isascii():
-        return _DIGIT_GROUP.sub("", text.lower()).translate(ASCII_TABLE).split()
+        return fold_digit_groups(text.lower()).translate(ASCII_TABLE).split()
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     # Separators are folded before the table runs (as on the ASCII path), so both paths agree word for word.
+    # Unguarded here: digits may be non-ASCII (Arabic-Indic, Devanagari...), which the ASCII guard misses.
     return _DIGIT_GROUP.sub("", unicodedata.normalize("NFD", folded)).translate(_TABLE).split()
 
 
