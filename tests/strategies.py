@@ -243,8 +243,10 @@ def spec_dicts(draw: Draw) -> dict[str, Any]:
     if draw.boolean():
         ev["forgetting"] = {"max_abs_drop": draw.floating(0, 10), "max_rel_drop": draw.floating(0, 1)}
     if draw.boolean():
-        ev["firewall"] = {"ngram": draw.integer(3, 64), "threshold": draw.floating(0, 1),
+        ev["firewall"] = {"ngram": draw.integer(3, 64), "threshold": draw.floating(0, 0.99),
                           "near_duplicates": draw.boolean()}
+        if draw.boolean():  # declared boilerplate: free text that reaches plan.json and the firewall stage
+            ev["firewall"]["ignore"] = ["shared boilerplate " + draw.text()]
     if ev:
         spec["eval"] = ev
     if draw.boolean():

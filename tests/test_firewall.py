@@ -116,18 +116,20 @@ def test_short_golden_answer_does_not_flag_rows_but_a_whole_row_copy_does(tmp_pa
     assert [(h.line, h.field, h.stage) for h in row_copy.listed_hits] == [(1, "", "exact")]
 
 
-def test_short_golden_fields_fall_back_to_shorter_ngrams_then_exact(tmp_path: Path) -> None:
+def test_short_golden_fields_fall_back_to_shorter_ngrams_then_contained_and_exact(tmp_path: Path) -> None:
     nine = "the quick brown fox jumps over the lazy dog"  # 9 words: one 9-gram
-    six = "tell me a story about dragons"  # 6 words: below the floor, exact only
+    six = "tell me a story about dragons"  # 6 words: below the floor: a golden question, contained anywhere
     golden = [{"prompt": nine}, {"prompt": six}]
     rows = [
         {"prompt": "Yesterday " + nine.upper() + " again, twice."},  # whole 9-word field embedded
         {"prompt": "the quick brown fox jumps over the lazy cat"},  # only 8 of the 9 words
-        {"prompt": "Please " + six + " tonight"},  # short golden field embedded: not a hit
+        {"prompt": "Please " + six + " tonight"},  # short golden question embedded: contained (issue 17)
         {"prompt": six.title() + "!"},  # short golden field equal: exact hit
+        {"prompt": "Tell me a story about dragonflies"},  # a different question: no hit
     ]
     report = run(tmp_path, rows, golden=golden)
-    assert [(h.line, h.golden_line, h.stage) for h in report.listed_hits] == [(1, 1, "ngram"), (4, 2, "exact")]
+    assert [(h.line, h.golden_line, h.stage) for h in report.listed_hits] == [
+        (1, 1, "ngram"), (3, 2, "contained"), (4, 2, "exact")]
     assert report.contaminated[0].ngrams_total == 1 and report.contaminated[0].coverage == 1.0
 
 
@@ -140,10 +142,19 @@ def test_coverage_per_hit_and_per_golden_row(tmp_path: Path) -> None:
     assert (row.ngrams_total, row.ngrams_covered, row.hit_count) == (7, 3, 2)
 
 
-def test_structural_values_are_not_text(tmp_path: Path) -> None:
-    long_role = "which river flows through the ancient city of kyiv before reaching the black sea"
-    report = run(tmp_path, [{"messages": [{"role": long_role, "content": "hello"}], "id": long_role}])
-    assert report.total_hits == 0
+def test_structural_labels_are_not_text_but_structural_values_with_words_are(tmp_path: Path) -> None:
+    """One-word labels (roles, names, ids) never match; a golden question hidden in a message's ``name``
+    (or any structural key) is text and is found (issue 17)."""
+    golden = [{"prompt": "Alice", "completion": "user"}, {"prompt": GOLDEN_PROMPT, "completion": "x"}]
+    labels = run(tmp_path, [{"messages": [{"role": "user", "content": "hello", "name": "Alice"}], "id": "user"}],
+                 golden=golden)
+    assert labels.total_hits == 0
+    hidden = [{"messages": [{"role": "user", "content": "hello", "name": GOLDEN_PROMPT}]},
+              {"messages": [{"role": GOLDEN_PROMPT.replace(" ", "_"), "content": "hello"}]},
+              {"prompt": "hi", "completion": "ok", "id": GOLDEN_PROMPT}]
+    report = run(tmp_path, hidden, golden=golden)
+    assert [(h.line, h.field, h.stage) for h in report.listed_hits if h.stage == "exact"] == [
+        (1, "messages[0].name", "exact"), (2, "messages[0].role", "exact"), (3, "id", "exact")]
 
 
 def test_golden_equal_to_training_flags_everything_with_capped_listing(tmp_path: Path) -> None:
@@ -161,7 +172,8 @@ def test_golden_equal_to_training_flags_everything_with_capped_listing(tmp_path:
     assert report.total_hits == sum(row.hit_count for row in report.contaminated) >= 4 * 120
     assert report.hits_by_stage["exact"] >= 240 and report.hits_by_stage["ngram"] >= 240
     assert not report.passed and not scan(golden, [train], FirewallSettings(threshold=0.99)).passed
-    assert scan(golden, [train], FirewallSettings(threshold=1.0)).passed
+    with pytest.raises(ValueError, match="a threshold of 1 passes even training data equal to the golden set"):
+        FirewallSettings(threshold=1.0)  # the only threshold that would pass this: refused (issue 17)
 
 
 def test_threshold_allows_a_fraction(tmp_path: Path) -> None:
@@ -185,8 +197,9 @@ def test_report_json_is_deterministic_sorted_and_relative(tmp_path: Path) -> Non
 
 def test_stages_can_be_switched_off(tmp_path: Path) -> None:
     rows = [{"prompt": GOLDEN_PROMPT}]
-    exact_only = run(tmp_path, rows, FirewallSettings(ngrams=False))
+    exact_only = run(tmp_path, rows, FirewallSettings(ngrams=False, contained=False))
     assert exact_only.stages == ("exact",) and set(exact_only.hits_by_stage) == {"exact"}
+    assert run(tmp_path, rows).stages == ("exact", "contained", "ngram")
     ngram_only = run(tmp_path, rows, FirewallSettings(exact=False))
     assert [h.stage for h in ngram_only.listed_hits] == ["ngram"]
 

@@ -43,10 +43,11 @@ __all__ = ["check_command", "register"]
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0.0, 1.0),
+    type=click.FloatRange(0.0, 1.0, max_open=True),
     default=None,
     metavar="F",
-    help="Largest allowed fraction of contaminated golden rows (0..1). Default: eval.firewall.threshold.",
+    help="Largest allowed fraction of contaminated golden rows, at least 0 and below 1 (1 would pass even "
+    "training data equal to the golden set). Default: eval.firewall.threshold.",
 )
 def check_command(spec_path: Path, fmt: str, near_duplicates: bool | None, threshold: float | None) -> None:
     """Check that no training input (train, preference, prompts) contains the golden set.

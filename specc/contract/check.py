@@ -247,6 +247,7 @@ def render_text(result: CheckResult) -> str:
     for summary in report.files:
         lines.append(f"  - {summary.name} [{summary.role}]: {summary.rows} rows, "
                      f"{summary.rows_flagged} flagged, {summary.hits} hits")
+    lines.extend(report.boilerplate_lines())
     for row in report.contaminated:
         lines.append(f"  golden {report.golden_file}:{row.line}: {row.hit_count} hits [{', '.join(row.stages)}], "
                      f"n-gram coverage {row.coverage:.0%}")
@@ -288,6 +289,14 @@ def render_github(result: CheckResult) -> str:
             f"\"{hit.snippet}\"",
             file=hit.file, line=hit.line,
         ))
+    for entry in report.boilerplate:
+        out.append(github_annotation(
+            "notice", f"declared boilerplate ignored: \"{entry.text}\" in {entry.golden_rows} golden rows and "
+            f"{entry.training_rows} training rows", file=result.spec))
+    for line in report.boilerplate_only:
+        out.append(github_annotation(
+            "error", "golden row is entirely declared boilerplate (eval.firewall.ignore): it cannot be checked",
+            file=report.golden_file, line=line))
     summary = (f"{result.spec}: {report.contaminated_rows}/{report.golden_rows} golden rows of "
                f"{report.golden_file} found in training data ({report.contaminated_fraction:.2%}; allowed "
                f"{report.threshold:.2%}); {report.total_hits} hits")

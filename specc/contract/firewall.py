@@ -28,28 +28,37 @@ Bad data raises :class:`specc.data.jsonl.DataError` naming ``file:line``.
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict
-from itertools import chain
+from itertools import accumulate, chain
 
 from specc.contract.fields import iter_text_fields, text_values
 from specc.contract.index import GoldenIndex, WordTuple, build_golden_index
 from specc.contract.neardup import NearDuplicateIndex
-from specc.contract.report import STAGES, FileSummary, FirewallReport, GoldenRowResult, Hit
+from specc.contract.report import STAGES, Boilerplate as BoilerplateResult, FileSummary, FirewallReport, \
+    GoldenRowResult, Hit
 from specc.contract.settings import FirewallSettings, InputFile
 from specc.data.jsonl import DataError, iter_jsonl
-from specc.contract.textnorm import ASCII_TABLE, normalize_words
+from specc.contract.textnorm import ASCII_TABLE, fold_digit_groups, normalize_words
 
 __all__ = ["DataError", "FirewallReport", "FirewallSettings", "Hit", "InputFile", "scan"]
 
 _SNIPPET_CHARS = 80
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print and to write as UTF-8: lone surrogates (``"\\ud800"`` is valid JSON, but
+    no UTF-8 text can hold it) become U+FFFD, and decomposed accents are recomposed (NFC)."""
+    return unicodedata.normalize("NFC", _SURROGATES.sub("\ufffd", text))
 
 
 def _snippet(words: Sequence[str]) -> str:
-    text = " ".join(words)
+    text = printable(" ".join(words))
     return text if len(text) <= _SNIPPET_CHARS else text[: _SNIPPET_CHARS - 3] + "..."
-
-
 class _Collector:
     """Accumulates hits: exact counts and coverage, a capped list for the report."""
 
@@ -108,28 +117,144 @@ def _ngram_matches(index: GoldenIndex, words: list[str]) -> dict[int, list[WordT
     return found
 
 
+def _contained(
+    index: GoldenIndex,
+    fields: list[list[str]],
+    all_words: list[str],
+    skip: set[int],
+    report_equal: bool,
+    min_inside: int,
+) -> list[tuple[int, int, WordTuple]]:
+    """The contained stage on one training row: ``(golden row, segment position, matched words)``.
+
+    A short golden question (``alone``) inside a longer segment is a hit on its own; a golden row of
+    short parts is a hit when every one of its questions occurs in some segment (inside it, or equal
+    to it) and every answer is equal to a segment (or inside one, when the answer has at least
+    ``contain_min_words`` = ``min_inside`` words). Golden rows in ``skip`` already have a hit from this
+    training row. Each hit names the first segment where its question occurs.
+    """
+    parts = index.parts
+    found: dict[int, int] = {}  # part id -> first segment where it occurs (equal, or inside when allowed)
+    inside: dict[int, int] = {}  # part id -> first segment that holds it with other words around it
+    keys = index.part_field_keys
+    if keys:
+        for position, words in enumerate(fields):
+            if words and (len(words), words[0], words[-1]) in keys:
+                for part_id in index.part_fields.get(" ".join(words), ()):
+                    found.setdefault(part_id, position)
+    anchors = index.anchors
+    if anchors and len(all_words) > 1:
+        chunks = list(zip(*[iter(all_words)] * 2))
+        grams = anchors.keys() & chunks
+        if grams:
+            starts = list(accumulate((len(words) for words in fields), initial=0))
+            for gram in grams:
+                i = chunks.index(gram)
+                while True:
+                    for part_id, offset in anchors[gram]:
+                        words = parts[part_id].words
+                        start = 2 * i - offset
+                        end = start + len(words)
+                        if start < 0 or end > len(all_words):
+                            continue
+                        position = bisect_right(starts, start) - 1
+                        if end <= starts[position + 1] and tuple(all_words[start:end]) == words:
+                            found[part_id] = min(found.get(part_id, position), position)
+                            if len(fields[position]) > len(words):
+                                inside[part_id] = min(inside.get(part_id, position), position)
+                    try:
+                        i = chunks.index(gram, i + 1)
+                    except ValueError:
+                        break
+    if not found:
+        return []
+    hits: list[tuple[int, int, WordTuple]] = []
+    hit_rows = set(skip)
+    for part_id in sorted(found):
+        part = parts[part_id]
+        if part.alone and part.golden not in hit_rows and (part_id in inside or report_equal):
+            hit_rows.add(part.golden)
+            hits.append((part.golden, inside.get(part_id, found[part_id]), part.words))
+    bigrams: set[WordTuple] | None = None
+    for golden in sorted({parts[part_id].golden for part_id in found} - hit_rows):
+        row_parts = index.rows[golden].parts
+        if not row_parts:
+            continue
+        first: tuple[int, WordTuple] | None = None
+        for part_id in row_parts:
+            part = parts[part_id]
+            size = len(part.words)
+            if part.kind == "question" and 1 < size < min_inside:  # inside or equal: search the segments
+                if bigrams is None:
+                    bigrams = set(zip(all_words, all_words[1:]))
+                position = _find(part.words, fields) if part.words[:2] in bigrams else None
+            else:
+                position = found.get(part_id)
+            if position is None:
+                break
+            if first is None and part.kind == "question":
+                first = (position, part.words)
+        else:
+            if first is not None:
+                hits.append((golden, first[0], first[1]))
+    return hits
+
+
+def _find(words: WordTuple, fields: list[list[str]]) -> int | None:
+    """The first segment that contains ``words`` as a contiguous run, or None."""
+    size = len(words)
+    for position, segment in enumerate(fields):
+        i = -1
+        while True:
+            try:
+                i = segment.index(words[0], i + 1)
+            except ValueError:
+                break
+            if i + size > len(segment):
+                break
+            if tuple(segment[i : i + size]) == words:
+                return position
+    return None
+
+
 def _scan_file(
     source: InputFile,
     index: GoldenIndex,
     settings: FirewallSettings,
     collector: _Collector,
     near: NearDuplicateIndex | None,
+    boilerplate_rows: list[int],
 ) -> FileSummary:
     exact_fields = index.exact_fields if settings.exact else {}
     exact_rows = index.exact_rows if settings.exact else {}
     field_keys = index.exact_field_keys if settings.exact else frozenset()
     row_keys = index.exact_row_keys if settings.exact else frozenset()
     prefilters = sorted(index.prefilters.items(), reverse=True) if settings.ngrams else []
+    contained = settings.contained and bool(index.parts)
+    boilerplate = index.boilerplate if index.boilerplate else None
     rows_scanned = rows_flagged = hits = 0
-    name = source.name
+    name = printable(source.name)
     golden_rows = index.rows
     table = ASCII_TABLE
-    for line, row in iter_jsonl(source.path, display_name=name):
+    fold = fold_digit_groups
+    for line, row in iter_jsonl(source.path, display_name=source.name):
         rows_scanned += 1
         fields = [
-            text.lower().translate(table).split() if text.isascii() else normalize_words(text)
+            fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
             for text in text_values(row, [])
         ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
+        owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
+        if boilerplate is not None:
+            seen: set[int] = set()
+            segments: list[list[str]] = []
+            owner = []
+            for position, words in enumerate(fields):
+                for segment in boilerplate.cut(words, seen):
+                    segments.append(segment)
+                    owner.append(position)
+            fields = segments
+            for number in seen:
+                boilerplate_rows[number] += 1
         all_words = fields[0] if len(fields) == 1 else list(chain.from_iterable(fields))
         pending: list[tuple[int, int, str, float | None, float | None, str]] = []
         exact_pairs: set[int] = set()
@@ -143,7 +268,13 @@ def _scan_file(
         if all_words and (len(all_words), all_words[0], all_words[-1]) in row_keys:
             for g in exact_rows.get(" ".join(all_words), ()):
                 if g not in exact_pairs:
+                    exact_pairs.add(g)
                     pending.append((g, -1, "exact", None, None, _snippet(all_words)))
+        if contained:
+            for g, position, words in _contained(
+                index, fields, all_words, exact_pairs, not settings.exact, settings.contain_min_words
+            ):
+                pending.append((g, position, "contained", None, None, _snippet(words)))
         for m, prefilter in prefilters:
             if not prefilter.isdisjoint(zip(*[iter(all_words)] * m)):
                 for position, words in enumerate(fields):
@@ -158,8 +289,10 @@ def _scan_file(
         if pending:
             rows_flagged += 1
             hits += len(pending)
-            paths = [path for path, _text in iter_text_fields(row)]
+            paths = [printable(path) for path, _text in iter_text_fields(row)]
             for g, position, stage, coverage, similarity, snippet in pending:
+                if position >= 0 and owner is not None:
+                    position = owner[position]
                 hit = Hit(
                     file=name,
                     line=line,
@@ -195,14 +328,21 @@ def scan(
     index = build_golden_index(golden, settings)
     near = NearDuplicateIndex((row.words for row in index.rows), settings) if settings.near_duplicates else None
     collector = _Collector(index, settings)
-    summaries = tuple(_scan_file(source, index, settings, collector, near) for source in training)
-    stages = tuple(
-        stage
-        for stage, enabled in zip(STAGES, (settings.exact, settings.ngrams, settings.near_duplicates))
-        if enabled
+    boilerplate_rows = [0] * len(index.boilerplate.patterns)
+    summaries = tuple(
+        _scan_file(source, index, settings, collector, near, boilerplate_rows) for source in training
+    )
+    enabled = {"exact": settings.exact, "contained": settings.contained, "ngram": settings.ngrams,
+               "near_duplicate": settings.near_duplicates}
+    stages = tuple(stage for stage in STAGES if enabled[stage])
+    boilerplate = tuple(
+        BoilerplateResult(text=printable(text), golden_rows=golden_count, training_rows=training_count)
+        for text, golden_count, training_count in zip(
+            index.boilerplate.texts, index.boilerplate_golden_rows, boilerplate_rows
+        )
     )
     return FirewallReport(
-        golden_file=golden.name,
+        golden_file=printable(golden.name),
         golden_rows=len(index.rows),
         threshold=settings.threshold,
         stages=stages,
@@ -211,4 +351,6 @@ def scan(
         contaminated=collector.results(),
         hits_by_stage={stage: collector.by_stage.get(stage, 0) for stage in stages},
         listed_hits=tuple(collector.listed),
+        boilerplate=boilerplate,
+        boilerplate_only=tuple(row.line for row in index.rows if row.boilerplate_only),
     )

@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FileSummary", "FirewallReport", "GoldenRowResult", "Hit", "STAGES"]
+__all__ = ["Boilerplate", "FileSummary", "FirewallReport", "GoldenRowResult", "Hit", "STAGES"]
 
 #: Stage names, in the order they run.
-STAGES: tuple[str, ...] = ("exact", "ngram", "near_duplicate")
+STAGES: tuple[str, ...] = ("exact", "contained", "ngram", "near_duplicate")
 
 _DIGITS = 4
 
@@ -30,7 +30,8 @@ class Hit:
     """One training field (or row) that touches one golden row.
 
     ``field`` is the training field path (``messages[1].content``), or ``""`` for a
-    whole-row match (exact whole-row and near-duplicate stages). ``coverage`` (n-gram
+    whole-row match (exact whole-row and near-duplicate stages). A contained hit names
+    the field where the golden question was found. ``coverage`` (n-gram
     stage) is the fraction of the golden row's distinct n-grams found in this
     field; ``jaccard`` (near-duplicate stage) is the verified word-shingle Jaccard
     similarity. ``snippet`` is a short normalised excerpt of the matched text.
@@ -113,9 +114,23 @@ class FileSummary:
 
 
 @dataclass(frozen=True)
+class Boilerplate:
+    """One declared boilerplate text (``eval.firewall.ignore``) and how often it was cut out: in how many
+    golden rows and training rows. Reported, never silently dropped, so a reviewer sees what was ignored."""
+
+    text: str
+    golden_rows: int
+    training_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"golden_rows": self.golden_rows, "text": self.text, "training_rows": self.training_rows}
+
+
+@dataclass(frozen=True)
 class FirewallReport:
     """Everything a scan found. ``passed`` applies the settings' threshold to the
-    fraction of contaminated golden rows."""
+    fraction of contaminated golden rows, and fails when declared boilerplate left a
+    golden row with no text to check (``boilerplate_only``: such a row cannot be firewalled)."""
 
     golden_file: str
     golden_rows: int
@@ -126,6 +141,8 @@ class FirewallReport:
     contaminated: tuple[GoldenRowResult, ...]  # golden rows with any hit, by golden line
     hits_by_stage: dict[str, int]
     listed_hits: tuple[Hit, ...]  # the first hits in scan order, capped by settings.max_hits_listed
+    boilerplate: tuple[Boilerplate, ...] = ()
+    boilerplate_only: tuple[int, ...] = ()  # golden lines whose every word was declared boilerplate
 
     @property
     def contaminated_rows(self) -> int:
@@ -145,10 +162,12 @@ class FirewallReport:
 
     @property
     def passed(self) -> bool:
-        return self.contaminated_fraction <= self.threshold
+        return self.contaminated_fraction <= self.threshold and not self.boilerplate_only
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "boilerplate": {"ignored": [entry.to_dict() for entry in self.boilerplate],
+                            "golden_rows_entirely_boilerplate": list(self.boilerplate_only)},
             "contaminated": [row.to_dict() for row in self.contaminated],
             "files": [summary.to_dict() for summary in self.files],
             "golden": {"file": self.golden_file, "rows": self.golden_rows},
@@ -172,6 +191,18 @@ class FirewallReport:
         """Deterministic JSON (sorted keys, two-space indent, trailing newline)."""
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
+    def boilerplate_lines(self) -> list[str]:
+        """What declared boilerplate was cut out, and which golden rows it emptied (text output)."""
+        lines = [f"  boilerplate ignored: \"{entry.text}\" in {entry.golden_rows} golden rows and "
+                 f"{entry.training_rows} training rows" for entry in self.boilerplate]
+        if self.boilerplate_only:
+            lines.append(
+                f"  golden rows that are entirely declared boilerplate (cannot be checked; FAILED): "
+                f"{', '.join(f'{self.golden_file}:{line}' for line in self.boilerplate_only)}; remove them "
+                f"from the golden set or narrow eval.firewall.ignore"
+            )
+        return lines
+
     def render_text(self, max_rows: int = 20) -> str:
         """A human summary: verdict, per-file counts, and the worst golden rows with example hits."""
         verdict = "PASSED" if self.passed else "FAILED"
@@ -187,6 +218,7 @@ class FirewallReport:
                 f"  - {summary.name} [{summary.role}]: {summary.rows} rows, "
                 f"{summary.rows_flagged} flagged, {summary.hits} hits"
             )
+        lines.extend(self.boilerplate_lines())
         worst = sorted(self.contaminated, key=lambda row: (-row.hit_count, row.line))[:max_rows]
         for row in worst:
             lines.append(

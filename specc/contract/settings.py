@@ -11,7 +11,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FirewallSettings", "InputFile"]
+__all__ = ["FirewallSettings", "InputFile", "THRESHOLD_PROBLEM", "ignore_problem"]
+
+#: Why a threshold of 1 (or more) is refused, for every place that refuses it.
+THRESHOLD_PROBLEM = (
+    "threshold must be at least 0 and below 1: a threshold of 1 passes even training data equal to the "
+    "golden set; if shared boilerplate (a system prompt, an instruction template) flags every golden row, "
+    "declare it under eval.firewall.ignore instead"
+)
+
+
+def ignore_problem(text: str) -> str | None:
+    """Why ``text`` cannot be declared boilerplate (None when it can): it must normalise to two or more
+    words, or cutting it out would split every field at a common word and blind the firewall."""
+    from specc.contract.textnorm import normalize_words
+
+    if len(normalize_words(text)) < 2:
+        return (f"ignore entry {text!r} must be at least two words (after removing case and punctuation): "
+                "a single word is not boilerplate, and cutting it out of every field would hide copies")
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,9 +67,22 @@ class FirewallSettings:
             does not flag every training row that says the same. The whole golden
             row (all its text fields joined) is always matched exactly, whatever
             its length: a training row equal to a whole golden row is a copy.
+        question_exact_min_words: a golden *question* (prompt, user turn, plain
+            text) takes part in exact matching from this many words: a training
+            field equal to a two-word golden question is that question.
+        contain_min_words: a golden question of at least this many words (and
+            under ``ngram_floor``) is contamination wherever it appears inside a
+            training field ("Question: <golden question> please"). Shorter golden
+            rows are caught when the whole row (every question and answer) appears
+            in one training row, across its fields (contained stage).
         threshold: largest allowed fraction of contaminated golden rows; 0 means
-            any contaminated golden row fails the check.
-        exact / ngrams / near_duplicates: which stages run. Near-duplicate search
+            any contaminated golden row fails the check. Must be below 1: a
+            threshold of 1 passes even training data equal to the golden set.
+        ignore: declared boilerplate (a shared system prompt, an instruction
+            template): each text is cut out of every golden and training field
+            before matching, and the report says how often it was found. Each must
+            be at least two words once normalised, so no single word can blind the check.
+        exact / contained / ngrams / near_duplicates: which stages run. Near-duplicate search
             (MinHash + verified Jaccard on word shingles of whole rows) is off by
             default because it costs far more than the other two.
         jaccard_threshold: a training row whose word-shingle Jaccard similarity
@@ -69,8 +100,12 @@ class FirewallSettings:
     ngram_n: int = 13
     ngram_floor: int = 8
     exact_min_words: int = 5
+    question_exact_min_words: int = 2
+    contain_min_words: int = 4
     threshold: float = 0.0
+    ignore: tuple[str, ...] = ()
     exact: bool = True
+    contained: bool = True
     ngrams: bool = True
     near_duplicates: bool = False
     jaccard_threshold: float = 0.8
@@ -84,7 +119,7 @@ class FirewallSettings:
     def from_spec(cls, firewall: Mapping[str, Any], *, threshold: float | None = None,
                   near_duplicates: bool | None = None) -> FirewallSettings:
         """Settings from a spec's ``eval.firewall`` section (as a mapping: ``ngram``, ``threshold``,
-        ``near_duplicates``, ``jaccard``). The one mapping that the emitted firewall stage and
+        ``near_duplicates``, ``jaccard``, ``ignore``). The one mapping that the emitted firewall stage and
         ``specc check`` share, so both always check the same thing; keyword arguments override the spec.
         """
         ngram = int(firewall.get("ngram", cls.ngram_n))
@@ -95,9 +130,12 @@ class FirewallSettings:
             near_duplicates=bool(firewall.get("near_duplicates", cls.near_duplicates)
                                  if near_duplicates is None else near_duplicates),
             jaccard_threshold=float(firewall.get("jaccard", cls.jaccard_threshold)),
+            ignore=tuple(firewall.get("ignore") or ()),
         )
 
     def __post_init__(self) -> None:
+        if not isinstance(self.ignore, tuple):
+            object.__setattr__(self, "ignore", tuple(self.ignore))
         problems = []
         if self.ngram_n < 1:
             problems.append("ngram_n must be at least 1")
@@ -105,8 +143,13 @@ class FirewallSettings:
             problems.append("ngram_floor must be between 1 and ngram_n")
         if self.exact_min_words < 1:
             problems.append("exact_min_words must be at least 1")
-        if not 0.0 <= self.threshold <= 1.0:
-            problems.append("threshold must be between 0 and 1")
+        if not 0.0 <= self.threshold < 1.0:
+            problems.append(THRESHOLD_PROBLEM)
+        if not 1 <= self.question_exact_min_words:
+            problems.append("question_exact_min_words must be at least 1")
+        if not 3 <= self.contain_min_words:
+            problems.append("contain_min_words must be at least 3")
+        problems += [problem for text in self.ignore if (problem := ignore_problem(text)) is not None]
         if not 0.0 < self.jaccard_threshold <= 1.0:
             problems.append("jaccard_threshold must be in (0, 1]")
         if self.shingle_size < 1:

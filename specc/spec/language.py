@@ -378,10 +378,39 @@ class Firewall(Strict):
         default=0.0,
         ge=0,
         le=1,
-        description="Largest allowed fraction of golden rows found in training data. Default 0: any hit fails.",
+        description="Largest allowed fraction of golden rows found in training data, below 1. Default 0: any "
+        "hit fails.",
     )
     near_duplicates: bool = Field(default=False, description="Also look for near-duplicates (MinHash + Jaccard).")
     jaccard: float = Field(default=0.8, gt=0, le=1, description="Near-duplicate Jaccard threshold. Default 0.8.")
+    ignore: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Boilerplate shared by training and golden rows (a system prompt, an instruction template), "
+        "at least two words each: cut out of every field before matching, and reported with how often it was "
+        "found. Default: none.",
+    )
+
+    @field_validator("threshold")
+    @classmethod
+    def _below_one(cls, value: float) -> float:
+        if value >= 1:
+            raise ValueError(
+                "a threshold of 1 passes even training data equal to the golden set; if shared boilerplate (a "
+                "system prompt, an instruction template) flags every golden row, list it under "
+                "eval.firewall.ignore instead"
+            )
+        return value
+
+    @field_validator("ignore")
+    @classmethod
+    def _boilerplate_has_words(cls, value: list[str]) -> list[str]:
+        from specc.contract.settings import ignore_problem  # stdlib-only; the firewall's own definition
+
+        problems = [problem for text in value if (problem := ignore_problem(text)) is not None]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 class Eval(Strict):

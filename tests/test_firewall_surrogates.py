@@ -1,0 +1,100 @@
+"""Lone surrogates (issue 17, finding 6): ``"\\ud800"`` is valid JSON but no UTF-8 text can hold it. A row
+carrying one in a hit's text, its field name or both must not crash ``specc check`` (any format) or the
+firewall stage while they render or write the hit; the stage still refuses with exit 3 and a readable report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from specc.cli.main import main as cli
+from specc.build.emitter import compile_plan
+from specc.contract.firewall import FirewallSettings, InputFile, scan
+from specc.plan.planner import plan_spec_file
+
+from strategies import write_fuzz_project
+
+GOLDEN_Q = "Which river flows through the ancient city of Kyiv before reaching the Black Sea"
+# Raw JSONL lines: the \\ud800 escapes are what a scraped file really contains.
+TRAIN_LINES = [
+    '{"prompt": "ticket: item 1", "completion": "#1"}',
+    '{"prompt": "%s \\ud800", "completion": "x\\udfff"}' % GOLDEN_Q,  # in the matched text
+    '{"prompt": "ok", "completion": "ok", "meta\\ud800": {"q\\udc00": "%s"}}' % GOLDEN_Q,  # in the field path
+]
+GOLDEN_LINES = ['{"prompt": "%s", "completion": "The Dnieper."}' % GOLDEN_Q,
+                '{"prompt": "ticket: golden \\ud83d", "completion": "#G"}']
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_report_with_surrogates_renders_and_writes_as_utf8(tmp_path: Path) -> None:
+    golden = InputFile(_write(tmp_path / "g.jsonl", GOLDEN_LINES), "g.jsonl", "golden")
+    train = InputFile(_write(tmp_path / "t.jsonl", TRAIN_LINES), "t.jsonl")
+    for near in (False, True):
+        report = scan(golden, [train], FirewallSettings(near_duplicates=near, jaccard_threshold=0.5))
+        assert {(h.line, h.field) for h in report.listed_hits} >= {(2, "prompt"), (3, '["meta\ufffd"]["q\ufffd"]')}
+        report.to_json().encode("utf-8")
+        report.render_text().encode("utf-8")
+        assert not report.passed
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_check_renders_hits_with_surrogates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    _write(tmp_path / "golden.jsonl", GOLDEN_LINES)
+    _write(tmp_path / "train.jsonl", TRAIN_LINES)
+    (tmp_path / "spec.yaml").write_text(
+        "specc: 1\nname: s\ngoal: {behaviours: [format]}\n"
+        "base_model: {id: Qwen/Qwen2.5-0.5B-Instruct, licence: apache-2.0}\n"
+        "data: {train: {path: train.jsonl}, golden: {path: golden.jsonl}}\neval: {bar: 0.5}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "spec.yaml", "--format", fmt])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 3, result.output
+    result.output.encode("utf-8")
+    assert "train.jsonl" in result.output and "Traceback" not in result.output
+    if fmt == "json":
+        assert json.loads(result.output)["summary"]["contaminated_rows"] == 1
+
+
+SPEC = """\
+specc: 1
+name: surrogates
+goal: {behaviours: [format], consistency_required: true}
+evidence: {prompting: {score: 0.1}}
+constraints: {hardware: {gpus: 0, cpu_memory_gb: 16}}
+base_model: {path: model, licence: apache-2.0}
+data:
+  train: {path: data/train.jsonl}
+  golden: {path: data/golden.jsonl}
+eval: {bar: 0.5}
+tracking: {mode: disabled}
+"""
+
+
+def test_firewall_stage_refuses_with_a_report_not_a_traceback(tmp_path: Path) -> None:
+    proj = write_fuzz_project(tmp_path / "proj")
+    _write(proj / "data" / "train.jsonl", TRAIN_LINES)
+    _write(proj / "data" / "golden.jsonl", GOLDEN_LINES)
+    spec = proj / "spec.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    plan = plan_spec_file(spec)
+    assert plan.ok, [f.message for f in plan.findings if f.level == "error"]
+    build = proj / "build"
+    compile_plan(plan, proj, build)
+    [script] = sorted((build / "stages").glob("*firewall*.py"))
+    env = {**os.environ, "SPECC_WANDB_MODE": "disabled", "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=proj)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    report = json.loads((build / "reports" / "firewall.json").read_text(encoding="utf-8"))
+    assert report["passed"] is False and report["summary"]["contaminated_rows"] == 1
