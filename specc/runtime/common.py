@@ -162,24 +162,62 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
 
 
-def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True):
+def _validated_rows(path: str, fmt: str, role: str | None, keep: list[str] | None, chat: bool):
+    """Rows of ``path`` as the stage trains on them, read by specc's own reader and checked by the same rules
+    as ``specc check`` and the firewall stage: what passed there loads here, and what would crash a
+    trainer (a duplicate key, a lone surrogate, a conversation without an assistant turn) was refused there."""
+    from specc.data.jsonl import DataError, iter_jsonl
+    from specc.data.rowformat import row_problem
+
+    for line, row in iter_jsonl(path):
+        problem = row_problem(row, fmt, role)
+        if problem:
+            raise DataError(path, line, problem)
+        if keep is not None:
+            yield {k: row[k] for k in keep}
+        else:
+            yield _conversational(fmt, row) if chat else row
+
+
+_FORMAT_COLUMNS = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
+                   "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}
+
+
+def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role: str | None = None):
     """A ``datasets.Dataset`` from a JSONL file, with only the columns its format needs.
 
     ``chat`` turns prompt/completion, preference and prompt rows into conversational rows (needs a
-    tokenizer with a chat template); without it rows pass through as plain strings.
+    tokenizer with a chat template); without it rows pass through as plain strings. ``role`` is the data's
+    spec role ("train" for SFT): it adds that role's row rules (a training conversation needs an
+    assistant turn). Rows are read with
+    :func:`specc.data.jsonl.iter_jsonl` (not Arrow's JSON reader), so training reads exactly what the checks
+    validated; the dataset cache is keyed by the file's sha256, never reused for changed content.
     """
-    from datasets import load_dataset
+    from datasets import Dataset
 
-    ds = load_dataset("json", data_files=str(path), split="train")
-    if len(ds) == 0:
-        raise ValueError(f"{path}: no rows")
+    from specc.data.jsonl import DataError, iter_jsonl
+    from specc.run.manifest import file_sha256
+
     if fmt == "auto":
-        fmt = detect_format(ds[0])
-    if not chat:
-        keep = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
-                "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}[fmt]
-        return ds.select_columns(keep)
-    return ds.map(lambda row: _conversational(fmt, row), remove_columns=ds.column_names)
+        first = next(iter(iter_jsonl(path)), None)
+        if first is None:
+            raise ValueError(f"{path}: no rows")
+        fmt = detect_format(first[1])
+    keep = None if chat else _FORMAT_COLUMNS[fmt]
+    fingerprint = f"specc-rows-{file_sha256(Path(path))[:32]}-{fmt}-{role}-{int(chat)}"
+    try:
+        return Dataset.from_generator(_validated_rows, fingerprint=fingerprint,
+                                      gen_kwargs={"path": str(path), "fmt": fmt, "role": role, "keep": keep,
+                                                  "chat": chat})
+    except DataError as exc:
+        log(f"REFUSED: {exc}")
+        raise SystemExit(1) from None
+    except Exception as exc:  # datasets wraps generator errors in its own DatasetGenerationError
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, DataError):
+            log(f"REFUSED: {cause}")
+            raise SystemExit(1) from None
+        raise
 
 
 # ---------------------------------------------------------------- models
