@@ -37,7 +37,7 @@ def compile_command(spec_path: Path, out: Path | None, strict: bool) -> None:
         loaded = load_spec(spec_path)
     except SpecInvalid as exc:
         click.echo(str(exc), err=True)
-        unreadable = any(e.code in ("io", "encoding") for e in exc.errors)
+        unreadable = any(e.code == "io" for e in exc.errors)  # non-UTF-8 is invalid (1), as in validate
         sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID)
     plan = make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
     for finding in plan.findings:

@@ -119,8 +119,17 @@ def init(path: Path, name: str | None, force: bool) -> None:
 
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists; use --force to overwrite")
+    if path.is_dir():
+        raise click.UsageError(f"{path} is a directory; give the spec file's name, e.g. {path / 'specc.yaml'}")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise click.UsageError(f"{parent} {what}; create it first (mkdir -p {parent}) or choose another path")
     text = starter_spec(name or _slug(path.stem))
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     click.echo(f"wrote {path} — edit it, then run `specc validate {path}` and `specc plan {path}`")
 
 

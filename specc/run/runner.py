@@ -610,7 +610,8 @@ def compile_spec(spec_path: Path, out_dir: Path | None) -> Path:
     try:
         loaded = load_spec(spec_path)
     except SpecInvalid as exc:
-        raise RunError("\n".join(e.render() for e in exc.errors)) from None
+        error = UsageError if any(e.code == "io" for e in exc.errors) else RunError  # as `specc plan` exits
+        raise error("\n".join(e.render() for e in exc.errors)) from None
     plan = make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
     if not plan.ok:
         lines = [f"{spec_path}: the plan has errors; not compiling or running:"]
