@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import os
+import re
+import time
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
-    "write_json", "adapter_chain",
+    "write_json", "write_text", "checkpoint_problem", "adapter_chain",
 ]
 
 
@@ -81,10 +82,26 @@ def mark_done(config: dict[str, Any]) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file + rename): a crashed stage never leaves half a results file."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically: a temp file in the same directory, fsync, ``os.replace``. A kill or a
+    full disk leaves the previous file (or none), never a torn one that a later stage would trust."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def dist_info() -> tuple[int, int]:
@@ -124,13 +141,59 @@ def seed(value: int) -> None:
     set_seed(value)
 
 
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
+            "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``checkpoint-N`` cannot be resumed from (None when it can).
+
+    The Trainer writes the weights, then optimizer, scheduler and RNG states, and ``trainer_state.json``
+    last, none of them atomically: a kill or a full disk during a save leaves a directory without a
+    readable ``trainer_state.json`` (or without weights), and resuming from it fails every time.
+    """
+    state = path / "trainer_state.json"
+    try:
+        doc = json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no trainer_state.json (the save was interrupted)"
+    except (OSError, ValueError) as exc:
+        return f"trainer_state.json is unreadable ({type(exc).__name__}: the save was interrupted)"
+    if not isinstance(doc, dict) or not isinstance(doc.get("global_step"), int):
+        return "trainer_state.json has no global_step"
+    if not any((path / name).is_file() and (path / name).stat().st_size > 0 for name in _WEIGHTS):
+        return "no model or adapter weights"
+    return None
+
+
 def last_checkpoint(checkpoint_dir: Path) -> str | None:
-    """The newest ``checkpoint-N`` under ``checkpoint_dir``, to resume an interrupted stage from."""
+    """The newest *complete* ``checkpoint-N`` under ``checkpoint_dir``, to resume an interrupted stage from.
+
+    Incomplete ones (see :func:`checkpoint_problem`) are skipped with a message, and rank 0 renames them
+    ``incomplete-checkpoint-N`` (kept, not deleted) so that neither a later resume nor the Trainer's
+    checkpoint rotation mistakes them for real ones.
+    """
     if not checkpoint_dir.is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(checkpoint_dir))
+    found = sorted(((int(m.group(1)), p) for p in checkpoint_dir.iterdir()
+                    if (m := _CHECKPOINT.match(p.name)) and p.is_dir()), reverse=True)
+    rank, _ = dist_info()
+    for _step, path in found:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path)
+        log(f"skipping {path.name}: incomplete, {problem}; resuming from an earlier checkpoint")
+        if rank == 0:
+            aside = path.with_name(f"incomplete-{path.name}")
+            n = 1
+            while aside.exists():
+                aside, n = path.with_name(f"incomplete-{n}-{path.name}"), n + 1
+            try:
+                path.rename(aside)
+            except OSError as exc:
+                log(f"could not rename {path.name} ({exc}); it stays and is skipped")
+    return None
 
 
 # ---------------------------------------------------------------- data
