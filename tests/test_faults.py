@@ -297,3 +297,32 @@ def test_run_sh_honours_the_run_lock_and_compile_waits_for_it(tmp_path):
         os.killpg(holder.pid, 9)
         holder.wait()
     assert run_build(build, only="firewall").exit_code == 0  # the lock went with its holders
+
+
+# ------------------------------------------- resume survives a kill during a checkpoint save or a full disk
+
+
+@pytest.mark.train
+def test_incomplete_checkpoints_are_skipped_and_resume_uses_the_last_complete_one(write_spec, compile_spec,
+                                                                                  stage_runner):
+    """Issue 17 finding 5: an empty ``checkpoint-N`` (SIGKILL during the save) or one whose
+    ``trainer_state.json`` is empty (the disk filled up while writing it) used to fail every resume."""
+    import shutil
+
+    plan, build = compile_spec(write_spec())
+    stage_runner(build, plan.stage("firewall").script)
+    sft = plan.stage("sft").script
+    stage_runner(build, sft, "--max-steps", "2")
+    checkpoints = build / "artifacts/sft/checkpoints"
+    assert (checkpoints / "checkpoint-2" / "trainer_state.json").is_file()
+    (checkpoints / "checkpoint-3").mkdir()  # killed right after the directory was made
+    shutil.copytree(checkpoints / "checkpoint-2", checkpoints / "checkpoint-5")
+    (checkpoints / "checkpoint-5" / "trainer_state.json").write_text("")  # full disk while writing it
+    proc = stage_runner(build, sft, "--max-steps", "4")
+    assert "skipping checkpoint-5: incomplete" in proc.stderr and "skipping checkpoint-3: incomplete" in proc.stderr
+    assert "resuming from" in proc.stderr and "checkpoint-2" in proc.stderr
+    events = [json.loads(line[8:]) for line in proc.stdout.splitlines() if line.startswith("@@specc ")]
+    steps = [e["step"] for e in events if "loss" in e]
+    assert steps == [3, 4]
+    assert (checkpoints / "incomplete-checkpoint-5").is_dir() and (checkpoints / "incomplete-checkpoint-3").is_dir()
+    assert (checkpoints / "checkpoint-4" / "trainer_state.json").is_file()
