@@ -209,7 +209,8 @@ def _spec_rel(spec_dir: Path, out_dir: Path) -> str:
 
 
 def compile_plan(plan: Plan, spec_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Compile ``plan`` into ``out_dir`` atomically; returns the compiled files (sorted, under out_dir).
+    """Compile ``plan`` into ``out_dir`` atomically; returns the written files (sorted, under out_dir), the
+    ``.specc-build`` marker included.
 
     ``spec_dir`` is the directory of the spec file: data paths in the plan are relative to it, and the
     scripts find it relative to their own location. Raises :class:`CompileError` (never a bare
@@ -270,7 +271,7 @@ def _write_build(out: Path, files: dict[str, tuple[str, int]]) -> list[Path]:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-    return [out / rel for rel in files]
+    return sorted([out / rel for rel in files] + [out / ownership.MARKER])
 
 
 def _swap_in(staging: Path, out: Path, previous: "ownership.Previous | None" = None) -> None:
