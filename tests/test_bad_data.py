@@ -183,3 +183,115 @@ def test_row_schema_errors_past_the_first_row_stop_the_build_before_training(cas
     assert proc.returncode != 0 and expected in proc.stderr, (
         f"bad row not caught before training (plan exit {code}, firewall exit {proc.returncode})\n"
         + proc.stderr[-1500:])
+
+
+# ------------------------------------------------ issue 17: rows that passed the checks, then crashed training
+
+CHAT = [{"messages": [{"role": "user", "content": f"ticket: item {i} number {i * 7}"},
+                      {"role": "assistant", "content": f"#{i}/ITEM"}]} for i in range(40)]
+CHAT_GOLDEN = [{"messages": [{"role": "user", "content": f"ticket: golden thing {i} of {i * 3}"},
+                             {"role": "assistant", "content": f"#{i}/GOLDEN"}]} for i in range(8)]
+
+TRAINER_CRASH_CASES = {
+    # JSON readers disagree on duplicate keys (Python keeps the last, others the first or refuse)
+    "duplicate key": b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], '
+                     b'"messages": 1}\n',
+    "duplicate key inside a turn": b'{"messages": [{"role": "user", "content": "a", "content": "c"}, '
+                                   b'{"role": "assistant", "content": "b"}]}\n',
+    # a lone surrogate is valid JSON but no UTF-8 text: tokenizers and Arrow refuse it
+    "lone surrogate": b'{"messages": [{"role": "user", "content": "a\\ud800"}, {"role": "assistant", "content": "b"}]}\n',
+    "lone low surrogate in a key": b'{"messages": [{"role": "user", "content": "a"}, '
+                                   b'{"role": "assistant", "content": "b"}], "x\\udc00": 1}\n',
+    # nothing to learn: assistant-only loss stops the trainer
+    "no assistant turn": b'{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}\n',
+}
+
+
+def _chat_project(tmp_path: Path, bad: bytes, line: int, *, golden: bool = False) -> Path:
+    rows = _lines(CHAT_GOLDEN if golden else CHAT).splitlines(keepends=True)
+    rows.insert(line - 1, bad)
+    data = b"".join(rows)
+    spec = _project(tmp_path, data if not golden else _lines(CHAT), golden=data if golden else None)
+    return spec
+
+
+@pytest.mark.parametrize("case", sorted(TRAINER_CRASH_CASES))
+def test_rows_that_would_crash_training_are_caught_by_check_the_firewall_and_plan(case, tmp_path):
+    bad = TRAINER_CRASH_CASES[case]
+    spec = _chat_project(tmp_path / "deep", bad, 7)
+    result = CliRunner().invoke(cli, ["check", str(spec)])
+    assert result.exit_code == 1 and "data/train.jsonl:7" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    proc = _firewall_stage(spec)
+    assert proc.returncode == 1 and "data/train.jsonl:7" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and not list(proc.build.rglob("specc_done.json"))
+    # on the first row the planner sees it too
+    code, output = _plan_cli(_chat_project(tmp_path / "first", bad, 1))
+    assert code == 1 and "data/train.jsonl:1" in output, output
+
+
+@pytest.mark.parametrize("case", ["duplicate key", "lone surrogate"])
+def test_bad_golden_rows_are_caught_before_training(case, tmp_path):
+    spec = _chat_project(tmp_path, TRAINER_CRASH_CASES[case], 4, golden=True)
+    result = CliRunner().invoke(cli, ["check", str(spec)])
+    assert result.exit_code == 1 and "data/golden.jsonl:4" in result.output, result.output
+    proc = _firewall_stage(spec)
+    assert proc.returncode == 1 and "data/golden.jsonl:4" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_golden_conversation_must_end_with_the_reference_answer(tmp_path):
+    bad = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}, ' \
+          b'{"role": "user", "content": "and?"}]}\n'
+    spec = _chat_project(tmp_path, bad, 3, golden=True)
+    result = CliRunner().invoke(cli, ["check", str(spec)])
+    assert result.exit_code == 1 and "data/golden.jsonl:3" in result.output and "reference answer" in result.output
+
+
+def test_a_prompts_conversation_needs_no_assistant_turn(tmp_path):
+    """The control: prompts (what a teacher or an RL policy answers) are conversations without answers."""
+    from specc.data.rowformat import row_problem
+
+    row = {"messages": [{"role": "user", "content": "q"}]}
+    assert row_problem(row, "messages", "prompts") is None
+    assert row_problem(row, "messages", "train") is not None
+
+
+# ------------------------------------------------ issue 17: not-a-file data paths, and huge lines
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "/dev/zero"])
+def test_a_data_path_that_is_not_a_regular_file_is_named_for_what_it_is(tmp_path, kind):
+    """A FIFO used to hang `specc check` (and be "does not exist" for `plan`); /dev/zero never ends."""
+    spec = _project(tmp_path, _lines(GOOD))
+    train = spec.parent / "data" / "train.jsonl"
+    train.unlink()
+    if kind == "fifo":
+        os.mkfifo(train)
+        what = "named pipe (FIFO)"
+    elif kind == "directory":
+        train.mkdir()
+        what = "directory"
+    else:
+        os.symlink("/dev/zero", train)
+        what = "character device"
+    for command in (["plan", str(spec)], ["check", str(spec)], ["compile", str(spec), "-o", str(tmp_path / "b")]):
+        proc = subprocess.run([sys.executable, "-m", "specc", *command], capture_output=True, text=True, timeout=60)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 1, (command, out)
+        assert what in out and "does not exist" not in out and "Traceback" not in out, (command, out)
+
+
+def test_plan_on_a_huge_file_without_newlines_stays_small(tmp_path):
+    """A 1 GB 'line' (a sparse file: no disk used) is refused without reading it into memory."""
+    spec = _project(tmp_path, _lines(GOOD))
+    with open(spec.parent / "data" / "train.jsonl", "wb") as fh:
+        fh.truncate(1 << 30)
+    probe = ("import resource, subprocess, sys; p = subprocess.run([sys.executable, '-m', 'specc', 'plan', sys.argv[1]], "
+             "capture_output=True, text=True); print(p.returncode); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)")
+    proc = subprocess.run([sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, timeout=300)
+    code, peak, *output = proc.stdout.strip().splitlines()
+    peak_kib = int(peak)
+    assert code == "1" and "data/train.jsonl:1: line is longer" in "\n".join(output), proc.stdout
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

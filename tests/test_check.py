@@ -283,10 +283,12 @@ def test_paths_are_relative_to_the_current_directory(project, monkeypatch):
 @pytest.mark.parametrize(
     "content, expected",
     [
-        (b'{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [}\n', "data/train.jsonl:2:15: error: malformed JSON"),
+        (b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
+         b'{"messages": [}\n', "data/train.jsonl:2:15: error: malformed JSON"),
         (b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n', "data/train.jsonl:1: error: not UTF-8"),
         (b"", "data/train.jsonl: error: empty file"),
-        (b'{"messages": [{"role": "user", "content": "hi"}]}\n[1, 2]\n', "data/train.jsonl:2:1: error: row must be a JSON object"),
+        (b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n[1, 2]\n',
+         "data/train.jsonl:2:1: error: row must be a JSON object"),
     ],
     ids=["malformed-json", "not-utf8", "empty", "not-an-object"],
 )

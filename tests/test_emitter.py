@@ -177,7 +177,7 @@ def test_failed_compile_leaves_previous_build(write_spec, compile_spec, monkeypa
 
     monkeypatch.setattr(emitter.os, "chmod", failing_chmod)
     changed = plan.model_copy(update={"summary": "changed"})
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(CompileError, match="injected"):
         compile_plan(changed, spec.parent, build)
     monkeypatch.undo()
     assert _tree(build) == before

@@ -120,3 +120,209 @@ def test_unchanged_data_passes_the_same_gate(tmp_path):
     result = run_build(build, only="firewall")
     assert result.exit_code == 0, result
     assert json.loads((build / "reports" / "firewall.json").read_text())["passed"] is True
+
+
+# ------------------------------------------------------------------ issue 17: the runner never crashes
+
+
+def _cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
+    return subprocess.run([sys.executable, "-m", "specc", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "SPECC_WANDB_MODE": "disabled", **(env or {})}, timeout=timeout)
+
+
+def _no_traceback(proc: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
+
+
+def test_run_with_a_logs_file_is_a_clear_error_and_keeps_the_file(tmp_path):
+    _, build = _compiled(tmp_path)
+    (build / "logs").write_text("my notes")
+    proc = _cli("run", str(build), "--only", "firewall")
+    _no_traceback(proc)
+    assert proc.returncode == 1 and "logs is a file" in proc.stderr
+    assert (build / "logs").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not an object", "bad stages"])
+def test_a_damaged_manifest_is_set_aside_and_the_run_continues(tmp_path, damage):
+    _, build = _compiled(tmp_path)
+    assert run_build(build, only="firewall").exit_code == 0
+    manifest = build / "run_manifest.json"
+    text = {"truncated": manifest.read_text()[:57], "not an object": "[1, 2]",
+            "bad stages": '{"stages": {"firewall": 7}}'}[damage]
+    manifest.write_text(text)
+    proc = _cli("run", str(build), "--only", "firewall")
+    _no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert "run_manifest.json is damaged" in proc.stderr + proc.stdout
+    assert (build / "run_manifest.json.damaged").read_text() == text  # kept, not deleted
+    assert json.loads(manifest.read_text())["stages"]["firewall"]["status"] == "completed"
+    status = _cli("status", str(build))
+    assert status.returncode == 0 and "firewall" in status.stdout
+
+
+@pytest.mark.parametrize("damage", ["truncated", "a list", "wrong types"])
+def test_a_damaged_plan_json_is_reported_by_run_and_status(tmp_path, damage):
+    _, build = _compiled(tmp_path)
+    plan_json = build / "plan.json"
+    good = plan_json.read_text()
+    plan_json.write_text({"truncated": good[: len(good) // 2], "a list": "[]",
+                          "wrong types": json.dumps({"plan": {"name": 5, "stages": "x"}})}[damage])
+    run = _cli("run", str(build))
+    _no_traceback(run)
+    assert run.returncode == 1 and "plan.json" in run.stderr and "recompile" in run.stderr
+    status = _cli("status", str(build))
+    _no_traceback(status)
+    assert "nothing to run" not in status.stdout
+    assert status.returncode == 1 and "damaged" in status.stdout + status.stderr
+
+
+def test_run_of_a_spec_onto_a_file_is_a_clear_error(tmp_path):
+    spec = light_spec(tmp_path)
+    target = tmp_path / "afile"
+    target.write_text("keep")
+    proc = _cli("run", str(spec), "-o", str(target))
+    _no_traceback(proc)
+    assert proc.returncode == 1 and "not compiled" in proc.stderr and target.read_text() == "keep"
+
+
+# ------------------------------------------------- real full and read-only disks (tmpfs in a namespace)
+
+
+def _can_mount() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+needs_mount = pytest.mark.skipif(not _can_mount(), reason="needs unshare -rm and tmpfs mounts")
+
+FILL = "dd if=/dev/zero of=\"$MNT/filler\" bs=4k 2>/dev/null || true; sync"
+
+
+def _in_namespace(tmp_path: Path, script: str, *, size: str = "8m") -> subprocess.CompletedProcess:
+    """Run ``script`` (bash) with a fresh tmpfs of ``size`` mounted at $MNT = tmp_path/mnt; what the
+    script copies to $KEEP (tmp_path/keep) survives the namespace."""
+    (tmp_path / "mnt").mkdir(exist_ok=True)
+    (tmp_path / "keep").mkdir(exist_ok=True)
+    wrapped = f"set -u; mount -t tmpfs -o size={size} tmpfs \"$MNT\"\n{script}"
+    env = {**os.environ, "MNT": str(tmp_path / "mnt"), "KEEP": str(tmp_path / "keep"), "PY": sys.executable,
+           "SPECC_WANDB_MODE": "disabled"}
+    return subprocess.run(["unshare", "-rm", "bash", "-c", wrapped], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+@needs_mount
+def test_a_full_disk_never_breaks_the_run_for_good(tmp_path):
+    """The runner on a disk that fills up: a clear error, a manifest that stays valid JSON, and a rerun
+    with room completes. Then the same for compile: the previous build stays."""
+    spec = light_spec(tmp_path)
+    script = f"""
+    "$PY" -m specc compile {spec} -o "$MNT/build" >/dev/null || exit 90
+    "$PY" -m specc run "$MNT/build" --only firewall >/dev/null 2>&1 || exit 91
+    {FILL}
+    "$PY" -m specc run "$MNT/build" --only firewall >"$KEEP/run1.out" 2>"$KEEP/run1.err"; echo $? >"$KEEP/run1.rc"
+    sed -i 's/a light build/a light build, edited/' {spec}
+    "$PY" -m specc compile {spec} -o "$MNT/build" >"$KEEP/c.out" 2>"$KEEP/c.err"; echo $? >"$KEEP/c.rc"
+    cp "$MNT/build/run_manifest.json" "$KEEP/manifest.json" 2>/dev/null
+    rm "$MNT/filler"
+    "$PY" -m specc run "$MNT/build" --only firewall >"$KEEP/run2.out" 2>"$KEEP/run2.err"; echo $? >"$KEEP/run2.rc"
+    """
+    ns = _in_namespace(tmp_path, script, size="4m")
+    assert ns.returncode == 0, ns.stderr[-2000:]
+    keep = tmp_path / "keep"
+    run1 = (keep / "run1.err").read_text() + (keep / "run1.out").read_text()
+    assert (keep / "run1.rc").read_text().strip() == "1", run1
+    assert "Traceback" not in run1 and "No space left on device" in run1, run1
+    json.loads((keep / "manifest.json").read_text())  # never torn
+    compile_err = (keep / "c.err").read_text()
+    assert (keep / "c.rc").read_text().strip() == "1" and "Traceback" not in compile_err
+    assert "No space left on device" in compile_err, compile_err
+    assert (keep / "run2.rc").read_text().strip() == "0", (keep / "run2.err").read_text()
+
+
+@needs_mount
+def test_a_read_only_build_is_a_clear_error(tmp_path):
+    spec = light_spec(tmp_path)
+    script = f"""
+    "$PY" -m specc compile {spec} -o "$MNT/build" >/dev/null || exit 90
+    mount -o remount,ro "$MNT"
+    "$PY" -m specc run "$MNT/build" >"$KEEP/run.out" 2>"$KEEP/run.err"; echo $? >"$KEEP/run.rc"
+    "$PY" -m specc compile {spec} -o "$MNT/build" >"$KEEP/c.out" 2>"$KEEP/c.err"; echo $? >"$KEEP/c.rc"
+    "$PY" -m specc compile {spec} -o "$MNT/other" >"$KEEP/c2.out" 2>"$KEEP/c2.err"; echo $? >"$KEEP/c2.rc"
+    """
+    ns = _in_namespace(tmp_path, script)
+    assert ns.returncode == 0, ns.stderr[-2000:]
+    keep = tmp_path / "keep"
+    for name in ("run", "c", "c2"):
+        err = (keep / f"{name}.err").read_text()
+        assert (keep / f"{name}.rc").read_text().strip() == "1", (name, err)
+        assert "Traceback" not in err and "Read-only file system" in err, (name, err)
+
+
+# ----------------------------------------------------------- one run at a time: run.sh honours the lock
+
+
+def test_run_sh_honours_the_run_lock_and_compile_waits_for_it(tmp_path):
+    from specc.build.emitter import CompileError
+    from specc.run.runner import RunLock
+
+    spec, build = _compiled(tmp_path)
+    env = {**os.environ, "SPECC_WANDB_MODE": "disabled"}
+    with RunLock(build):
+        proc = subprocess.run(["bash", str(build / "run.sh"), "firewall"], capture_output=True, text=True,
+                              env=env, timeout=60)
+    assert proc.returncode == 3 and "another run" in proc.stderr, proc.stderr
+    assert not (build / "reports" / "firewall.json").exists()
+    # run.sh running a (slow) stage holds the lock: specc run and specc compile are refused meanwhile
+    slow = tmp_path / "slow-python"
+    slow.write_text(f"#!/bin/sh\nsleep 60\n")
+    slow.chmod(0o755)
+    holder = subprocess.Popen(["bash", str(build / "run.sh"), "firewall"], env={**env, "PYTHON": str(slow)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        for _ in range(100):
+            if (build / ".specc-run.lock").exists() and (build / ".specc-run.lock").read_text().strip():
+                break
+            import time
+
+            time.sleep(0.1)
+        result = _cli("run", str(build), "--only", "firewall")
+        assert result.returncode == 3 and "another run" in result.stderr, result.stderr
+        with pytest.raises(CompileError, match="is running"):
+            compile_plan(plan_spec_file(spec), spec.parent, build)
+    finally:
+        os.killpg(holder.pid, 9)
+        holder.wait()
+    assert run_build(build, only="firewall").exit_code == 0  # the lock went with its holders
+
+
+# ------------------------------------------- resume survives a kill during a checkpoint save or a full disk
+
+
+@pytest.mark.train
+def test_incomplete_checkpoints_are_skipped_and_resume_uses_the_last_complete_one(write_spec, compile_spec,
+                                                                                  stage_runner):
+    """Issue 17 finding 5: an empty ``checkpoint-N`` (SIGKILL during the save) or one whose
+    ``trainer_state.json`` is empty (the disk filled up while writing it) used to fail every resume."""
+    import shutil
+
+    plan, build = compile_spec(write_spec())
+    stage_runner(build, plan.stage("firewall").script)
+    sft = plan.stage("sft").script
+    stage_runner(build, sft, "--max-steps", "2")
+    checkpoints = build / "artifacts/sft/checkpoints"
+    assert (checkpoints / "checkpoint-2" / "trainer_state.json").is_file()
+    (checkpoints / "checkpoint-3").mkdir()  # killed right after the directory was made
+    shutil.copytree(checkpoints / "checkpoint-2", checkpoints / "checkpoint-5")
+    (checkpoints / "checkpoint-5" / "trainer_state.json").write_text("")  # full disk while writing it
+    proc = stage_runner(build, sft, "--max-steps", "4")
+    assert "skipping checkpoint-5: incomplete" in proc.stderr and "skipping checkpoint-3: incomplete" in proc.stderr
+    assert "resuming from" in proc.stderr and "checkpoint-2" in proc.stderr
+    events = [json.loads(line[8:]) for line in proc.stdout.splitlines() if line.startswith("@@specc ")]
+    steps = [e["step"] for e in events if "loss" in e]
+    assert steps == [3, 4]
+    assert (checkpoints / "incomplete-checkpoint-5").is_dir() and (checkpoints / "incomplete-checkpoint-3").is_dir()
+    assert (checkpoints / "checkpoint-4" / "trainer_state.json").is_file()

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tokenize
 import traceback
 import uuid
@@ -327,3 +328,58 @@ data:
 method: {distillation: logit}
 """
     assert _load_plan_compile(tmp_path, text) in ("invalid", "refused", "compiled")
+
+
+# --------------------------------------------- issue 17: spec files that are not specs, through every command
+
+SPEC_FILE_KINDS = ["fifo", "directory", "/dev/zero", "5 MB file", "non-UTF-8", "missing"]
+COMMANDS = [["validate"], ["plan"], ["compile"], ["check"], ["run"]]
+
+
+def _hostile_spec_file(root: Path, kind: str) -> Path:
+    spec = root / "spec.yaml"
+    if kind == "fifo":
+        os.mkfifo(spec)
+    elif kind == "directory":
+        spec.mkdir()
+        spec = root / "spec.yaml"
+    elif kind == "/dev/zero":
+        os.symlink("/dev/zero", spec)
+    elif kind == "5 MB file":
+        spec.write_bytes(b"specc: 1\n" + b"# padding\n" * 520_000)
+    elif kind == "non-UTF-8":
+        spec.write_bytes(b"specc: 1\nname: caf\xe9\n")
+    return spec
+
+
+@pytest.mark.parametrize("kind", SPEC_FILE_KINDS)
+def test_a_spec_path_that_is_not_a_spec_never_hangs_or_crashes_any_command(tmp_path, kind):
+    """Every command ends within seconds with one located line and the same exit code: 1 for a file that
+    is not valid spec text (non-UTF-8, as validate says), 2 for a path that cannot be read as a file
+    (plan, compile, check and run agree; validate reports every bad file as invalid, 1)."""
+    spec = _hostile_spec_file(tmp_path, kind)
+    codes = {}
+    for command in COMMANDS:
+        proc = subprocess.run([sys.executable, "-m", "specc", *command, str(spec)], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        out = proc.stdout + proc.stderr
+        assert "Traceback" not in out, (command, out[-2000:])
+        assert "spec.yaml" in out, (command, out)
+        codes[command[0]] = proc.returncode
+    expected = 1 if kind == "non-UTF-8" else 2
+    if kind == "directory":  # validate and run take a directory as a folder of specs / a build directory
+        return
+    assert codes["validate"] == 1, codes
+    assert {codes[c] for c in ("plan", "compile", "check", "run")} == {expected}, codes
+
+
+@pytest.mark.parametrize("where", ["afile/x.yaml", "afile/deeper/x.yaml", "adir"])
+def test_init_through_a_file_or_onto_a_directory_is_a_clear_error(tmp_path, where):
+    """A missing directory is created (tests/test_init_schema.py); a path through a file, or a directory
+    named as the spec, is a usage error, never a traceback."""
+    (tmp_path / "afile").write_text("keep")
+    (tmp_path / "adir").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "specc", "init", where], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert (tmp_path / "afile").read_text() == "keep"

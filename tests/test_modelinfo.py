@@ -143,3 +143,47 @@ def test_count_matches_transformers_exactly(make):
     config = make(transformers)
     ours, _, _ = count_params(config.to_dict())
     assert ours == _hf_count(config)
+
+
+# ------------------------------------------------- issue 17: a damaged config.json never crashes `plan`
+
+DAMAGED_CONFIGS = {
+    "zero heads": lambda c: {**c, "num_attention_heads": 0},
+    "zero layers": lambda c: {**c, "num_hidden_layers": 0},
+    "more heads than hidden": lambda c: {**c, "num_attention_heads": c["hidden_size"] * 2},
+    "Infinity": lambda c: json.dumps({**c, "hidden_size": "INF"}).replace('"INF"', "Infinity"),
+    "NaN": lambda c: json.dumps({**c, "vocab_size": "NAN"}).replace('"NAN"', "NaN"),
+    "1e400": lambda c: json.dumps({**c, "vocab_size": "BIG"}).replace('"BIG"', "1e400"),
+    "a list": lambda c: [c],
+    "a list value": lambda c: {**c, "hidden_size": [64]},
+    "a string value": lambda c: {**c, "num_hidden_layers": "two"},
+    "a bool value": lambda c: {**c, "num_hidden_layers": True},
+    "negative": lambda c: {**c, "intermediate_size": -5},
+    "a fraction": lambda c: {**c, "hidden_size": 64.5},
+    "text_config a list": lambda c: {"text_config": [c], "model_type": "x"},
+    "null": lambda c: None,
+    "deeply nested": lambda c: "[" * 100_000 + "]" * 100_000,
+    "not UTF-8": lambda c: b'{"hidden_size": "caf\xe9"}',
+    "experts a string": lambda c: {**c, "num_local_experts": "8"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_CONFIGS))
+def test_a_damaged_config_json_never_crashes_plan(tmp_path, case):
+    import subprocess
+    import sys
+
+    from strategies import light_spec
+
+    spec = light_spec(tmp_path)
+    config_path = spec.parent / "model" / "config.json"
+    made = DAMAGED_CONFIGS[case](json.loads(config_path.read_text()))
+    if isinstance(made, bytes):
+        config_path.write_bytes(made)
+    else:
+        config_path.write_text(made if isinstance(made, str) else json.dumps(made))
+    # the facts fall through to the other lookups (here: nothing known), never raise
+    assert model_facts("model", spec.parent) is None
+    proc = subprocess.run([sys.executable, "-m", "specc", "plan", str(spec)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-2000:]

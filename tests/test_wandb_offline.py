@@ -147,3 +147,35 @@ def test_unreachable_wandb_never_fails_training(compiled_build, monkeypatch):
     for path in build.rglob("*"):
         if path.is_file():
             assert fake_key.encode() not in path.read_bytes(), path
+
+
+def test_unreachable_wandb_falls_back_to_offline_quickly_with_one_line(tmp_path):
+    """Issue 17: W&B online with an unreachable server cost ~100 s per stage, then ran untracked. Now
+    the init times out after a short wait, records offline (one line says so and how to upload), and the
+    next stage of the build goes offline at once. The firewall stage is the smallest real stage."""
+    import time
+
+    from specc.build.emitter import compile_plan
+    from specc.plan.planner import plan_spec_file
+
+    from strategies import light_spec
+
+    spec = light_spec(tmp_path, tracking="{backend: wandb, mode: online}")
+    build = spec.parent / "build"
+    compile_plan(plan_spec_file(spec), spec.parent, build)
+    [script] = sorted((build / "stages").glob("*firewall*.py"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "SPECC_WANDB"))}
+    env.update(WANDB_API_KEY="fake0123456789abcdef0123456789abcdef0123", SPECC_WANDB_MODE="online",
+               WANDB_BASE_URL=f"http://127.0.0.1:{_closed_port()}", WANDB_DIR=str(build),
+               SPECC_WANDB_INIT_TIMEOUT="8")
+    timings, logs = [], []
+    for _ in range(2):
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+        timings.append(time.monotonic() - t0)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append([line for line in proc.stderr.splitlines() if line.startswith("[specc] W&B")])
+    assert len(logs[0]) == 1 and "not reachable within 8 s" in logs[0][0] and "wandb sync" in logs[0][0], logs
+    assert "unreachable for an earlier stage" in logs[1][0], logs
+    assert list((build / "wandb").glob("offline-run-*/run-*.wandb")), "the run was recorded offline"
+    assert timings[0] < 60 and timings[1] < timings[0], timings

@@ -68,7 +68,7 @@ def compile_spec_file(spec_path: str | os.PathLike[str], out: str | os.PathLike[
     try:
         loaded = load_spec(spec_path)
     except SpecInvalid as exc:
-        unreadable = any(e.code in ("io", "encoding") for e in exc.errors)
+        unreadable = any(e.code == "io" for e in exc.errors)  # non-UTF-8 is invalid (1), as in validate
         raise CompileRefused(str(exc), ExitCode.USAGE if unreadable else ExitCode.INVALID) from None
     plan = make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
     if warn is not None:

@@ -17,6 +17,10 @@ Why it is built this way:
   run state the swap had already carried into it back into the build. Run outputs of an earlier
   build (``artifacts/``, ``results/``, ``reports/``, ``wandb/`` …) are carried over: compiling is not
   a reason to lose a trained checkpoint.
+* **Owned.** A compile writes ``.specc-build`` listing the files it wrote; a recompile replaces only
+  those (unedited), carries the user's own files across, refuses a non-empty directory it did not make
+  and keeps the directory's mode (:mod:`specc.build.ownership`). It also refuses while a run holds the
+  build's run lock, and reports an unwritable target as a :class:`CompileError`, never a traceback.
 * **Confined.** Every stage output and script path must be a plain relative path inside the build.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import os
 import re
 import time
@@ -36,6 +41,7 @@ from typing import Any
 import jinja2
 
 from specc.build import launch as launch_mod
+from specc.build import ownership
 from specc.build import literals
 from specc.build.lock import build_document
 from specc.build.stage_env import stage_environment
@@ -43,10 +49,11 @@ from specc.plan.model import Plan, Stage
 
 __all__ = ["CompileError", "GENERATED", "compile_plan", "render_build", "templates_dir"]
 
-GENERATED = ("PLAN.md", "plan.json", "contract.json", "run.sh", "stages", "launch")
-"""Top-level entries a compile owns; everything else in a build directory is run state and is kept.
+GENERATED = ("PLAN.md", "plan.json", "contract.json", "run.sh", "stages", "launch", ".specc-build")
+"""Top-level entries a compile writes; everything else in a build directory is run state and is kept.
+Inside them, only files the previous compile wrote are replaced (:mod:`specc.build.ownership`).
 (``contract.json`` is no longer written — the contract lives in plan.json — but builds of earlier versions have
-one, and a recompile removes it rather than keep a second, stale copy of the contract.)"""
+one.)"""
 
 _EXECUTABLE = 0o755
 _REGULAR = 0o644
@@ -197,43 +204,112 @@ def _spec_rel(spec_dir: Path, out_dir: Path) -> str:
 
 
 def compile_plan(plan: Plan, spec_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Compile ``plan`` into ``out_dir`` atomically; returns the compiled files (sorted, under out_dir).
+    """Compile ``plan`` into ``out_dir`` atomically; returns the written files (sorted, under out_dir), the
+    ``.specc-build`` marker included.
 
     ``spec_dir`` is the directory of the spec file: data paths in the plan are relative to it, and the
-    scripts find it relative to their own location.
+    scripts find it relative to their own location. Raises :class:`CompileError` (never a bare
+    ``OSError``) when ``out_dir`` cannot be written: it is a file, lies under a file, is read-only, the
+    disk is full, it is a non-empty directory specc did not make, it holds files specc did not write
+    where compiled files go, or a ``specc run`` holds its run lock.
     """
     out = Path(out_dir)
     files = render_build(plan, _spec_rel(Path(spec_dir), out))
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(out.resolve())
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.compiling-{os.getpid()}-", dir=parent))
-    os.chmod(staging, 0o755)
     try:
-        for rel, (text, mode) in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8", newline="\n")
-            os.chmod(target, mode)
-        _swap_in(staging, out.resolve())
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return [out / rel for rel in files]
+        return _write_build(out, files)
+    except OSError as exc:
+        raise CompileError(_os_problem(out, exc)) from None
 
 
-def _swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging``, carrying run state (anything not compiled) across."""
-    if out.exists():
+def _os_problem(out: Path, exc: OSError) -> str:
+    """An OSError of a compile as one sentence naming the build directory (no traceback)."""
+    import errno
+
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    hint = {
+        errno.ENOSPC: "free some disk space and compile again; the previous build is untouched",
+        errno.EFBIG: "a file-size limit stopped the write; the previous build is untouched",
+        errno.EDQUOT: "the disk quota is exhausted; the previous build is untouched",
+        errno.EROFS: "the file system is read-only; compile into a writable directory with -o",
+        errno.EACCES: "no permission to write there; compile into a writable directory with -o",
+        errno.EPERM: "no permission to write there; compile into a writable directory with -o",
+        errno.ENOTDIR: "a path component is a file, not a directory; choose another -o",
+        errno.EEXIST: "a path component is a file, not a directory; choose another -o",
+    }.get(exc.errno or 0, "the previous build is untouched")
+    return f"cannot write the build directory {out}: {reason}{where}; {hint}"
+
+
+def _write_build(out: Path, files: dict[str, tuple[str, int]]) -> list[Path]:
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise CompileError(f"{out} exists and is not a directory; choose another -o (nothing was written)")
+    parent = out.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise CompileError(f"cannot compile into {out}: {parent} is a file, not a directory")
+    parent.mkdir(parents=True, exist_ok=True)
+    target = out.resolve()
+    previous = ownership.previous_build(target, files)  # refuses where replacing would lose data
+    with ownership.run_lock_free(target):  # refuses while `specc run` / run.sh is running this build
+        clean_stale_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.compiling-{os.getpid()}-", dir=parent))
+        try:
+            os.chmod(staging, previous.mode if previous is not None else 0o755)
+            for rel, (text, mode) in files.items():
+                dest = staging / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(text, encoding="utf-8", newline="\n")
+                os.chmod(dest, mode)
+            marker = staging / ownership.MARKER
+            marker.write_text(ownership.marker_text(files), encoding="utf-8", newline="\n")
+            os.chmod(marker, _REGULAR)
+            _swap_in(staging, target, previous)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return sorted([out / rel for rel in files] + [out / ownership.MARKER])
+
+
+def _swap_in(staging: Path, out: Path, previous: "ownership.Previous | None" = None) -> None:
+    """Replace ``out`` by ``staging``, carrying run state (anything not compiled) across.
+
+    Only what an earlier compile wrote (unedited) is replaced: the user's own files under compiled names
+    (``stages/my_helper.py``) are carried across like run state, symlinks planted where compiled files go
+    are dropped (never followed), and a user file or an edited compiled file that the new compile would
+    overwrite stops the compile before anything moved (:func:`ownership.previous_build`).
+    """
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    moved: list[str] = []  # carried into staging; moved back if the swap fails, so nothing is lost
+    try:
+        for rel in previous.user_files if previous is not None else []:
+            dest = staging / rel
+            if dest.exists() or dest.is_symlink():  # checked before the compile: only a race gets here
+                raise CompileError(f"{out / rel} is not a file specc compiled; move it away and compile again")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(out / rel, dest)
+            moved.append(rel)
         for entry in sorted(os.listdir(out)):
             if entry not in GENERATED and not (staging / entry).exists():
                 os.rename(out / entry, staging / entry)
+                moved.append(entry)
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.rename(out, old)
+    except BaseException:
+        for rel in reversed(moved):
+            try:
+                os.rename(staging / rel, out / rel)
+            except OSError:
+                pass  # left in the staging directory; clean_stale_staging moves it back next time
+        raise
+    try:
         os.rename(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(staging, out)
+    except BaseException:
+        os.rename(old, out)  # put the previous build back; the staging directory is removed by the caller
+        for rel in reversed(moved):
+            os.rename(staging / rel, out / rel)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<what>compiling|old)-(?:(?P<pid>\d+)(?:-|$))?")
@@ -285,12 +361,34 @@ def clean_stale_staging(out: Path) -> list[Path]:
             continue
         if m.group("what") == "compiling":
             state = [e for e in sorted(os.listdir(path)) if e not in GENERATED]
+            state += _user_files_in_staging(path)
             if any((out / e).exists() or (out / e).is_symlink() for e in state):
                 continue
             if state:
                 out.mkdir(exist_ok=True)
                 for e in state:
+                    (out / e).parent.mkdir(parents=True, exist_ok=True)
                     os.rename(path / e, out / e)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def _user_files_in_staging(staging: Path) -> list[str]:
+    """Files under compiled names in a killed compile's staging directory that its marker does not list:
+    the user's own files the swap had already carried across (to be moved back, never removed)."""
+    try:
+        listed = set(json.loads((staging / ownership.MARKER).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # the marker is written last of the compiled files: without it nothing was carried yet
+    found = []
+    for top in GENERATED:
+        root = staging / top
+        if top == ownership.MARKER or not root.is_dir() or root.is_symlink():
+            continue
+        for dirpath, _dirs, names in os.walk(root, followlinks=False):
+            for name in names:
+                rel = (Path(dirpath) / name).relative_to(staging).as_posix()
+                if rel not in listed:
+                    found.append(rel)
+    return sorted(found)

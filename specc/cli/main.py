@@ -121,9 +121,18 @@ def init(path: Path, name: str | None, force: bool) -> None:
 
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists; use --force to overwrite")
+    if path.is_dir():
+        raise click.UsageError(f"{path} is a directory; give the spec file's name, e.g. {path / 'specc.yaml'}")
+    parent = path.parent
+    blocked = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise click.UsageError(f"{blocked} is not a directory; choose another path for the spec")
     text = starter_spec(name or _slug(path.stem))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     click.echo(f"wrote {path} — edit it, then run `specc validate {path}` and `specc plan {path}`")
     schema_path = path.parent / SCHEMA_FILE
     schema_text = json_schema_text()

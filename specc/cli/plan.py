@@ -31,7 +31,7 @@ def _load(path: Path) -> Any:
         return load_spec(path)
     except SpecInvalid as exc:
         click.echo(str(exc), err=True)
-        unreadable = any(e.code in ("io", "encoding") for e in exc.errors)
+        unreadable = any(e.code == "io" for e in exc.errors)  # non-UTF-8 is invalid (1), as in validate
         sys.exit(ExitCode.USAGE if unreadable else ExitCode.INVALID)
 
 

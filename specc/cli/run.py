@@ -54,11 +54,15 @@ def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 def status_cmd(build_dir: Path, fmt: str) -> None:
     """Where a build stands: each stage's status and timing, and the results against the contract."""
-    from specc.run.status import render
+    from specc.run.status import collect, render
 
     if not (build_dir / "plan.json").is_file():
         raise click.UsageError(f"{build_dir}: not a specc build directory (no plan.json)")
-    click.echo(render(build_dir, fmt), nl=False)
+    info = collect(build_dir)
+    click.echo(render(build_dir, fmt, info), nl=False)
+    if info["state"] == "damaged":  # the stages cannot be known: not a success
+        click.echo(f"specc status: {build_dir}/plan.json is damaged; recompile the build", err=True)
+        sys.exit(1)
 
 
 def register(group: click.Group) -> None:

@@ -169,7 +169,7 @@ def validate_rows(inp: CheckInput) -> int:
     for line, row in iter_jsonl(inp.path, display_name=inp.display):
         if fmt is None:
             fmt = _resolve_format(inp, line, row)
-        problem = row_problem(row, fmt)
+        problem = row_problem(row, fmt, inp.role)
         if problem is not None:
             raise DataError(inp.display, line, problem)
         rows += 1

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from specc.data.jsonl import DataError, count_rows_and_sha256, iter_jsonl
+from specc.data.jsonl import DataError, count_rows_and_sha256, iter_jsonl, not_a_regular_file
 from specc.plan.model import DataFact
-from specc.data.rowformat import ROLE_FORMATS, detect_format
+from specc.data.rowformat import ROLE_FORMATS, detect_format, row_problem
 
 __all__ = ["DataProblem", "ROLE_FORMATS", "detect_format", "read_data_fact"]
 
@@ -39,20 +39,26 @@ def read_data_fact(
     not format-checked here).
     """
     file = base_dir / path
+    missing = DataFact(role=role, name=name, path=path, format=declared, exists=False)  # type: ignore[arg-type]
     try:
-        present = file.is_file()
-    except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows
-        fact = DataFact(role=role, name=name, path=path, format=declared, exists=False)  # type: ignore[arg-type]
-        reason = getattr(exc, "strerror", None) or str(exc)
-        return fact, DataProblem("DATA-MISSING", f"{role} file {path[:80]!r} cannot be read: {reason}",
-                                 "paths are relative to the spec's directory")
-    if not present:
-        fact = DataFact(role=role, name=name, path=path, format=declared, exists=False)  # type: ignore[arg-type]
-        return fact, DataProblem(
+        st = file.stat()
+    except FileNotFoundError:
+        return missing, DataProblem(
             "DATA-MISSING", f"{role} file {path!r} does not exist", "paths are relative to the spec's directory"
         )
-    size = file.stat().st_size
-    rows, sha = count_rows_and_sha256(file, display_name=path)
+    except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows, a loop of links
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return missing, DataProblem("DATA-MISSING", f"{role} file {path[:80]!r} cannot be read: {reason}",
+                                    "paths are relative to the spec's directory")
+    kind = not_a_regular_file(st.st_mode)
+    if kind is not None:  # a FIFO would hang the read, /dev/zero never ends: say what it is, read nothing
+        return missing, DataProblem("DATA-UNREADABLE", f"{role} file {path!r} is {kind}, not a file of rows",
+                                    "point the spec at a regular JSONL file")
+    size = st.st_size
+    try:
+        rows, sha = count_rows_and_sha256(file, display_name=path)
+    except DataError as exc:
+        return missing, DataProblem("DATA-UNREADABLE", str(exc), "check the file's permissions")
     fmt, problem = _format(role, path, declared, file)
     fact = DataFact(
         role=role, name=name, path=path, format=fmt, exists=True, sha256=sha, rows=rows, bytes=size  # type: ignore[arg-type]
@@ -90,4 +96,7 @@ def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataP
             f"{path}: a {role} file must be {' or '.join(allowed)}, not {fmt}",
             "move the file to the section its rows belong to",
         )
+    problem = row_problem(first, fmt, role)
+    if problem:  # the same rule `specc check` and the firewall stage apply to every row
+        return fmt, DataProblem("DATA-UNREADABLE", f"{path}:1: {problem}", "`specc check SPEC` checks every row")
     return fmt, None

@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["DataError", "MAX_LINE_BYTES", "count_rows_and_sha256", "iter_jsonl"]
+__all__ = ["DataError", "MAX_LINE_BYTES", "count_rows_and_sha256", "iter_jsonl", "not_a_regular_file",
+           "open_regular"]
 
 #: Longest accepted line, in bytes (newline included). Real rows are kilobytes;
 #: 16 MiB leaves room for long documents while refusing runaway lines.
@@ -57,6 +60,76 @@ class DataError(ValueError):
         return (type(self), (self.path, self.line, self.message, self.column))
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_a_regular_file(mode: int) -> str | None:
+    """What a file of ``mode`` is when it is not a regular file ("a named pipe (FIFO)" …), else None.
+
+    Why: reading a FIFO blocks forever, ``/dev/zero`` never ends, and a directory is not data; each is
+    refused by name instead of hanging a command or being reported as "does not exist".
+    """
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | os.PathLike[str], name: str, verb: str = "open"):
+    """Open a data file for binary reading, refusing anything but a regular file without blocking on it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise DataError(name, 0, f"cannot {verb}: {exc.strerror or exc}") from None
+    try:
+        kind = not_a_regular_file(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise DataError(name, 0, f"is {kind}, not a regular file of JSONL rows")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _DuplicateKey(dup)
+    return row
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (key or value) in ``value`` holding a lone UTF-16 surrogate, which no UTF-8 text,
+    tokenizer or Arrow table accepts (JSON lets ``"\\ud800"`` through)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"\\u{ord(value[exc.start]):04x}"
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _lone_surrogate(k) or _lone_surrogate(v)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for v in value:
+            found = _lone_surrogate(v)
+            if found:
+                return found
+    return None
+
+
 def iter_jsonl(
     path: str | os.PathLike[str],
     *,
@@ -73,16 +146,14 @@ def iter_jsonl(
     longer than ``max_line_bytes``.
     """
     name = display_name if display_name is not None else os.fspath(path)
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise DataError(name, 0, f"cannot open: {exc.strerror or exc}") from None
+    handle = open_regular(path, name)
     with handle:
         readline = handle.readline
         line_no = 0
         offset = 0  # byte offset of the current line's start
         rows = 0
-        loads = json.loads
+        decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+        loads = decoder.decode
         while True:
             raw = readline(max_line_bytes + 1)
             if not raw:
@@ -109,10 +180,18 @@ def iter_jsonl(
                 row = loads(text)
             except json.JSONDecodeError as exc:
                 raise DataError(name, line_no, f"malformed JSON: {exc.msg}", column=exc.colno) from None
+            except _DuplicateKey as exc:
+                raise DataError(name, line_no, f"duplicate key {str(exc)!r} in one object: JSON readers "
+                                "disagree on which value wins; keep one") from None
             except RecursionError:
                 raise DataError(name, line_no, "malformed JSON: nested too deeply") from None
             if type(row) is not dict:
                 raise DataError(name, line_no, f"row must be a JSON object, got {_json_type(row)}", column=1)
+            if _SURROGATE_ESCAPE.search(text):
+                lone = _lone_surrogate(row)
+                if lone:
+                    raise DataError(name, line_no, f"lone surrogate {lone}: half of a UTF-16 pair, not a "
+                                    "character; tokenizers and Arrow refuse it (fix the export)")
             rows += 1
             yield line_no, row
         if rows == 0:
@@ -129,16 +208,31 @@ def count_rows_and_sha256(path: str | os.PathLike[str], *, display_name: str | N
     name = display_name if display_name is not None else os.fspath(path)
     digest = hashlib.sha256()
     rows = 0
+    blank = True  # the current (unfinished) line holds only whitespace so far
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, name, "read") as handle:
             update = digest.update
-            for raw in handle:
-                update(raw)
-                if not raw.isspace():
-                    rows += 1
+            # Fixed-size chunks, not lines: a file without newlines must not be read into memory whole.
+            while chunk := handle.read(_CHUNK):
+                update(chunk)
+                pieces = chunk.split(b"\n")
+                for piece in pieces[:-1]:  # each ends a line
+                    if blank and not piece.isspace() and piece:
+                        blank = False
+                    if not blank:
+                        rows += 1
+                    blank = True
+                tail = pieces[-1]
+                if blank and tail and not tail.isspace():
+                    blank = False
+        if not blank:
+            rows += 1
     except OSError as exc:
         raise DataError(name, 0, f"cannot read: {exc.strerror or exc}") from None
     return rows, digest.hexdigest()
+
+
+_CHUNK = 1 << 20
 
 
 def _json_type(value: object) -> str:

@@ -64,9 +64,24 @@ def _describe_keys(row: dict[str, Any]) -> str:
     return ", ".join(sorted(row)) or "none"
 
 
-def row_problem(row: dict[str, Any], fmt: str) -> str | None:
+def _assistant_problem(key: str, turns: list[dict[str, Any]], role: str | None, fmt: str) -> str | None:
+    """A conversation a stage cannot learn from or score: training rows need an assistant turn (TRL's
+    assistant-only loss has nothing to learn otherwise and stops the run), a golden conversation ends
+    with the assistant's reference answer, a preference side is the assistant's answer."""
+    has_assistant = any(m.get("role") == "assistant" for m in turns)
+    if fmt == "preference" and key in ("chosen", "rejected") and not has_assistant:
+        return f"`{key}` has no assistant turn: a preference side is the assistant's answer"
+    if fmt == "messages" and role == "train" and not has_assistant:
+        return "the conversation has no assistant turn: there is nothing to learn from it"
+    if fmt == "messages" and role == "golden" and turns[-1].get("role") != "assistant":
+        return "a golden conversation must end with the assistant's reference answer"
+    return None
+
+
+def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str | None:
     """Why ``row`` does not fit ``fmt`` (None when it does): a missing column (with a did-you-mean for a
-    misspelled one) or a value of the wrong type."""
+    misspelled one), a value of the wrong type, or (given the spec ``role`` of its file) a conversation
+    without the assistant turn that role needs."""
     required = REQUIRED_KEYS[fmt]
     missing = [key for key in required if key not in row]
     if missing:
@@ -84,6 +99,9 @@ def row_problem(row: dict[str, Any], fmt: str) -> str | None:
         if key == "messages" or isinstance(value, list):  # conversational values: lists of {role, content}
             if not _is_messages(value):
                 return f"`{key}` must be a non-empty list of {{role, content}} objects with string values"
+            problem = _assistant_problem(key, value, role, fmt)
+            if problem:
+                return problem
         elif not isinstance(value, str):
             kind = "null" if value is None else type(value).__name__
             return f"`{key}` must be a string, not {kind}"

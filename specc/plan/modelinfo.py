@@ -14,6 +14,7 @@ Stdlib only: this module runs in light commands.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,19 +79,35 @@ def _text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return config
 
 
+def _count(value: Any, key: str) -> int:
+    """A config number that must be a positive whole number (a size, a count of heads or layers).
+
+    Why: a hand-written or damaged config.json can say 0 heads (a division by zero), ``Infinity``
+    (JSON readers accept it), a list or a string; the caller falls back to the name-based lookups.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} is not a number")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise ValueError(f"{key} is not a whole number")
+    if value <= 0 or value > 10**15:
+        raise ValueError(f"{key} is out of range")
+    return int(value)
+
+
 def _gpt2_numbers(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """GPT-2 style configs name things differently; normalise them to the decoder vocabulary."""
-    hidden = int(cfg.get("n_embd", 768))
+    hidden = _count(cfg.get("n_embd", 768), "n_embd")
+    heads = _count(cfg.get("n_head", 12), "n_head")
     return {
         "model_type": "gpt2",
         "hidden_size": hidden,
-        "num_layers": int(cfg.get("n_layer", 12)),
-        "num_heads": int(cfg.get("n_head", 12)),
-        "num_kv_heads": int(cfg.get("n_head", 12)),
-        "head_dim": hidden // int(cfg.get("n_head", 12)),
-        "intermediate_size": int(cfg.get("n_inner") or 4 * hidden),
-        "vocab_size": int(cfg.get("vocab_size", 50257)),
-        "max_position_embeddings": int(cfg.get("n_positions", 1024)),
+        "num_layers": _count(cfg.get("n_layer", 12), "n_layer"),
+        "num_heads": heads,
+        "num_kv_heads": heads,
+        "head_dim": _count(hidden // heads, "head_dim"),
+        "intermediate_size": _count(cfg.get("n_inner") or 4 * hidden, "n_inner"),
+        "vocab_size": _count(cfg.get("vocab_size", 50257), "vocab_size"),
+        "max_position_embeddings": _count(cfg.get("n_positions", 1024), "n_positions"),
         "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", True)),
         "gated_mlp": False,
     }
@@ -98,32 +115,37 @@ def _gpt2_numbers(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def _decoder_numbers(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Read the Llama/Mistral/Qwen2/Gemma/Phi-3 style keys, filling the documented HF defaults."""
-    hidden = int(cfg["hidden_size"])
-    heads = int(cfg["num_attention_heads"])
-    kv_heads = int(cfg.get("num_key_value_heads") or heads)
-    head_dim = int(cfg.get("head_dim") or hidden // heads)
+    hidden = _count(cfg["hidden_size"], "hidden_size")
+    heads = _count(cfg["num_attention_heads"], "num_attention_heads")
+    kv_heads = _count(cfg.get("num_key_value_heads") or heads, "num_key_value_heads")
+    head_dim = _count(cfg.get("head_dim") or hidden // heads, "head_dim")
     experts = cfg.get("num_local_experts") or cfg.get("num_experts")
+    experts = _count(experts, "num_experts") if experts else None
     return {
         "model_type": cfg.get("model_type"),
         "hidden_size": hidden,
-        "num_layers": int(cfg["num_hidden_layers"]),
+        "num_layers": _count(cfg["num_hidden_layers"], "num_hidden_layers"),
         "num_heads": heads,
         "num_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "intermediate_size": int(cfg.get("moe_intermediate_size") or cfg["intermediate_size"])
+        "intermediate_size": _count(cfg.get("moe_intermediate_size") or cfg["intermediate_size"], "intermediate_size")
         if experts
-        else int(cfg["intermediate_size"]),
-        "vocab_size": int(cfg["vocab_size"]),
-        "max_position_embeddings": int(cfg["max_position_embeddings"]) if cfg.get("max_position_embeddings") else None,
+        else _count(cfg["intermediate_size"], "intermediate_size"),
+        "vocab_size": _count(cfg["vocab_size"], "vocab_size"),
+        "max_position_embeddings": _count(cfg["max_position_embeddings"], "max_position_embeddings")
+        if cfg.get("max_position_embeddings") else None,
         "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", False)),
         "gated_mlp": True,
-        "num_experts": int(experts) if experts else None,
-        "experts_per_token": int(cfg.get("num_experts_per_tok") or 0) or None,
+        "num_experts": experts,
+        "experts_per_token": _count(cfg["num_experts_per_tok"], "num_experts_per_tok")
+        if cfg.get("num_experts_per_tok") else None,
         "attention_bias": bool(cfg.get("attention_bias", False)),
     }
 
 
 def _architecture(config: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(config, Mapping):
+        raise ValueError("config.json is not a JSON object")
     cfg = _text_config(config)
     if cfg.get("model_type") == "gpt2" or ("n_embd" in cfg and "hidden_size" not in cfg):
         return _gpt2_numbers(cfg)
@@ -378,6 +400,18 @@ def _local_directory(ref: str, base_dir: Path | None) -> Path | None:
         return None
 
 
+_MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def _read_small(path: Path) -> str:
+    """A config file's text; a huge one is not a model config (and is not read into memory)."""
+    with open(path, "rb") as handle:
+        raw = handle.read(_MAX_CONFIG_BYTES + 1)
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is larger than {_MAX_CONFIG_BYTES} bytes")
+    return raw.decode("utf-8")
+
+
 def model_facts(ref: str, base_dir: Path | None = None) -> ModelFacts | None:
     """Facts for a model reference: a local directory with config.json, a known hub id, or a sized name.
 
@@ -389,10 +423,10 @@ def model_facts(ref: str, base_dir: Path | None = None) -> ModelFacts | None:
     directory = _local_directory(ref, base_dir)
     if directory is not None:
         try:
-            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+            config = json.loads(_read_small(directory / "config.json"))
             return facts_from_config(config, ref=ref, source="config.json", license=_readme_license(directory))
-        except (ValueError, KeyError, TypeError):
-            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, RecursionError):
+            pass  # a damaged config says nothing reliable: the name-based lookups below still may
     known = _INDEX.get(_normalise_name(ref))
     if known is not None:
         return facts_from_config(known.config, ref=ref, source="table",

@@ -142,6 +142,39 @@ def new_stage_record(stage_id: str, kind: str, script: str) -> dict[str, Any]:
             "duration_s": None, "log": f"logs/{stage_id}.log", "pid": None, "attempts": 0, "note": ""}
 
 
+class ManifestDamaged(ValueError):
+    """``run_manifest.json`` exists but cannot be used as a manifest."""
+
+
+def _shape_problem(data: Any) -> str | None:
+    """Why a parsed manifest cannot be used (None when it can): the runner indexes these without checks."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    stages = data.get("stages", {})
+    if not isinstance(stages, dict) or not all(isinstance(r, dict) for r in stages.values()):
+        return "`stages` is not a mapping of stage records"
+    cache = data.get("hash_cache", {})
+    if not isinstance(cache, dict) or not all(isinstance(v, list) and len(v) == 4 for v in cache.values()):
+        return "`hash_cache` is malformed"
+    for key in ("plan", "runner"):
+        if not isinstance(data.get(key, {}), dict):
+            return f"`{key}` is not an object"
+    return None
+
+
+def set_aside(build_dir: str | os.PathLike[str]) -> Path:
+    """Rename a damaged manifest to ``run_manifest.json.damaged[-N]`` (kept for inspection, never deleted)."""
+    path = manifest_path(build_dir)
+    n = 0
+    while True:
+        aside = path.with_name(f"{path.name}.damaged" + (f"-{n}" if n else ""))
+        if not aside.exists():
+            break
+        n += 1
+    os.replace(path, aside)
+    return aside
+
+
 class Manifest:
     """The manifest's JSON document plus the few operations the runner needs.
 
@@ -159,11 +192,22 @@ class Manifest:
 
     @classmethod
     def load(cls, build_dir: str | os.PathLike[str]) -> "Manifest":
-        """Read the manifest, or start an empty one if there is none yet."""
+        """Read the manifest, or start an empty one if there is none yet.
+
+        Raises :class:`ManifestDamaged` when the file is not a manifest (truncated, edited, another
+        program's file): the caller decides whether to set it aside (:func:`set_aside`) or to stop.
+        """
         path = manifest_path(build_dir)
         if not path.exists():
             return cls(build_dir)
-        return cls(build_dir, json.loads(path.read_text(encoding="utf-8")))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ManifestDamaged(f"{path} is damaged (not valid JSON: {exc})") from None
+        problem = _shape_problem(data)
+        if problem:
+            raise ManifestDamaged(f"{path} is damaged ({problem})")
+        return cls(build_dir, data)
 
     @property
     def stages(self) -> dict[str, dict[str, Any]]:
@@ -204,9 +248,24 @@ class Manifest:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            _fsync_dir(path.parent)
         except BaseException:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
             raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (a power loss right after ``os.replace`` can otherwise lose it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -72,7 +72,7 @@ class LockHeld(RunError):
     def __init__(self, build_dir: Path, pid: int | None):
         self.pid = pid
         who = f"pid {pid}" if pid else "another process (pid not yet written)"
-        super().__init__(f"{build_dir}: another `specc run` ({who}) is running this build; "
+        super().__init__(f"{build_dir}: another run ({who}; `specc run` or run.sh) is running this build; "
                          f"wait for it to finish or stop it (kill {pid or '<pid>'})")
 
 
@@ -106,7 +106,10 @@ class RunLock:
         self.stale_pid: int | None = None
 
     def acquire(self) -> "RunLock":
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunError(_os_problem(self.build_dir, exc, "cannot take the run lock")) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -173,11 +176,31 @@ def _pid_runs(pid: int | None, needle: str) -> bool:
 
 
 def load_plan(build_dir: str | os.PathLike[str]) -> Plan:
-    """The Plan of a compiled build, through the one build reader (:mod:`specc.build.reader`)."""
+    """The Plan of a compiled build, through the one build reader (:mod:`specc.build.reader`): a missing
+    plan.json is a usage error (not a build); a damaged one a failure that names the fix."""
+    if not (Path(build_dir) / "plan.json").exists():
+        raise UsageError(f"{build_dir}: not a specc build directory (no plan.json); "
+                         f"give a spec file, or compile first with `specc compile SPEC -o DIR`")
     try:
         return read_build(build_dir).plan
     except BuildReadError as exc:
-        raise UsageError(str(exc)) from None
+        raise RunError(f"{exc} (recompile with `specc compile SPEC -o {build_dir}`: run state is kept)") from None
+
+
+def _os_problem(build: Path, exc: OSError, what: str) -> str:
+    """An OSError of the runner as one line naming the build and what to do (never a traceback)."""
+    import errno
+
+    hint = {
+        errno.ENOSPC: "free some disk space, then rerun: completed stages are kept",
+        errno.EDQUOT: "free some disk quota, then rerun: completed stages are kept",
+        errno.EFBIG: "a file-size limit stopped the write; rerun without it: completed stages are kept",
+        errno.EROFS: "the build is on a read-only file system; copy it somewhere writable to run it",
+        errno.EACCES: "the build directory is not writable by you; fix its permissions or copy it",
+        errno.EPERM: "the build directory is not writable by you; fix its permissions or copy it",
+    }.get(exc.errno or 0, "fix the problem, then rerun: completed stages are kept")
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return f"{build}: {what}: {exc.strerror or exc}{where}; {hint}"
 
 
 def read_lock_section(build_dir: Path) -> dict[str, Any]:
@@ -376,9 +399,17 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         display.info(f"{build}: the plan has no stages to run (it does not train)")
         return RunResult(EXIT_OK)
     selected, forced = select_stages(plan, from_stage, only)
-    _own_directory(build / "logs", display)
+    try:
+        return _run_locked(build, plan, selected, forced, display, extra_args)
+    except OSError as exc:  # a full disk, a read-only build: say so, the manifest on disk stays valid
+        raise RunError(_os_problem(build, exc, "cannot write the run's records")) from None
+
+
+def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str], display: Display,
+                extra_args: Mapping[str, list[str]] | None) -> RunResult:
     with RunLock(build) as lock:
-        m = mf.Manifest.load(build)
+        _own_directory(build / "logs", display)
+        m = _load_manifest(build, display)
         m.sync_stages((s.id, s.kind, s.script) for s in plan.stages)
         m.data["plan"] = {"name": plan.name, "lock_hash": plan.lock_hash(), "group": plan.tracking.group
                           if plan.tracking else None}
@@ -427,13 +458,29 @@ def _own_directory(path: Path, display: Display) -> None:
     """Make ``path`` a real directory inside the build: a planted symlink would send logs elsewhere.
 
     The build directory belongs to specc (like the emitter, which replaces symlinks where it writes), so
-    a symlink here is removed — never followed — and the user is told.
+    a symlink here is removed — never followed — and the user is told. A file of that name is the user's:
+    it is left alone and the run stops, saying so.
     """
     if path.is_symlink():
         display.info(f"{path.name}/ was a symlink (to {os.readlink(path)}); replacing it with a directory "
                      "inside the build so nothing is written outside it")
         path.unlink()
+    if path.exists() and not path.is_dir():
+        raise RunError(f"{path} is a file, but the runner keeps its stage logs in a directory of that name; "
+                       f"move the file away, then rerun")
     path.mkdir(exist_ok=True)
+
+
+def _load_manifest(build: Path, display: Display) -> mf.Manifest:
+    """The run manifest; a damaged one is moved aside (kept, not deleted) and the run starts a fresh record:
+    completed stages then rerun, and their scripts resume from their own checkpoints."""
+    try:
+        return mf.Manifest.load(build)
+    except mf.ManifestDamaged as exc:
+        aside = mf.set_aside(build)
+        display.info(f"{exc}; moved it to {aside.name} and starting a new record: stages rerun and resume "
+                     "from their checkpoints")
+        return mf.Manifest(build)
 
 
 def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],
@@ -485,6 +532,10 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
                  note="stopped by the user; rerun to resume from the last checkpoint")
         display.info(f"      {stage.id}: interrupted; rerun `specc run` to resume")
         raise SystemExit(EXIT_INTERRUPTED)
+    except BaseException:  # e.g. the disk filled up writing the log: never leave the stage running alone
+        if proc is not None:
+            _stop(proc)
+        raise
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous_term)

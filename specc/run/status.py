@@ -26,19 +26,41 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+def _damage(path: Path, doc: Any) -> str | None:
+    """Why a file that exists could not be read as a JSON object (None when it is fine or absent)."""
+    if not path.exists():
+        return None
+    if not isinstance(doc, dict):
+        return f"{path.name} is damaged (not a readable JSON object)"
+    return None
+
+
 def collect(build_dir: str | Path) -> dict[str, Any]:
-    """Everything ``specc status`` shows, as one JSON-ready dict."""
+    """Everything ``specc status`` shows, as one JSON-ready dict.
+
+    ``problems`` lists files that exist but cannot be read; a damaged ``plan.json`` makes the state
+    ``damaged`` (never "nothing to run": the stages are unknown, not absent).
+    """
     build = Path(build_dir)
-    try:
-        doc = read_document(build / PLAN_FILE)
+    try:  # the one reader of plan.json (specc.build.reader); a damaged file is reported, not guessed at
+        raw_plan: Any = read_document(build / PLAN_FILE)
     except BuildReadError:
-        doc = {}
-    plan = doc.get("plan", doc) if isinstance(doc.get("plan"), dict) else doc
-    manifest = _read_json(build / MANIFEST_NAME) or {}
-    records = manifest.get("stages") or {}
+        raw_plan = None
+    raw_manifest = _read_json(build / MANIFEST_NAME)
+    problems = [p for p in (_damage(build / "plan.json", raw_plan), _damage(build / MANIFEST_NAME, raw_manifest)) if p]
+    doc = raw_plan if isinstance(raw_plan, dict) else {}
+    plan = doc.get("plan", doc) if isinstance(doc.get("plan", doc), dict) else {}
+    if plan and not isinstance(plan.get("stages", []), list):
+        problems.insert(0, "plan.json is damaged (`stages` is not a list)")
+        plan = {}
+    manifest = raw_manifest if isinstance(raw_manifest, dict) else {}
+    records = manifest.get("stages") if isinstance(manifest.get("stages"), dict) else {}
     stages = []
     for st in plan.get("stages") or []:
+        if not isinstance(st, dict):
+            continue
         rec = records.get(st.get("id"), {})
+        rec = rec if isinstance(rec, dict) else {}
         stages.append({"id": st.get("id"), "kind": st.get("kind"), "title": st.get("title", ""),
                        "status": rec.get("status", "pending"), "started_at": rec.get("started_at"),
                        "ended_at": rec.get("ended_at"), "duration_s": rec.get("duration_s"),
@@ -47,9 +69,11 @@ def collect(build_dir: str | Path) -> dict[str, Any]:
     baseline = _read_json(build / "results" / "baseline.json")
     evaluation = _read_json(build / "results" / "eval.json")
     results = summarize_results(baseline, evaluation, plan.get("contract") or {})
+    state = "damaged" if any(p.startswith("plan.json") for p in problems) else overall_state(stages, results)
+    tracking = plan.get("tracking") if isinstance(plan.get("tracking"), dict) else {}
     return {"build": str(build), "name": plan.get("name"), "method": plan.get("method"),
-            "group": (plan.get("tracking") or {}).get("group"), "stages": stages, "results": results,
-            "state": overall_state(stages, results)}
+            "group": tracking.get("group"), "stages": stages, "results": results,
+            "state": state, "problems": problems}
 
 
 def overall_state(stages: list[dict[str, Any]], results: dict[str, Any] | None) -> str:
@@ -134,6 +158,8 @@ def render_text(info: dict[str, Any]) -> str:
     out = [f"build {info['build']}: {info['name'] or '?'} ({info['method'] or '?'}) - {info['state']}"]
     if info.get("group"):
         out.append(f"W&B group: {info['group']}")
+    for problem in info.get("problems") or []:
+        out.append(f"  problem: {problem}; recompile (plan.json) or rerun `specc run` (manifest)")
     for s in info["stages"]:
         extra = f"  {s['note']}" if s["note"] and s["status"] != "completed" else ""
         out.append(f"  {s['id']:<14} {s['status']:<12} {_dur(s['duration_s']):>8}  "
@@ -154,6 +180,8 @@ def render_text(info: dict[str, Any]) -> str:
 
 def render_markdown(info: dict[str, Any]) -> str:
     out = [f"## specc build `{info['name'] or '?'}` - {info['state']}", ""]
+    out += [f"> problem: {problem}" for problem in info.get("problems") or []]
+    out += [""] if info.get("problems") else []
     if info.get("group"):
         out += [f"W&B group: `{info['group']}`", ""]
     out += ["| stage | status | duration | started | note |", "|---|---|---:|---|---|"]
@@ -175,8 +203,8 @@ def render_markdown(info: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(build_dir: str | Path, fmt: str = "text") -> str:
-    info = collect(build_dir)
+def render(build_dir: str | Path, fmt: str = "text", info: dict[str, Any] | None = None) -> str:
+    info = info if info is not None else collect(build_dir)
     if fmt == "json":
         return json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return render_markdown(info) if fmt == "markdown" else render_text(info)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import os
+import re
+import time
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from specc.runtime import localmodel
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
-    "write_json", "adapter_chain",
+    "write_json", "write_text", "checkpoint_problem", "adapter_chain",
 ]
 
 
@@ -121,10 +122,26 @@ def mark_done(config: dict[str, Any]) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file + rename): a crashed stage never leaves half a results file."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically: a temp file in the same directory, fsync, ``os.replace``. A kill or a
+    full disk leaves the previous file (or none), never a torn one that a later stage would trust."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def dist_info() -> tuple[int, int]:
@@ -164,13 +181,59 @@ def seed(value: int) -> None:
     set_seed(value)
 
 
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
+            "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``checkpoint-N`` cannot be resumed from (None when it can).
+
+    The Trainer writes the weights, then optimizer, scheduler and RNG states, and ``trainer_state.json``
+    last, none of them atomically: a kill or a full disk during a save leaves a directory without a
+    readable ``trainer_state.json`` (or without weights), and resuming from it fails every time.
+    """
+    state = path / "trainer_state.json"
+    try:
+        doc = json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no trainer_state.json (the save was interrupted)"
+    except (OSError, ValueError) as exc:
+        return f"trainer_state.json is unreadable ({type(exc).__name__}: the save was interrupted)"
+    if not isinstance(doc, dict) or not isinstance(doc.get("global_step"), int):
+        return "trainer_state.json has no global_step"
+    if not any((path / name).is_file() and (path / name).stat().st_size > 0 for name in _WEIGHTS):
+        return "no model or adapter weights"
+    return None
+
+
 def last_checkpoint(checkpoint_dir: Path) -> str | None:
-    """The newest ``checkpoint-N`` under ``checkpoint_dir``, to resume an interrupted stage from."""
+    """The newest *complete* ``checkpoint-N`` under ``checkpoint_dir``, to resume an interrupted stage from.
+
+    Incomplete ones (see :func:`checkpoint_problem`) are skipped with a message, and rank 0 renames them
+    ``incomplete-checkpoint-N`` (kept, not deleted) so that neither a later resume nor the Trainer's
+    checkpoint rotation mistakes them for real ones.
+    """
     if not checkpoint_dir.is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(checkpoint_dir))
+    found = sorted(((int(m.group(1)), p) for p in checkpoint_dir.iterdir()
+                    if (m := _CHECKPOINT.match(p.name)) and p.is_dir()), reverse=True)
+    rank, _ = dist_info()
+    for _step, path in found:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path)
+        log(f"skipping {path.name}: incomplete, {problem}; resuming from an earlier checkpoint")
+        if rank == 0:
+            aside = path.with_name(f"incomplete-{path.name}")
+            n = 1
+            while aside.exists():
+                aside, n = path.with_name(f"incomplete-{n}-{path.name}"), n + 1
+            try:
+                path.rename(aside)
+            except OSError as exc:
+                log(f"could not rename {path.name} ({exc}); it stays and is skipped")
+    return None
 
 
 # ---------------------------------------------------------------- data
@@ -202,24 +265,62 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
 
 
-def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True):
+def _validated_rows(path: str, fmt: str, role: str | None, keep: list[str] | None, chat: bool):
+    """Rows of ``path`` as the stage trains on them, read by specc's own reader and checked by the same rules
+    as ``specc check`` and the firewall stage: what passed there loads here, and what would crash a
+    trainer (a duplicate key, a lone surrogate, a conversation without an assistant turn) was refused there."""
+    from specc.data.jsonl import DataError, iter_jsonl
+    from specc.data.rowformat import row_problem
+
+    for line, row in iter_jsonl(path):
+        problem = row_problem(row, fmt, role)
+        if problem:
+            raise DataError(path, line, problem)
+        if keep is not None:
+            yield {k: row[k] for k in keep}
+        else:
+            yield _conversational(fmt, row) if chat else row
+
+
+_FORMAT_COLUMNS = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
+                   "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}
+
+
+def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role: str | None = None):
     """A ``datasets.Dataset`` from a JSONL file, with only the columns its format needs.
 
     ``chat`` turns prompt/completion, preference and prompt rows into conversational rows (needs a
-    tokenizer with a chat template); without it rows pass through as plain strings.
+    tokenizer with a chat template); without it rows pass through as plain strings. ``role`` is the data's
+    spec role ("train" for SFT): it adds that role's row rules (a training conversation needs an
+    assistant turn). Rows are read with
+    :func:`specc.data.jsonl.iter_jsonl` (not Arrow's JSON reader), so training reads exactly what the checks
+    validated; the dataset cache is keyed by the file's sha256, never reused for changed content.
     """
-    from datasets import load_dataset
+    from datasets import Dataset
 
-    ds = load_dataset("json", data_files=str(path), split="train")
-    if len(ds) == 0:
-        raise ValueError(f"{path}: no rows")
+    from specc.data.jsonl import DataError, iter_jsonl
+    from specc.run.manifest import file_sha256
+
     if fmt == "auto":
-        fmt = detect_format(ds[0])
-    if not chat:
-        keep = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
-                "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}[fmt]
-        return ds.select_columns(keep)
-    return ds.map(lambda row: _conversational(fmt, row), remove_columns=ds.column_names)
+        first = next(iter(iter_jsonl(path)), None)
+        if first is None:
+            raise ValueError(f"{path}: no rows")
+        fmt = detect_format(first[1])
+    keep = None if chat else _FORMAT_COLUMNS[fmt]
+    fingerprint = f"specc-rows-{file_sha256(Path(path))[:32]}-{fmt}-{role}-{int(chat)}"
+    try:
+        return Dataset.from_generator(_validated_rows, fingerprint=fingerprint,
+                                      gen_kwargs={"path": str(path), "fmt": fmt, "role": role, "keep": keep,
+                                                  "chat": chat})
+    except DataError as exc:
+        log(f"REFUSED: {exc}")
+        raise SystemExit(1) from None
+    except Exception as exc:  # datasets wraps generator errors in its own DatasetGenerationError
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, DataError):
+            log(f"REFUSED: {cause}")
+            raise SystemExit(1) from None
+        raise
 
 
 # ---------------------------------------------------------------- models

@@ -94,29 +94,27 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
     For ``messages`` rows a trailing assistant turn is dropped (the teacher writes it). Duplicate prompts are
     kept once, in first-seen order, so the output has one answer per distinct prompt.
     """
+    from specc.data.jsonl import iter_jsonl  # the reader `specc check` and the firewall stage validated with
+
     rows: list[PromptRow] = []
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            obj = json.loads(line)
-            if "prompt" in obj:
-                prompt = obj["prompt"]
-            elif "messages" in obj:
-                prompt = list(obj["messages"])
-                if prompt and prompt[-1].get("role") == "assistant":
-                    prompt = prompt[:-1]
-            else:
-                raise ValueError(f"{path}:{lineno}: a prompts row needs `prompt` or `messages`")
-            if not prompt:
-                raise ValueError(f"{path}:{lineno}: empty prompt")
-            row = PromptRow(prompt)
-            if row.key not in seen:
-                seen.add(row.key)
-                rows.append(row)
-            if limit is not None and len(rows) >= limit:
-                break
+    for lineno, obj in iter_jsonl(path):
+        if "prompt" in obj:
+            prompt = obj["prompt"]
+        elif "messages" in obj:
+            prompt = list(obj["messages"])
+            if prompt and prompt[-1].get("role") == "assistant":
+                prompt = prompt[:-1]
+        else:
+            raise ValueError(f"{path}:{lineno}: a prompts row needs `prompt` or `messages`")
+        if not prompt:
+            raise ValueError(f"{path}:{lineno}: empty prompt")
+        row = PromptRow(prompt)
+        if row.key not in seen:
+            seen.add(row.key)
+            rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            break
     return rows
 
 

@@ -100,8 +100,10 @@ def verify_inputs(config: dict[str, Any], *, require_firewall: bool = True) -> N
     verify_data(config)
 
 
-def verify_rows(config: dict[str, Any], key: str = "training") -> None:
-    """Exit 1 naming ``file:line`` unless every row of every training file fits its format.
+def verify_rows(config: dict[str, Any], key: str | None = None) -> None:
+    """Exit 1 naming ``file:line`` unless every row of every training file (and the golden set) fits its
+    format, read by the same reader the training stages use (:func:`specc.data.jsonl.iter_jsonl`:
+    duplicate keys and lone surrogates are refused there).
 
     The planner looks at the first row only (it must stay fast on large files); a malformed row further
     down would otherwise surface as a traceback deep inside a trainer, hours into a run. The firewall
@@ -110,8 +112,11 @@ def verify_rows(config: dict[str, Any], key: str = "training") -> None:
     from specc.data.jsonl import DataError, iter_jsonl
     from specc.data.rowformat import detect_format, row_problem
 
-    value = config.get(key)
-    for entry in value if isinstance(value, list) else [value]:
+    entries: list[Any] = []
+    for k in (key,) if key else ("training", "golden"):
+        value = config.get(k)
+        entries += value if isinstance(value, list) else [value]
+    for entry in entries:
         if not isinstance(entry, dict) or not entry.get("path"):
             continue
         name = entry.get("spec_path") or entry["path"]
@@ -122,7 +127,7 @@ def verify_rows(config: dict[str, Any], key: str = "training") -> None:
                     fmt = detect_format(row)
                     if fmt is None:
                         raise ValueError(f"{name}:{line}: row keys {sorted(row)} match no known data format")
-                problem = row_problem(row, fmt)
+                problem = row_problem(row, fmt, entry.get("role"))
                 if problem:
                     log(f"REFUSED: {name}:{line}: {problem}")
                     sys.exit(ExitCode.INVALID)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -63,15 +64,8 @@ def stage_run(stage_id: str, job_type: str, config: dict[str, Any],
     if group:
         os.environ["WANDB_RUN_GROUP"] = group
     os.environ.setdefault("WANDB_LOG_MODEL", "false")
-    try:
-        import wandb
-
-        _run = wandb.init(project=project, entity=entity, group=group, name=stage_id, job_type=job_type,
-                          config=config, dir=build_dir, mode=mode, reinit="finish_previous")
-        log(f"W&B {mode} run {stage_id!r} in group {group!r}")
-    except Exception as exc:  # noqa: BLE001 - tracking must never fail training
-        log(f"W&B unavailable ({type(exc).__name__}: {exc}); continuing untracked")
-        _run = None
+    _run = _init(mode, dict(project=project, entity=entity, group=group, name=stage_id, job_type=job_type,
+                            config=config, dir=build_dir, reinit="finish_previous"))
     failed = False
     try:
         yield _run
@@ -85,6 +79,74 @@ def stage_run(stage_id: str, job_type: str, config: dict[str, Any],
                 run.finish(exit_code=1 if failed else 0)
             except Exception as exc:  # noqa: BLE001
                 log(f"W&B finish failed ({exc})")
+
+
+DEFAULT_INIT_TIMEOUT_S = 15.0
+"""How long an online ``wandb.init`` may wait for the server (wandb's own default is 90 s, and with retries
+an unreachable server cost about 100 s per stage). ``SPECC_WANDB_INIT_TIMEOUT`` or ``WANDB_INIT_TIMEOUT``
+override it."""
+
+
+UNREACHABLE_MARKER = ".specc-wandb-unreachable"
+"""Written in the build directory when an online init timed out; for :data:`UNREACHABLE_FOR_S` the next
+stages record offline at once instead of each waiting for the timeout again."""
+UNREACHABLE_FOR_S = 900
+
+
+def _recently_unreachable(marker: Path) -> bool:
+    try:
+        return time.time() - float(marker.read_text(encoding="utf-8").strip()) < UNREACHABLE_FOR_S
+    except (OSError, ValueError):
+        return False
+
+
+def init_timeout() -> float:
+    for name in ("SPECC_WANDB_INIT_TIMEOUT", "WANDB_INIT_TIMEOUT"):
+        try:
+            value = float(os.environ[name])
+        except (KeyError, ValueError):
+            continue
+        if value > 0:
+            return value
+    return DEFAULT_INIT_TIMEOUT_S
+
+
+def _init(mode: str, kwargs: dict[str, Any]) -> Any:
+    """``wandb.init`` that never raises: online gets a short timeout and falls back to offline (one line
+    says so; ``wandb sync`` uploads the run later); any other failure continues untracked."""
+    try:
+        import wandb
+    except Exception as exc:  # noqa: BLE001 - tracking must never fail training
+        log(f"W&B unavailable ({type(exc).__name__}: {exc}); continuing untracked")
+        return None
+    marker = Path(str(kwargs.get("dir") or ".")) / UNREACHABLE_MARKER
+    if mode == "online" and _recently_unreachable(marker):
+        log(f"W&B server was unreachable for an earlier stage of this build; recording offline "
+            f"(upload later with `wandb sync {kwargs.get('dir')}/wandb`)")
+        mode = "offline"
+        os.environ["WANDB_MODE"] = "offline"
+    try:
+        settings = wandb.Settings(init_timeout=init_timeout()) if mode == "online" else None
+        run = wandb.init(mode=mode, settings=settings, **kwargs)
+        log(f"W&B {mode} run {kwargs.get('name')!r} in group {kwargs.get('group')!r}")
+        return run
+    except Exception as exc:  # noqa: BLE001
+        if mode != "online":
+            log(f"W&B unavailable ({type(exc).__name__}: {exc}); continuing untracked")
+            return None
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        log(f"W&B server not reachable within {init_timeout():g} s ({first}); recording offline instead "
+            f"(upload later with `wandb sync {kwargs.get('dir')}/wandb`)")
+        try:  # the next stages of this build skip the wait
+            marker.write_text(f"{time.time():.0f}\n", encoding="utf-8")
+        except OSError:
+            pass
+    try:
+        os.environ["WANDB_MODE"] = "offline"  # transformers' WandbCallback must join the offline run
+        return wandb.init(mode="offline", **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        log(f"W&B offline failed too ({type(exc).__name__}: {exc}); continuing untracked")
+        return None
 
 
 def report_to() -> list[str] | str:

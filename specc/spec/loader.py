@@ -337,16 +337,59 @@ def _version_errors(data: dict, locations: dict[KeyPath, Location], display: str
     return []
 
 
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+"""A spec is a few kilobytes; a bigger file is not a spec (and is not read into memory)."""
+
+
+class _NotASpecFile(OSError):
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _read_spec_bytes(path: Path) -> bytes:
+    """The spec file's bytes. A FIFO, a device or a directory is refused by what it is, without blocking on
+    it (opening a FIFO for reading waits for a writer: every command used to hang there)."""
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device" if
+                    stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+            raise _NotASpecFile(f"is {kind}, not a spec file", "give the path of a YAML file")
+        if st.st_size > MAX_SPEC_BYTES:
+            raise _NotASpecFile(f"is {st.st_size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,}",
+                                "is this the right file? specs are a few kilobytes")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:  # grew while we read it
+            raise _NotASpecFile(f"is larger than {MAX_SPEC_BYTES:,} bytes; not a spec")
+        return raw
+    finally:
+        os.close(fd)
+
+
 def load_spec(path: str | Path) -> LoadedSpec:
     """Load and validate one spec file. Raises :class:`SpecInvalid` listing every error found."""
     path = Path(path)
     display = _display_name(path)
     try:
-        raw = path.read_bytes()
+        raw = _read_spec_bytes(path)
     except FileNotFoundError:
         raise SpecInvalid([SpecError(display, 0, 0, "", "file not found", code="io")]) from None
     except IsADirectoryError:
         raise SpecInvalid([SpecError(display, 0, 0, "", "is a directory, not a spec file", code="io")]) from None
+    except _NotASpecFile as exc:
+        raise SpecInvalid([SpecError(display, 0, 0, "", str(exc), exc.hint, code="io")]) from None
     except OSError as exc:
         raise SpecInvalid([SpecError(display, 0, 0, "", f"cannot read: {exc.strerror}", code="io")]) from None
     try:
