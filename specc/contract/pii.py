@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from specc.contract.fields import iter_text_fields
+from specc.data.jsonl import MAX_LINE_BYTES
 
 __all__ = ["KINDS", "PiiHit", "PiiFileReport", "PiiReport", "find_pii", "kinds_possible", "luhn_ok", "iban_ok", "mask",
            "scan_file", "scan_files", "describe_counts", "stage_check"]
@@ -267,8 +268,8 @@ def scan_file(path: str | Path, *, name: str | None = None, role: str = "train",
     display = name if name is not None else str(path)
     report = PiiFileReport(name=display, role=role)
     with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, 1):
-            if raw.isspace():
+        for line_no, raw in enumerate(_lines(handle), 1):
+            if raw is None or raw.isspace():
                 continue
             report.rows += 1
             kinds = kinds_possible(raw)
@@ -289,6 +290,21 @@ def scan_file(path: str | Path, *, name: str | None = None, role: str = "train",
                         report.listed.append(hit)
             report.rows_flagged += flagged
     return report
+
+
+def _lines(handle: Any) -> Iterator[bytes | None]:
+    """Lines of a binary file, one in memory at a time; a line longer than the JSONL limit (the row checks
+    refuse it) comes back as None after being skipped in chunks."""
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(MAX_LINE_BYTES)
+            yield None
+            continue
+        yield raw
 
 
 def _fields(row: Any) -> Iterator[tuple[str, str]]:

@@ -92,7 +92,7 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
         if forced:
             alt = _what_fits_unforced(base.facts, hardware, shape, {**kwargs, "forced": None}, m)
             if alt is not None:
-                tips = alt + "; " + tips
+                tips = alt
             t.find("BUDGET-FORCED-DOESNT-FIT", f"method.parameter_budget is {forced} but it does not fit: "
                    f"{choice.option(forced).reason}", tips)  # type: ignore[union-attr]
         else:
@@ -149,8 +149,11 @@ def _fit_shape(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m:
     for gc, micro in shapes:
         choice = choose_budget(facts, hardware, replace(shape, gradient_checkpointing=gc, micro_batch=micro), **kwargs)
         rank = _BUDGET_RANK.get(choice.budget or "", 9) if choice.fits else 9
-        if best is None or rank < best[0]:
-            best = (rank, choice, gc, micro)
+        # Among shapes where nothing fits, keep the one that comes closest: a refusal quotes the smallest figure.
+        need = 0.0 if rank < 9 else min(
+            (o.needed_gib for o in choice.options if o.budget == (kwargs.get("forced") or o.budget)), default=0.0)
+        if best is None or (rank, need) < (best[0], best[4]):
+            best = (rank, choice, gc, micro, need)
         if choice.fits and kwargs.get("forced"):
             break
     assert best is not None
@@ -159,10 +162,11 @@ def _fit_shape(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m:
 
 def _what_fits_unforced(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m: Any) -> str | None:
     """When a forced budget does not fit: the budget the guide would pick without the force, with its numbers,
-    so the refusal points at the way out instead of only at the figure that failed."""
+    so the refusal points at the way out instead of only at the figure that failed (or, when nothing fits, what
+    would make the cheapest budget fit)."""
     choice, checkpointing, micro = _fit_shape(facts, hardware, shape, kwargs, m)
     if choice.budget is None or not choice.fits:
-        return None
+        return "; ".join(choice.suggestions) or None
     option = choice.option(choice.budget)
     how = [w for w in (("activation checkpointing on" if checkpointing and not m.gradient_checkpointing else ""),
                        (f"micro batch {micro}" if micro != shape.micro_batch else "")) if w]

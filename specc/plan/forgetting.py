@@ -63,7 +63,7 @@ def assess_forgetting(*, budget: str | None, trainable: int | None, steps: int |
         t.find("FORGETTING-RISK-HIGH",
                f"forgetting risk is high: {trainable:,} trainable parameters × {steps:,} steps"
                + (f" over {rows:,} rows" if rows else "") + f" ({words})",
-               " ; ".join(a.rstrip(".") for a in advice))
+               "; ".join(a.rstrip(".") for a in advice))
     if level != "low":
         advice.append("Lower the learning rate (method.learning_rate) for a gentler update.")
     for line in advice:

@@ -80,9 +80,9 @@ def trace_serving(goals: dict[str, ServingGoal], t: Trace) -> None:
         if not goal.stated:
             continue
         if goal.met is True:
-            t.decide("SERVING-GOAL-MET", goal.words() + ": not a reason to change the model.")
+            t.decide("SERVING-GOAL-MET", goal.words() + ".")
         elif goal.met is False:
-            t.decide("SERVING-GOAL-UNMET", goal.words() + ": a reason to change the model, whatever the quality.")
+            t.decide("SERVING-GOAL-UNMET", goal.words() + ".")
         elif goal.budget is not None:
             field = {"latency": "current_latency_ms", "cost": "current_cost_per_call",
                      "context": "current_context_tokens"}[goal.name]
