@@ -5,7 +5,6 @@ it trains at all. Adapt last, not first: a cheaper lever that already meets the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from specc.contract.metrics import higher_is_better, meets_bar
 from specc.plan.serving import ServingGoal, serving_goals, trace_serving
