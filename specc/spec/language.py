@@ -173,11 +173,12 @@ class Serving(Strict):
     """Serving-side constraints that tuning or distillation may be the answer to."""
 
     max_latency_ms: int | None = Field(
-        default=None, gt=0, description="Latency budget per request (p50) in milliseconds."
+        default=None, gt=0, le=86_400_000, description="Latency budget per request (p50) in milliseconds."
     )
     current_latency_ms: int | None = Field(
         default=None,
         gt=0,
+        le=86_400_000,
         description="Latency of the current solution (e.g. retrieval pipeline or large model), if measured.",
     )
     too_costly: bool = Field(
@@ -185,22 +186,22 @@ class Serving(Strict):
         description="True when a capable model works but costs too much to serve (a reason to distill).",
     )
     max_cost_per_call: float | None = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=1e9, allow_inf_nan=False,
         description="Serving cost budget per request (any currency unit, the same as current_cost_per_call).",
     )
     current_cost_per_call: float | None = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=1e9, allow_inf_nan=False,
         description="Measured serving cost per request of the current solution, in the unit of max_cost_per_call.",
     )
     max_context_tokens: int | None = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=100_000_000,
         description=(
             "Budget of prompt tokens sent per request (instructions, few-shot examples, retrieved passages): "
             "the context cost. Tuning the behaviour into the weights shortens the prompt."
         ),
     )
     current_context_tokens: int | None = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=100_000_000,
         description="Prompt tokens per request of the current (prompted) solution, if measured.",
     )
 
