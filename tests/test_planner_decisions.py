@@ -179,3 +179,22 @@ def test_aligned_base_gets_the_refusal_suite_offer_and_the_suite_compiles(root, 
     baseline = with_suite.stage("baseline")
     assert baseline.config["suites"] == [{"name": "safety", "kind": "refusal", "spec_path": None, "task": None,
                                           "limit": None}]
+
+
+def test_gate_advice_is_never_empty_even_when_the_risk_was_low(root):
+    """The estimate ranks plans; the gate measures. When a low-risk tune still forgets, the eval stage prints the
+    levers in order of cost (contract.forgetting_advice), and the plan recommends nothing extra."""
+    plan = plan_for(root, {"goal": {"behaviours": ["skill"]}, "evidence": {"prompting": {"score": 0.3}},
+                           "base_model": {"id": None, "path": "models/tiny", "licence": "apache-2.0"},
+                           "constraints": {"hardware": {"gpus": 0}, "budget": {"allow_full_finetune": True}},
+                           "data": {"train": {"path": "small.jsonl"}}})
+    assert plan.parameter_budget == "full" and plan.forgetting is not None and plan.forgetting.level == "low"
+    assert plan.forgetting.advice == []
+    assert plan.contract is not None and plan.contract.forgetting_advice == [
+        "Tune with LoRA instead of full fine-tuning (method.parameter_budget: lora): it forgets less.",
+        "Lower the learning rate (method.learning_rate) or train fewer steps (method.epochs, now 3, or "
+        "method.max_steps).",
+        "Mix replay data into data.train: general instruction rows (about 5–10% of the set) keep the old skills "
+        "exercised.",
+    ]
+    assert not any("LoRA instead of full" in r for r in plan.recommendations)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from specc.plan.model import ForgettingRisk
 from specc.plan.trace import Trace
 
-__all__ = ["LOW_BELOW", "MEDIUM_BELOW", "assess_forgetting"]
+__all__ = ["LOW_BELOW", "MEDIUM_BELOW", "assess_forgetting", "gate_advice"]
 
 LOW_BELOW = 1e11
 MEDIUM_BELOW = 1e13
@@ -70,3 +70,19 @@ def assess_forgetting(*, budget: str | None, trainable: int | None, steps: int |
         t.recommend(line)
     return ForgettingRisk(level=level, trainable_parameters=trainable, optimizer_steps=steps, narrowness=factor,
                           narrowness_reason=words, exposure=float(f"{exposure:.4g}"), advice=advice)
+
+
+def gate_advice(risk: ForgettingRisk | None, budget: str | None, epochs: float) -> list[str]:
+    """What the eval stage prints when the forgetting gate fails: the risk's advice, or — when the estimate was
+    low and forgetting happened anyway — the same levers in order of cost (the gate measured what the estimate
+    only ranked)."""
+    if risk is not None and risk.advice:
+        return list(risk.advice)
+    out = []
+    if budget == "full":
+        out.append("Tune with LoRA instead of full fine-tuning (method.parameter_budget: lora): it forgets less.")
+    out.append("Lower the learning rate (method.learning_rate) or train fewer steps (method.epochs"
+               + (f", now {epochs:g}" if epochs else "") + ", or method.max_steps).")
+    out.append("Mix replay data into data.train: general instruction rows (about 5–10% of the set) keep the old "
+               "skills exercised.")
+    return out

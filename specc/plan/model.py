@@ -127,7 +127,7 @@ class ForgettingRisk(Frozen):
     narrowness: float = Field(description="2 for one narrow behaviour, 1 for two, 0.5 for broad; ×2 past 3 epochs.")
     narrowness_reason: str
     exposure: float = Field(description="trainable parameters × optimizer steps × narrowness.")
-    advice: list[str] = Field(default_factory=list, description="What lowers the risk; printed when the gate fails.")
+    advice: list[str] = Field(default_factory=list, description="What lowers the risk (medium or high risk only).")
 
 
 class Stage(Frozen):

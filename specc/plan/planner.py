@@ -26,7 +26,7 @@ from pathlib import Path
 from specc import __version__
 from specc.plan.budget import choose_budget
 from specc.plan.contract import make_contract, make_tracking
-from specc.plan.forgetting import assess_forgetting
+from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.hyperparameters import resolve_hyperparameters
 from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data
 from specc.plan.launch import choose_launch
@@ -83,7 +83,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
             budget=budget, trainable=_trainable(spec, budget, base), steps=estimate.optimizer_steps if estimate else None,
             epochs=_epochs(spec), behaviours=len(spec.goal.behaviours),
             rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t)
-        contract = make_contract(spec, data, True, t, forgetting.advice if forgetting else [])
+        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)))
 
     models = [model_info("base", base, verdicts.get("base", ""))]
     if teacher is not None:
