@@ -255,3 +255,22 @@ def test_firewall_stage_refuses_personal_data_under_error_with_exit_3(tmp_path):
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "personal data" in proc.stderr
     assert not list(build.rglob("specc_done.json"))
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_line_numbers_stay_right_across_blocks_and_overlong_lines(tmp_path, monkeypatch, block):
+    """The scan reads blocks of whole lines; hits keep their editor line numbers whatever the block size, and a
+    line over the JSONL limit is skipped (the row checks refuse it) without shifting the numbers after it."""
+    from specc.contract import pii
+
+    monkeypatch.setattr(pii, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(pii, "MAX_LINE_BYTES", 200)
+    rows = _rows_with({3: PLANTED[0][1], 17: PLANTED[10][1], 40: PLANTED[15][1]}, n=45)
+    lines = [json.dumps(r) for r in rows]
+    lines[10] = json.dumps({"text": "x" * 500 + " a.b@acme-mail.io"})  # overlong: skipped, still a line
+    lines.insert(20, "   ")  # a blank line counts as a line, not a row
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = scan_file(path, name="b.jsonl")
+    assert [h.line for h in report.listed] == [4, 18, 42]
+    assert report.rows == 44  # 46 lines: 45 rows plus a blank line, less the overlong row
