@@ -57,6 +57,7 @@ def _run_pipeline(spec: Path) -> tuple[int, dict]:
     for stage in plan.stages:
         proc = run_stage(build, stage.script, check=stage.kind != "eval")
     result = json.loads((build / "results" / "eval.json").read_text())
+    _run_pipeline.eval_stderr = proc.stderr  # type: ignore[attr-defined]
     return proc.returncode, result["verdict"]
 
 
@@ -71,6 +72,8 @@ def test_destructive_finetune_trips_the_gate_and_gentle_one_passes(tmp_path, tin
     assert "heldout-nll" in regressed, verdict
     nll = next(s for s in verdict["suites"] if s["suite"] == "heldout-nll")
     assert nll["tuned"] > nll["baseline"] + 0.05  # lower is better: a rise is forgetting
+    # The plan's forgetting advice (contract.forgetting_advice) is printed with the failure.
+    assert "[specc] advice: Tune with LoRA instead of full fine-tuning" in _run_pipeline.eval_stderr  # type: ignore[attr-defined]
 
     gentle = _project(tmp_path / "gentle", tiny_data, tiny_model, "gentle", {
         "parameter_budget": "lora", "lora_r": 4, "learning_rate": 1e-6, "max_steps": 1, "micro_batch_size": 4,

@@ -253,6 +253,18 @@ def test_nan_bar_is_a_located_error_not_a_compile_traceback(tmp_path, value):
     assert _load_plan_compile(tmp_path, BASE.replace("bar: 0.5", f"bar: {value}")) in ("invalid", "refused")
 
 
+@pytest.mark.parametrize("serving", [
+    "{max_latency_ms: 879, current_latency_ms: 1" + "0" * 400 + "}",
+    "{max_context_tokens: 1" + "0" * 400 + ", current_context_tokens: 5}",
+    "{max_cost_per_call: .inf, current_cost_per_call: 0.5}",
+])
+def test_huge_serving_numbers_are_located_errors_not_a_planner_traceback(tmp_path, serving):
+    """A 400-digit `current_latency_ms` validated, then crashed the serving comparison with OverflowError."""
+    text = BASE.replace("constraints: {hardware: {gpus: 0, cpu_memory_gb: 16}}",
+                        f"constraints: {{hardware: {{gpus: 0, cpu_memory_gb: 16}}, serving: {serving}}}")
+    assert _load_plan_compile(tmp_path, text) == "invalid"
+
+
 def test_recursive_alias_is_a_located_error(tmp_path):
     """`x: &a [*a]` made the loader recurse until RecursionError."""
     assert _load_plan_compile(tmp_path, BASE + "loop: &a [*a]\n") == "invalid"

@@ -60,6 +60,12 @@ def test_scenario(scenario: dict[str, Any], fixture_dir: Path) -> None:
         got = {f.rule for f in plan.findings if f.level == want}
         for rule in expect.get(level, []):
             assert rule in got, f"{rule} is not a {want}; {want}s: {sorted(got)}"
+    for rule, text in expect.get("says", {}).items():
+        said = [f"{f.message} | {f.hint}" for f in plan.findings if f.rule == rule]
+        said += [d.reason for d in plan.decisions if d.rule == rule]
+        assert any(text in words for words in said), f"{rule} does not say {text!r}: {said}"
+    for text in expect.get("not_recommended", []):
+        assert not any(text in r for r in plan.recommendations), f"recommends {text!r}: {plan.recommendations}"
     for key, value in expect.get("hp", {}).items():
         assert plan.hyperparameters.get(key) == value, f"hp {key}: {plan.hyperparameters.get(key)!r}"
     # Invariants every plan keeps, whatever the scenario.

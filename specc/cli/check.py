@@ -9,7 +9,8 @@ Exit codes follow :mod:`specc.cli.main`:
 * 1 — the spec is invalid (located errors), or a data file is bad (missing, empty, not UTF-8, malformed
   JSON, a row missing a column of its format): the message names ``file:line``;
 * 2 — usage error (unknown option, missing argument, threshold out of range, spec file unreadable);
-* 3 — the firewall found golden rows in the training data above the threshold.
+* 3 — the firewall found golden rows in the training data above the threshold, or training rows hold personal
+  data and `data.personal_data.action` is error.
 """
 
 from __future__ import annotations

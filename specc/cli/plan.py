@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import click
 
 from specc.exit_codes import ExitCode
+from specc.plan.rules import Topic  # stdlib-only module: the topic list stays in one place
 
 __all__ = ["register"]
 
@@ -159,8 +161,7 @@ def register(group: click.Group) -> None:
         explain_command(rule_id)
 
     @group.command("rules")
-    @click.option("--topic", type=click.Choice(["lever", "method", "budget", "licence", "data", "contract",
-                                                "hardware", "launch"]), help="Only rules of this topic.")
+    @click.option("--topic", type=click.Choice(list(typing.get_args(Topic))), help="Only rules of this topic.")
     def rules(topic: str | None) -> None:
         """List the rules of the decision guide the planner applies."""
         rules_command(topic)

@@ -80,6 +80,7 @@ class CheckResult:
     training: tuple[CheckInput, ...]
     rows: dict[str, int]  # display path -> rows validated
     report: Any  # specc.contract.report.FirewallReport | None
+    personal_data: Any = None  # specc.contract.pii.PiiReport: personal data in the training rows
 
     @property
     def skipped(self) -> bool:
@@ -87,7 +88,8 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.report is None or bool(self.report.passed)
+        pii_ok = self.personal_data is None or self.personal_data.passed
+        return (self.report is None or bool(self.report.passed)) and pii_ok
 
 
 def display_path(path: str | os.PathLike[str], *, relative_spec: bool = True, cwd: Path | None = None) -> str:
@@ -199,7 +201,12 @@ def run_check(
         from specc.contract.firewall import scan  # the scanner itself only when there is something to scan
 
         report = scan(golden.input_file(), [inp.input_file() for inp in training], settings)
-    return CheckResult(spec=spec_display, golden=golden, training=tuple(training), rows=rows, report=report)
+    from specc.contract.pii import scan_files
+
+    policy = loaded.spec.data.personal_data
+    personal = scan_files([(inp.path, inp.display, inp.role) for inp in training], policy.action, policy.reason)
+    return CheckResult(spec=spec_display, golden=golden, training=tuple(training), rows=rows, report=report,
+                       personal_data=personal)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -308,11 +315,25 @@ def render_github(result: CheckResult) -> str:
 
 
 def render(result: CheckResult, fmt: str) -> str:
+    """The firewall's rendering, then the personal-data scan's (:mod:`specc.contract.pii`)."""
+    personal = result.personal_data
     if fmt == "json":
-        return render_json(result)
+        payload = json.loads(render_json(result))
+        if personal is not None:
+            payload["personal_data"] = personal.to_dict()
+        return json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     if fmt == "github":
-        return render_github(result)
-    return render_text(result)
+        out = render_github(result)
+        if personal is not None and personal.total and personal.action != "allow":
+            level = "error" if personal.action == "error" else "warning"
+            out += "".join(github_annotation(level, f"{h.field or 'row'}: {h.kind} {h.masked}", file=h.file,
+                                             line=h.line, title="specc personal data") + "\n"
+                           for f in personal.files for h in f.listed)
+        return out
+    text = render_text(result)
+    if personal is not None:
+        text += "\n".join(personal.render_lines()) + "\n"
+    return text
 
 
 def render_data_error(exc: DataError, fmt: str, spec: str) -> str:

@@ -90,6 +90,9 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
     if choice.budget is None or not choice.fits:
         tips = "; ".join(choice.suggestions) or "more memory, more GPUs, or a smaller model"
         if forced:
+            alt = _what_fits_unforced(base.facts, hardware, shape, {**kwargs, "forced": None}, m)
+            if alt is not None:
+                tips = alt
             t.find("BUDGET-FORCED-DOESNT-FIT", f"method.parameter_budget is {forced} but it does not fit: "
                    f"{choice.option(forced).reason}", tips)  # type: ignore[union-attr]
         else:
@@ -104,7 +107,7 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
             rule = "BUDGET-QLORA-WHEN-16BIT-DOESNT-FIT"
         else:
             rule = "BUDGET-SMALLEST-FITS"
-        why = _budget_reason(budget, needs_full, allow_full, choice)
+        why = _budget_reason(budget, needs_full, allow_full, choice, forced)
         t.decide(rule, f"{why} Estimates on {_hardware_words(spec)}: {table}.", verdict=f"parameter budget: {budget}")
         if budget != "full" and allow_full and not forced:
             t.decide("BUDGET-FULL-ONLY-WHEN-NEEDED",
@@ -146,15 +149,38 @@ def _fit_shape(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m:
     for gc, micro in shapes:
         choice = choose_budget(facts, hardware, replace(shape, gradient_checkpointing=gc, micro_batch=micro), **kwargs)
         rank = _BUDGET_RANK.get(choice.budget or "", 9) if choice.fits else 9
-        if best is None or rank < best[0]:
-            best = (rank, choice, gc, micro)
+        # Among shapes where nothing fits, keep the one that comes closest: a refusal quotes the smallest figure.
+        need = 0.0 if rank < 9 else min(
+            (o.needed_gib for o in choice.options if o.budget == (kwargs.get("forced") or o.budget)), default=0.0)
+        if best is None or (rank, need) < (best[0], best[4]):
+            best = (rank, choice, gc, micro, need)
         if choice.fits and kwargs.get("forced"):
             break
     assert best is not None
     return best[1], best[2], best[3]
 
 
-def _budget_reason(budget: str, needs_full: bool, allow_full: bool, choice: Any) -> str:
+def _what_fits_unforced(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m: Any) -> str | None:
+    """When a forced budget does not fit: the budget the guide would pick without the force, with its numbers,
+    so the refusal points at the way out instead of only at the figure that failed (or, when nothing fits, what
+    would make the cheapest budget fit)."""
+    choice, checkpointing, micro = _fit_shape(facts, hardware, shape, kwargs, m)
+    if choice.budget is None or not choice.fits:
+        return "; ".join(choice.suggestions) or None
+    option = choice.option(choice.budget)
+    how = [w for w in (("activation checkpointing on" if checkpointing and not m.gradient_checkpointing else ""),
+                       (f"micro batch {micro}" if micro != shape.micro_batch else "")) if w]
+    return (f"remove method.parameter_budget (or set it to {choice.budget}): {choice.budget} fits, needing "
+            f"{option.needed_gib:.1f} GiB per device of {option.usable_gib:.1f} GiB usable"
+            + (f" ({', '.join(how)})" if how else ""))
+
+
+def _budget_reason(budget: str, needs_full: bool, allow_full: bool, choice: Any, forced: str | None = None) -> str:
+    if forced:
+        option = choice.option(budget)
+        return (f"method.parameter_budget is {forced} (chosen by the spec, not by the guide); it fits"
+                + (f", needing {option.needed_gib:.1f} GiB per device of {option.usable_gib:.1f} GiB usable"
+                   if option is not None else "") + ".")
     if budget == "full":
         return "Full fine-tuning is allowed, the goal needs it, and it fits."
     if budget == "qlora":

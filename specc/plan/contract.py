@@ -13,7 +13,8 @@ from specc.spec.language import Spec
 __all__ = ["make_contract", "make_tracking"]
 
 
-def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace) -> Contract | None:
+def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
+                  forgetting_advice: list[str] | None = None) -> Contract | None:
     if not trains:
         return None
     ev = spec.eval
@@ -44,7 +45,9 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace) -> C
     firewall["inputs"] = inputs
     return Contract(metric=ev.metric, bar=ev.bar, golden=golden, suites=suites,
                     max_abs_drop=ev.forgetting.max_abs_drop, max_rel_drop=ev.forgetting.max_rel_drop,
-                    firewall=firewall, max_new_tokens=ev.max_new_tokens)
+                    firewall=firewall, max_new_tokens=ev.max_new_tokens,
+                    personal_data=spec.data.personal_data.model_dump(mode="json"),
+                    forgetting_advice=list(forgetting_advice or []))
 
 
 def make_tracking(spec: Spec, spec_sha256: str, data: list[DataFact]) -> Tracking:

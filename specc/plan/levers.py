@@ -5,9 +5,9 @@ it trains at all. Adapt last, not first: a cheaper lever that already meets the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from specc.contract.metrics import higher_is_better, meets_bar
+from specc.plan.serving import ServingGoal, serving_goals, trace_serving
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
@@ -32,6 +32,7 @@ class Levers:
     tune_rules: list[str]
     latency_wanted: bool
     cost_wanted: bool
+    serving: dict[str, ServingGoal] | None = None
 
 
 def choose_levers(spec: Spec, t: Trace) -> Levers:
@@ -43,17 +44,14 @@ def choose_levers(spec: Spec, t: Trace) -> Levers:
     retrieval_meets = meets_bar(ev.retrieval.score if ev.retrieval else None, bar, higher_is_better(metric))
     fast_facts = cons.knowledge_change in FAST_CHANGE
     has_demos = data.train is not None or data.preference is not None
-    serving = cons.serving
-    over_latency = (
-        serving.max_latency_ms is not None
-        and serving.current_latency_ms is not None
-        and serving.current_latency_ms > serving.max_latency_ms
-    )
-    latency_wanted = "latency" in wanted or over_latency
-    cost_wanted = "serving_cost" in wanted or serving.too_costly
+    goals = serving_goals(spec)
+    latency_wanted = goals["latency"].is_reason
+    cost_wanted = goals["cost"].is_reason
+    context_wanted = goals["context"].is_reason
 
     levers = ["prompting"]
     t.decide("LEVER-PROMPT-FIRST", "Prompting is tried (and kept) first in every plan; it costs nothing to change.")
+    trace_serving(goals, t)
 
     # Retrieval: facts that change, citations, knowledge.
     retrieval = False
@@ -103,16 +101,30 @@ def choose_levers(spec: Spec, t: Trace) -> Levers:
         tune_rules.append("LEVER-FINETUNE-PREFERENCE")
         tune.decide("LEVER-FINETUNE-PREFERENCE", "preference wanted: taught from chosen/rejected comparisons.")
     distil = False
-    serving_why = _serving_reason(wanted, over_latency, serving)
-    if spec.teacher is not None and forced in ("auto", "distill"):
+    serving_rules: list[str] = []  # tune reasons that come from serving goals, not from quality
+    serving_why = _serving_reason(goals)
+    any_serving_stated = any(g.stated for g in goals.values())
+    serving_reason = latency_wanted or cost_wanted or context_wanted
+    if spec.teacher is not None and forced in ("auto", "distill") and (serving_reason or not any_serving_stated
+                                                                      or forced == "distill"):
         distil = True
-        tune_rules.append("LEVER-DISTILL-SERVING")
+        serving_rules.append("LEVER-DISTILL-SERVING")
         tune.decide("LEVER-DISTILL-SERVING",
                  (serving_why or "a teacher is named (no latency or cost goal is stated)")
                  + f"; teacher {spec.teacher.ref} → student {spec.base_model.ref}.")
-    elif latency_wanted:
-        tune_rules.append("LEVER-FINETUNE-LATENCY")
-        tune.decide("LEVER-FINETUNE-LATENCY", (serving_why or "latency wanted") + "; no teacher is named.")
+    else:
+        if latency_wanted:
+            serving_rules.append("LEVER-FINETUNE-LATENCY")
+            tune.decide("LEVER-FINETUNE-LATENCY", goals["latency"].words() + "; no teacher is named.")
+        if context_wanted:
+            serving_rules.append("LEVER-FINETUNE-CONTEXT")
+            tune.decide("LEVER-FINETUNE-CONTEXT", goals["context"].words()
+                        + ": tuning the instructions and examples into the weights shortens every prompt.")
+    if spec.teacher is not None and forced == "auto" and any_serving_stated and not serving_reason:
+        t.decide("LEVER-SERVING-ALREADY-MET",
+                 f"teacher {spec.teacher.ref} is named, but every stated serving goal is met ("
+                 + "; ".join(g.words() for g in goals.values() if g.stated) + "): nothing to distil for.")
+    tune_rules.extend(serving_rules)
     if cost_wanted and spec.teacher is None:
         t.find("METHOD-DISTILL-NEEDS-TEACHER",
                "serving cost is a goal but no teacher is named, so nothing can be distilled",
@@ -125,10 +137,24 @@ def choose_levers(spec: Spec, t: Trace) -> Levers:
     # Stop early when a cheaper lever already reaches the bar (unless the spec forces a method).
     trains = bool(tune_rules) or forced != "auto"
     if forced == "auto":
-        if prompt_meets:
+        cheaper = "prompting" if prompt_meets else "retrieval" if retrieval_meets else None
+        if cheaper is not None and serving_rules:
+            # Quality is met by a cheaper lever; only the serving goals still call for a change of model.
+            score = (ev.prompting if prompt_meets else ev.retrieval).score  # type: ignore[union-attr]
+            if cheaper == "retrieval" and "retrieval" not in levers:
+                levers.append("retrieval")
+            t.decide("LEVER-QUALITY-MET-SERVING-NOT",
+                     f"{cheaper} scored {score} on {metric}, bar {bar}: quality is met; but "
+                     + serving_why + ". Quality and serving are separate reasons: the plan changes the model "
+                     "for serving only.")
+            tune.decisions = [d for d in tune.decisions if d.rule in serving_rules]
+            tune_rules = list(serving_rules)
+        elif prompt_meets:
             trains, distil = False, False
             t.decide("LEVER-PROMPT-MEETS-BAR",
-                     f"prompting scored {ev.prompting.score} on {metric}, bar {bar}.")  # type: ignore[union-attr]
+                     f"prompting scored {ev.prompting.score} on {metric}, bar {bar}"  # type: ignore[union-attr]
+                     + (f"; serving: {serving_why}, which tuning without a teacher cannot fix" if serving_reason
+                        else "") + ".")
         elif retrieval_meets:
             trains, distil = False, False
             if "retrieval" not in levers:
@@ -153,7 +179,7 @@ def choose_levers(spec: Spec, t: Trace) -> Levers:
         if "retrieval" in levers:
             t.decide("LEVER-COMBINE-RETRIEVAL-AND-TUNE",
                      "Retrieval serves the facts; the tuned model supplies the behaviour.")
-        if ev.prompting is None and not distil:
+        if ev.prompting is None and not distil and not (serving_rules and tune_rules == serving_rules):
             t.find("EVIDENCE-PROMPTING-FIRST",
                    "the plan fine-tunes but evidence.prompting is absent: no sign that prompting fell short",
                    "measure the best prompt on the golden set and record it under evidence.prompting")
@@ -171,26 +197,25 @@ def choose_levers(spec: Spec, t: Trace) -> Levers:
                f"{need} need retrieval, but latency is also a goal: retrieval adds a hop tuning cannot remove",
                "keep retrieval; make the generator smaller or tuned (shorter prompts), and cache retrieval")
     _recommend_levers(spec, levers, trains, t)
-    return Levers(levers, trains, distil, tune_rules, latency_wanted, cost_wanted)
+    return Levers(levers, trains, distil, tune_rules, latency_wanted, cost_wanted, goals)
 
 
-def _serving_reason(wanted: set[str], over_latency: bool, serving: Any) -> str:
-    parts = []
-    if over_latency:
-        parts.append(f"current latency {serving.current_latency_ms} ms exceeds the {serving.max_latency_ms} ms budget")
-    elif "latency" in wanted:
-        parts.append("latency wanted")
-    if serving.too_costly:
-        parts.append("serving.too_costly is true")
-    elif "serving_cost" in wanted:
-        parts.append("serving_cost wanted")
-    return "; ".join(parts)
+def _serving_reason(goals: dict[str, ServingGoal]) -> str:
+    """The unmet serving goals, each with its comparison (``latency: current 1,500 ms > budget 400 ms``)."""
+    return "; ".join(g.words() for g in goals.values() if g.is_reason)
 
 
 def _recommend_levers(spec: Spec, levers: list[str], trains: bool, t: Trace) -> None:
-    if not trains:
+    ev = spec.evidence
+    if not trains and ev.prompting is None:
         t.recommend("Iterate on the prompt (instructions, few-shot examples) and score it on the golden set; "
                     "record the result under evidence.prompting.")
+    elif not trains and t.fired("LEVER-PROMPT-MEETS-BAR"):
+        t.recommend("Keep the prompt that scored the recorded evidence.prompting result; re-score it on the golden "
+                    "set whenever the prompt or the model changes.")
+    elif not trains:
+        t.recommend("Improve the prompt further (instructions, few-shot examples) and update evidence.prompting "
+                    "with the new golden-set score.")
     if "retrieval" in levers:
         t.recommend("Serve facts through retrieval: index the documents and update them, not the weights, when "
                     "facts change" + (" ; return the source passages for citations." if

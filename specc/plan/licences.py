@@ -1,5 +1,9 @@
 """Step 3 of the guide: licences. Closed-API models are refused as base or teacher; open licences are read
 from the registry (:mod:`specc.plan.registry`) with their sources; unknown terms need an acknowledgement.
+
+Every licence that shapes the result — the base model's, the teacher's and each training dataset's — is also
+checked against ``goal.intended_use``: a non-commercial licence refuses a commercial plan (the clause is quoted),
+and while the intended use is unstated such a licence is a warning that asks for it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ def check_licences(spec: Spec, trains: bool, method: str, base: KnownModel, teac
     from specc.plan.registry.lookup import closed_api_match, licence_info
 
     verdicts: dict[str, str] = {}
+    _check_intended_use(spec, trains, method, base, teacher, t)
     if trains:
         closed = closed_api_match(base.ref.ref)
         if closed is not None:
@@ -83,3 +88,51 @@ def _unknown_licence(model: KnownModel, role: str, t: Trace) -> str:
            f"{'teacher' if role == 'teacher' else 'base_model'}")
     return "unknown; not acknowledged"
 
+
+
+def _check_intended_use(spec: Spec, trains: bool, method: str, base: KnownModel, teacher: KnownModel | None,
+                        t: Trace) -> None:
+    """Base, teacher and dataset licences against goal.intended_use (commercial, research, internal)."""
+    from specc.plan.registry.lookup import licence_info
+
+    if not trains:
+        return
+    use = spec.goal.intended_use
+    subjects: list[tuple[str, str | None]] = [(f"base model {base.ref.ref}", base.licence)]
+    if teacher is not None and method == "distill":
+        subjects.append((f"teacher {teacher.ref.ref}", teacher.licence))
+    for role in ("train", "preference", "prompts"):
+        entry = getattr(spec.data, role)
+        if entry is not None:
+            subjects.append((f"data.{role} dataset {entry.path}", entry.licence))
+    for what, licence in subjects:
+        info = licence_info(licence) if licence else None
+        if info is None:
+            continue
+        clause = f"{info.name}: \"{info.conditions}\" ({info.source})"
+        if info.commercial_use is False:
+            if use == "commercial":
+                t.find("LICENCE-NONCOMMERCIAL-USE",
+                       f"goal.intended_use is commercial but {what} is licensed {info.id}, which forbids it. {clause}",
+                       "pick a model or dataset whose licence allows commercial use, or change goal.intended_use "
+                       "if the model is not for a product")
+            elif use == "internal":
+                t.find("LICENCE-NONCOMMERCIAL-USE",
+                       f"goal.intended_use is internal and {what} is licensed {info.id} (non-commercial only): use "
+                       f"inside a business is usually commercial use. {clause}",
+                       "have the terms read for your internal use, or pick a commercially licensed alternative",
+                       level="warning")
+            elif use == "research":
+                t.decide("LICENCE-RESEARCH-USE",
+                         f"goal.intended_use is research and {what} is licensed {info.id} (non-commercial): "
+                         f"allowed for research. {clause}",
+                         verdict="non-commercial licence accepted for research use")
+            else:
+                t.find("LICENCE-INTENDED-USE-UNSTATED",
+                       f"{what} is licensed {info.id}, which forbids commercial use, and goal.intended_use is not "
+                       f"stated. {clause}",
+                       "set goal.intended_use (commercial, research or internal) so the plan can judge the licence")
+        elif info.commercial_use == "conditions" and use == "commercial":
+            t.find("LICENCE-COMMERCIAL-CONDITIONS",
+                   f"goal.intended_use is commercial and {what} is licensed {info.id}, which allows it on "
+                   f"conditions. {clause}", f"read {info.source}")

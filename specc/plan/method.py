@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from specc.plan.inputs import KnownModel
 from specc.plan.levers import Levers
+from specc.plan.model import DataFact
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
@@ -18,7 +19,7 @@ def _looks_instruction_tuned(ref: str) -> bool:
 
 
 def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel | None,
-                   t: Trace) -> tuple[str, str | None]:
+                   t: Trace, data_facts: list[DataFact] | tuple[DataFact, ...] = ()) -> tuple[str, str | None]:
     """Return (method, distillation mode) and fire the method rules; data needs become findings."""
     data, forced = spec.data, spec.method.method
     has_train, has_pref, has_prompts = data.train is not None, data.preference is not None, data.prompts is not None
@@ -40,6 +41,10 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
             t.find("DATA-NO-TRAINING-DATA", "the plan fine-tunes (SFT) but data.train is not given",
                    "add demonstrations under data.train"
                    + (" or preference pairs under data.preference" if "preference" in wanted else ""))
+        elif _train_format(data_facts) == "text":
+            t.decide("METHOD-CONTINUED-PRETRAINING",
+                     f"data.train ({data.train.path}) holds raw text rows, not prompt → response pairs: the model "  # type: ignore[union-attr]
+                     "learns to continue the documents (next-token prediction over the whole text).")
         else:
             t.decide("METHOD-SFT-IMITATION", f"data.train ({data.train.path}) holds demonstrations to imitate.")  # type: ignore[union-attr]
         if "preference" in wanted and not has_pref:
@@ -72,6 +77,10 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                    "add data.train to SFT first" if not instruct else "",
                    level="info" if instruct else "warning")
     return method, _choose_distillation(spec, base, teacher, t) if method == "distill" else None
+
+
+def _train_format(facts: list[DataFact] | tuple[DataFact, ...]) -> str | None:
+    return next((d.format for d in facts if d.role == "train" and d.exists), None)
 
 
 def _choose_distillation(spec: Spec, base: KnownModel, teacher: KnownModel | None, t: Trace) -> str | None:

@@ -54,7 +54,8 @@ class RuleFiring(Frozen):
     """One decision, traced to the guide rule that made it."""
 
     rule: str = Field(description="Stable rule id, e.g. LEVER-PROMPT-FIRST; `specc explain` prints it.")
-    topic: Literal["lever", "method", "budget", "licence", "data", "contract", "hardware", "launch"]
+    topic: Literal["lever", "serving", "method", "budget", "licence", "data", "safety", "forgetting", "contract",
+                   "hardware", "launch"]
     verdict: str = Field(description="What was decided, e.g. 'use retrieval for changing facts'.")
     reason: str = Field(description="Why, with the spec's own numbers where they matter.")
 
@@ -117,6 +118,18 @@ class Estimate(Frozen):
     notes: list[str] = Field(default_factory=list)
 
 
+class ForgettingRisk(Frozen):
+    """How much the tune may erode general capability, estimated before training (:mod:`specc.plan.forgetting`)."""
+
+    level: Literal["low", "medium", "high"]
+    trainable_parameters: int
+    optimizer_steps: int
+    narrowness: float = Field(description="2 for one narrow behaviour, 1 for two, 0.5 for broad; ×2 past 3 epochs.")
+    narrowness_reason: str
+    exposure: float = Field(description="trainable parameters × optimizer steps × narrowness.")
+    advice: list[str] = Field(default_factory=list, description="What lowers the risk (medium or high risk only).")
+
+
 class Stage(Frozen):
     """One step of the build: one script, one trainer, declared inputs and outputs."""
 
@@ -163,6 +176,11 @@ class Contract(Frozen):
     max_rel_drop: float | None
     firewall: dict[str, Any]
     max_new_tokens: int
+    personal_data: dict[str, str] = Field(
+        default_factory=lambda: {"action": "warn", "reason": ""},
+        description="data.personal_data: what the firewall stage does when training rows hold personal data.")
+    forgetting_advice: list[str] = Field(
+        default_factory=list, description="What to change when the forgetting gate fails (from the risk estimate).")
 
 
 class Tracking(Frozen):
@@ -195,6 +213,7 @@ class Plan(Frozen):
     models: list[ModelInfo] = Field(default_factory=list)
     data: list[DataFact] = Field(default_factory=list)
     estimate: Estimate | None = None
+    forgetting: ForgettingRisk | None = Field(default=None, description="Forgetting risk of the tune, estimated.")
     hyperparameters: dict[str, Any] = Field(
         default_factory=dict, description="Every resolved training value; the stage configs are laid out from these.")
     hyperparameter_sources: dict[str, str] = Field(

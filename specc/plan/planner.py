@@ -26,13 +26,15 @@ from pathlib import Path
 from specc import __version__
 from specc.plan.budget import choose_budget
 from specc.plan.contract import make_contract, make_tracking
+from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.hyperparameters import resolve_hyperparameters
-from specc.plan.inputs import KnownModel, know_model, read_data
+from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data
 from specc.plan.launch import choose_launch
 from specc.plan.levers import choose_levers
 from specc.plan.licences import check_licences
 from specc.plan.method import choose_method
 from specc.plan.model import ModelInfo, Plan
+from specc.plan.safety import check_safety
 from specc.plan.stages import build_stages
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
@@ -59,12 +61,14 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
     teacher = know_model(spec.teacher, base_dir) if spec.teacher is not None else None
 
     lv = choose_levers(spec, t)
+    advise_small_data(spec, data, lv.trains, t)
     method, distillation = "none", None
     if lv.trains:
-        method, distillation = choose_method(spec, lv, base, teacher, t)
+        method, distillation = choose_method(spec, lv, base, teacher, t, data)
     verdicts = check_licences(spec, lv.trains, method, base, teacher, t)
 
-    budget, estimate, hp, sources, contract, launch = None, None, {}, {}, None, None
+    budget, estimate, hp, sources, contract, launch, forgetting = None, None, {}, {}, None, None, None
+    check_safety(spec, lv.trains, t)
     if lv.trains:
         hw = spec.constraints.hardware
         if hw.gpus == 0:
@@ -75,7 +79,11 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         launch = choose_launch(hw, budget, estimate, t)
         hp, sources = resolve_hyperparameters(spec, method, distillation, budget, chosen.checkpointing,
                                               chosen.micro_batch, chosen.accumulation, launch.num_processes)
-        contract = make_contract(spec, data, True, t)
+        forgetting = assess_forgetting(
+            budget=budget, trainable=_trainable(spec, budget, base), steps=estimate.optimizer_steps if estimate else None,
+            epochs=_epochs(spec), behaviours=len(spec.goal.behaviours),
+            rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t)
+        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)))
 
     models = [model_info("base", base, verdicts.get("base", ""))]
     if teacher is not None:
@@ -98,6 +106,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         models=models,
         data=data,
         estimate=estimate,
+        forgetting=forgetting,
         hyperparameters=hp,
         hyperparameter_sources=sources,
         launch=launch,
@@ -107,6 +116,26 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
     if plan.trains and plan.ok:
         plan = plan.model_copy(update={"stages": build_stages(plan)})
     return plan
+
+
+def _epochs(spec: Spec) -> float:
+    from specc.plan.defaults import DEFAULT_HYPERPARAMETERS
+
+    return float(spec.method.epochs) if spec.method.epochs is not None else float(DEFAULT_HYPERPARAMETERS["epochs"])
+
+
+def _trainable(spec: Spec, budget: str | None, base: KnownModel) -> int | None:
+    """Parameters the tune moves: all of them for full, the adapters' for LoRA/QLoRA (estimator's count)."""
+    if budget is None or base.facts is None:
+        return None
+    if budget == "full":
+        return base.params
+    from specc.plan.defaults import DEFAULT_HYPERPARAMETERS
+    from specc.plan.estimator import lora_trainable_params
+
+    m = spec.method
+    return lora_trainable_params(base.facts, m.lora_r or DEFAULT_HYPERPARAMETERS["lora_r"],
+                                 "attention" if m.lora_targets == "attention" else "all-linear")
 
 
 def plan_spec_file(path: str | Path) -> Plan:

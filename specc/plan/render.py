@@ -108,6 +108,11 @@ def render_text(plan: Plan) -> str:
         out.append(f"  tokens {value_text(e.train_tokens)}, optimizer steps {value_text(e.optimizer_steps)}, "
                    f"GPU-hours {value_text(e.gpu_hours)}")
         out += [f"  note: {n}" for n in e.notes]
+    if plan.forgetting is not None:
+        fr = plan.forgetting
+        out += ["", f"Forgetting risk: {fr.level} ({fr.trainable_parameters:,} trainable parameters × "
+                f"{fr.optimizer_steps:,} steps × narrowness {fr.narrowness:g} = {fr.exposure:.2g})"]
+        out += [f"  advice: {a}" for a in fr.advice]
     if plan.hyperparameters:
         out += ["", "Hyperparameters:"]
         out += [f"  {k} = {value_text(v)}" for k, v in sorted(plan.hyperparameters.items())]
@@ -186,7 +191,14 @@ def render_markdown(plan: Plan) -> str:
                 + (f"`{c.golden.path}` (sha256 `{(c.golden.sha256 or '')[:12]}`)" if c.golden else "**no golden set**"),
                 f"- **Forgetting budget:** abs {value_text(c.max_abs_drop)}, rel {value_text(c.max_rel_drop)} on "
                 + (", ".join(f"`{s.name}`" for s in c.suites) or "**no general suite**"),
-                f"- **Firewall:** `{value_text(c.firewall)}`", ""]
+                f"- **Firewall:** `{value_text(c.firewall)}`",
+                f"- **Personal data:** {c.personal_data.get('action', 'warn')}"
+                + (f" ({c.personal_data['reason']})" if c.personal_data.get("reason") else ""), ""]
+    if plan.forgetting is not None:
+        fr = plan.forgetting
+        out += [f"**Forgetting risk:** {fr.level} — {fr.trainable_parameters:,} trainable parameters × "
+                f"{fr.optimizer_steps:,} steps × narrowness {fr.narrowness:g} ({fr.narrowness_reason})", ""]
+        out += [f"- {a}" for a in fr.advice] + ([""] if fr.advice else [])
     if plan.estimate is not None:
         e = plan.estimate
         out += ["<details><summary>Estimate (memory per budget, compute)</summary>", ""]

@@ -17,7 +17,8 @@ from typing import Literal
 
 __all__ = ["Rule", "RULES", "RULES_BY_ID", "get_rule", "suggest_rule_ids", "Topic", "Output"]
 
-Topic = Literal["lever", "method", "budget", "licence", "data", "contract", "hardware", "launch"]
+Topic = Literal["lever", "serving", "method", "budget", "licence", "data", "safety", "forgetting", "contract",
+                "hardware", "launch"]
 Output = Literal["decision", "error", "warning", "info"]
 """What a firing produces: a traced decision (``plan.decisions``) or a finding of that level."""
 
@@ -27,6 +28,9 @@ _GUIDE = f"{GUIDE_DOC}, 'The decision guide'"
 _FURTHER = f"{GUIDE_DOC}, 'The decision guide' (further rules)"
 _CONTRACT = f"{GUIDE_DOC}, 'The eval contract'"
 _PIPELINE = f"{GUIDE_DOC}, 'Pipeline'"
+_SERVING = f"{GUIDE_DOC}, 'Serving goals'"
+_USE = f"{GUIDE_DOC}, 'Intended use and licences'"
+_RISKS = f"{GUIDE_DOC}, 'Data risks and safety'"
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,40 @@ RULES: tuple[Rule, ...] = (
        "tune as the spec asks",
        "An explicit method in the spec overrides the guide's lever choice; the guide's concerns remain findings.",
        _PIPELINE, "—"),
+    # ---- serving goals ------------------------------------------------------------------------------
+    _r("SERVING-GOAL-MET", "serving", "decision",
+       "a serving goal (latency, cost per call, context tokens) has a budget and a current value within it",
+       "the goal is met: not a reason to change the model",
+       "A budget that is already met gives no reason to distil or tune; the comparison is traced so a reviewer "
+       "sees it.",
+       _SERVING, "'When a capable model works but is too slow or costly to serve'"),
+    _r("SERVING-GOAL-UNMET", "serving", "decision",
+       "a serving goal's current value exceeds its budget (or serving.too_costly is true)",
+       "the goal is unmet: a reason to change the model, whatever the quality",
+       "Serving is a reason of its own: a prompt that meets the quality bar can still be too slow or too costly.",
+       _SERVING, "'or lower latency from a smaller specialized model'"),
+    _r("SERVING-GOAL-UNMEASURED", "serving", "info",
+       "a serving budget is set but the current value is not",
+       "the goal cannot be judged: measure the current solution",
+       "Without the current value nobody can tell whether the budget is already met.",
+       _SERVING, "—"),
+    _r("LEVER-QUALITY-MET-SERVING-NOT", "lever", "decision",
+       "prompting or retrieval meets eval.bar, but a serving goal is unmet and a serving lever applies (a teacher "
+       "to distil, or tuning for latency or context)",
+       "do not stop at the cheaper lever: change the model for serving only",
+       "Quality and serving are separate reasons; meeting one says nothing about the other.",
+       _SERVING, "'When a capable model works but is too slow or costly to serve, and you need a smaller "
+                 "deployable version.'"),
+    _r("LEVER-SERVING-ALREADY-MET", "lever", "decision",
+       "a teacher is named, serving goals are stated, and every one of them is met",
+       "do not distil",
+       "Distillation buys speed and cost; when both are already within budget it buys nothing.",
+       _SERVING, "'When a capable model works but is too slow or costly to serve'"),
+    _r("LEVER-FINETUNE-CONTEXT", "lever", "decision",
+       "serving.current_context_tokens exceeds serving.max_context_tokens and no teacher is named",
+       "fine-tune the instructions and examples into the weights so the prompt shrinks",
+       "Every call pays for the prompt's tokens; a tuned model needs no long instructions or few-shot examples.",
+       _SERVING, "'a skill internalized so it needn't be re-explained on every call'"),
     # ---- evidence and conflicts ---------------------------------------------------------------------
     _r("EVIDENCE-PROMPTING-FIRST", "lever", "warning",
        "the plan fine-tunes and evidence.prompting is absent",
@@ -177,6 +215,12 @@ RULES: tuple[Rule, ...] = (
        "supervised fine-tuning (SFT)",
        "SFT learns by imitation from prompt → ideal-response pairs.",
        _GUIDE, "'SFT trains the model on prompt → ideal-response pairs ... It learns by imitation.'"),
+    _r("METHOD-CONTINUED-PRETRAINING", "method", "decision",
+       "the plan runs SFT and data.train holds raw text rows (format text)",
+       "continued pretraining: next-token prediction over the documents",
+       "Raw text has no prompt and no ideal response; the model learns the domain's language, not a behaviour "
+       "to imitate.",
+       _GUIDE, "'SFT trains the model on prompt → ideal-response pairs' — raw text is not such a pair."),
     _r("METHOD-DPO-PAIRS", "method", "decision",
        "preference pairs (data.preference) are given without prompts for online sampling",
        "direct preference optimisation (DPO)",
@@ -278,6 +322,57 @@ RULES: tuple[Rule, ...] = (
        "proceed on the user's acknowledgement",
        "The user has stated the terms allow this use; the plan records that it relied on the statement.",
        _GUIDE, "—"),
+    _r("LICENCE-NONCOMMERCIAL-USE", "licence", "error",
+       "goal.intended_use is commercial (error) or internal (warning) and the base model, the teacher or a training "
+       "dataset is under a non-commercial licence",
+       "refuse the commercial plan; quote the clause",
+       "A non-commercial licence does not become commercial because the model was tuned; what is built on it "
+       "inherits the limit.",
+       _USE, "'distilling a closed-API model may breach its terms.'"),
+    _r("LICENCE-COMMERCIAL-CONDITIONS", "licence", "warning",
+       "goal.intended_use is commercial and a licence allows commercial use only on conditions",
+       "proceed, and meet the conditions",
+       "Conditions such as user caps, naming or acceptable-use policies bind the product; a reviewer must see them.",
+       _USE, "—"),
+    _r("LICENCE-RESEARCH-USE", "licence", "decision",
+       "goal.intended_use is research and a licence is non-commercial",
+       "non-commercial licence accepted for research use",
+       "Research-only and non-commercial terms allow research; the plan records that it relied on that use.",
+       _USE, "—"),
+    _r("LICENCE-INTENDED-USE-UNSTATED", "licence", "warning",
+       "a model or dataset licence forbids commercial use and goal.intended_use is not stated",
+       "flag it: state the intended use",
+       "Whether a non-commercial licence is a blocker depends on what the model is for; only the user knows.",
+       _USE, "—"),
+    # ---- safety ---------------------------------------------------------------------------------------
+    _r("SAFETY-ALIGNED-BASE", "safety", "warning",
+       "the plan tunes an aligned chat/instruct model and data.general_suites has no refusal suite",
+       "flag it: tuning can erode the guardrails; add a refusal suite",
+       "Guardrails are behaviour learnt in post-training; a narrow tune can overwrite them like any other skill, "
+       "and only a refusal suite in the forgetting gate would notice.",
+       _RISKS, "'Fine-tuning on a narrow dataset ... can even erode safety guardrails baked into the base model.'"),
+    _r("SAFETY-REFUSAL-SUITE", "safety", "decision",
+       "the plan tunes an aligned chat/instruct model and data.general_suites has a refusal suite",
+       "the forgetting gate re-tests refusals before and after the tune",
+       "A drop in refusal rate past the forgetting budget fails the run like any capability drop.",
+       _RISKS, "'can even erode safety guardrails baked into the base model.'"),
+    # ---- forgetting -----------------------------------------------------------------------------------
+    _r("FORGETTING-RISK-ESTIMATE", "forgetting", "decision",
+       "the plan trains and the model size and step count are known",
+       "estimate the forgetting risk: trainable parameters × optimizer steps × narrowness",
+       "Forgetting rises with the parameters trained and the steps taken, and narrow data overwrites more.",
+       _RISKS, "'the amount of forgetting rising predictably as you train more parameters for more steps'"),
+    _r("FORGETTING-RISK-HIGH", "forgetting", "warning",
+       "the estimated forgetting risk is high",
+       "flag it: fewer epochs, replay data, LoRA over full",
+       "Forgetting is not fully solvable; at high exposure, cut steps or mix general data back in.",
+       _RISKS, "'Forgetting is not fully solvable ... prefer the smallest intervention that achieves the goal.'"),
+    _r("FORGETTING-FULL-TUNE", "forgetting", "warning",
+       "the plan fine-tunes every weight (full) and the forgetting risk is medium or high",
+       "flag it: LoRA forgets less",
+       "With frozen base weights LoRA is more resistant to catastrophic forgetting and often matches full tuning.",
+       _RISKS, "'because the base weights stay frozen, LoRA is more resistant to catastrophic forgetting than full "
+               "tuning.'"),
     # ---- parameter budget ---------------------------------------------------------------------------
     _r("BUDGET-SMALLEST-FITS", "budget", "decision",
        "LoRA fits the hardware with the safety margin",
@@ -384,6 +479,17 @@ RULES: tuple[Rule, ...] = (
        "refuse: name the data the method needs",
        "SFT needs demonstrations, DPO needs pairs, RLHF needs pairs and prompts, distillation needs prompts.",
        _GUIDE, "'Training needs curated data, compute, and care.'"),
+    _r("DATA-PERSONAL-DATA", "data", "warning",
+       "training rows hold emails, phone numbers, payment card numbers, IBANs or API keys; the level follows "
+       "data.personal_data.action (error, warn, or allow: info with the reason)",
+       "flag it with counts and the first file:line, never the data",
+       "A tuned model can repeat its training rows; personal data and secrets in them can come back out.",
+       _RISKS, "—"),
+    _r("DATA-FEW-SHOT-FIRST", "data", "warning",
+       "the plan tunes on fewer than 100 demonstrations and evidence.prompting is absent",
+       "try the rows as few-shot examples in the prompt first",
+       "A handful of examples fits in a prompt; tuning on them costs more, overfits, and risks forgetting.",
+       _RISKS, "'A large share of \"we need to fine-tune\" problems are solved by better prompting'"),
     _r("DATA-FEW-ROWS", "data", "info",
        "a training input has fewer than 100 rows",
        "flag it: little data",

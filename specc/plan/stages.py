@@ -261,8 +261,10 @@ def build_stages(plan: Plan) -> list[Stage]:
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
           inputs={**inputs_of(train, pref, prompts), **({"golden": golden["spec_path"]} if golden else {})},
-          outputs={"report": "reports/firewall.json"},
-          config={"golden": golden, "training": [d for d in (train, pref, prompts) if d], "settings": fw})
+          outputs={"report": "reports/firewall.json", "personal_data": "reports/personal_data.json"},
+          config={"golden": golden, "training": [d for d in (train, pref, prompts) if d], "settings": fw,
+                  "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""}},
+          )
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}

@@ -38,7 +38,9 @@ KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "real
 DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "text", "prompts"]
 MethodChoice = Literal["auto", "sft", "dpo", "rlhf", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
-SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval"]
+SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval", "refusal"]
+IntendedUse = Literal["commercial", "research", "internal"]
+PiiAction = Literal["error", "warn", "allow"]
 TargetMetric = Literal["exact_match", "accuracy", "perplexity"]
 TrackingMode = Literal["auto", "online", "offline", "disabled"]
 Strategy = Literal["auto", "ddp", "fsdp", "zero2", "zero3"]
@@ -90,6 +92,15 @@ class Goal(Strict):
         description=(
             "True when the behaviour must hold on every call without being re-explained in the prompt "
             "(a house style, a strict output format). Prompting is then often not enough."
+        ),
+    )
+    intended_use: IntendedUse | None = Field(
+        default=None,
+        description=(
+            "What the adapted model is for: commercial (a product or paid service), research, or internal "
+            "(inside your organisation, not sold). The licences of the base model, the teacher and every "
+            "training dataset are checked against it; a non-commercial licence refuses a commercial plan. "
+            "Unset: licence limits are warnings that ask you to state it."
         ),
     )
 
@@ -162,16 +173,36 @@ class Serving(Strict):
     """Serving-side constraints that tuning or distillation may be the answer to."""
 
     max_latency_ms: int | None = Field(
-        default=None, gt=0, description="Latency budget per request (p50) in milliseconds."
+        default=None, gt=0, le=86_400_000, description="Latency budget per request (p50) in milliseconds."
     )
     current_latency_ms: int | None = Field(
         default=None,
         gt=0,
+        le=86_400_000,
         description="Latency of the current solution (e.g. retrieval pipeline or large model), if measured.",
     )
     too_costly: bool = Field(
         default=False,
         description="True when a capable model works but costs too much to serve (a reason to distill).",
+    )
+    max_cost_per_call: float | None = Field(
+        default=None, gt=0, le=1e9, allow_inf_nan=False,
+        description="Serving cost budget per request (any currency unit, the same as current_cost_per_call).",
+    )
+    current_cost_per_call: float | None = Field(
+        default=None, gt=0, le=1e9, allow_inf_nan=False,
+        description="Measured serving cost per request of the current solution, in the unit of max_cost_per_call.",
+    )
+    max_context_tokens: int | None = Field(
+        default=None, gt=0, le=100_000_000,
+        description=(
+            "Budget of prompt tokens sent per request (instructions, few-shot examples, retrieved passages): "
+            "the context cost. Tuning the behaviour into the weights shortens the prompt."
+        ),
+    )
+    current_context_tokens: int | None = Field(
+        default=None, gt=0, le=100_000_000,
+        description="Prompt tokens per request of the current (prompted) solution, if measured.",
     )
 
 
@@ -254,7 +285,38 @@ class DataFile(Strict):
         ),
     )
 
+    licence: str | None = Field(
+        default=None,
+        description=(
+            "The dataset's licence id (cc-by-4.0, cc-by-nc-4.0, apache-2.0, ...), as its dataset card states it. "
+            "Checked against goal.intended_use like model licences."
+        ),
+    )
+
     _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+    _check_licence = field_validator("licence")(lambda cls, v: _no_control_characters(v))
+
+
+class PersonalData(Strict):
+    """What to do when training rows hold personal data (emails, phone numbers, payment cards, IBANs, API keys)."""
+
+    action: PiiAction = Field(
+        default="warn",
+        description=(
+            "error: refuse the plan and stop the firewall stage (exit 3); warn (default): a plan warning and a "
+            "report, training proceeds; allow: proceed, recorded with `reason`."
+        ),
+    )
+    reason: str = Field(
+        default="",
+        description="Why personal data may stay in the training rows (required with action: allow).",
+    )
+
+    @model_validator(mode="after")
+    def _allow_needs_reason(self) -> PersonalData:
+        if self.action == "allow" and not self.reason.strip():
+            raise ValueError("action: allow needs a `reason` (why personal data may stay in the training rows)")
+        return self
 
 
 class Suite(Strict):
@@ -264,10 +326,14 @@ class Suite(Strict):
     kind: SuiteKind = Field(
         description=(
             "exact_match (greedy generation vs reference), multiple_choice (log-likelihood of each choice), "
-            "perplexity (held-out text; lower is better), lm_eval (an lm-evaluation-harness task, when installed)."
+            "perplexity (held-out text; lower is better), lm_eval (an lm-evaluation-harness task, when installed), "
+            "refusal (refusal rate on harmful requests, scored by pattern; specc's built-in set when no path)."
         )
     )
-    path: str | None = Field(default=None, description="JSONL suite file (not for lm_eval).")
+    path: str | None = Field(
+        default=None,
+        description="JSONL suite file (not for lm_eval). For refusal: rows {prompt}; omit to use the built-in set.",
+    )
     task: str | None = Field(default=None, description="lm-evaluation-harness task name (lm_eval only).")
     limit: int | None = Field(default=None, gt=0, description="Evaluate only the first N rows (quick checks).")
 
@@ -279,6 +345,10 @@ class Suite(Strict):
         if self.kind == "lm_eval":
             if not self.task or self.path:
                 raise ValueError("an `lm_eval` suite names a `task` and no `path`")
+        elif self.kind == "refusal":
+            if self.task:
+                raise ValueError("a `refusal` suite names no `task` (a `path` of {prompt} rows, or none for the "
+                                 "built-in set)")
         elif not self.path or self.task:
             raise ValueError(f"an `{self.kind}` suite names a `path` and no `task`")
         return self
@@ -302,6 +372,10 @@ class Data(Strict):
     general_suites: list[Suite] = Field(
         default_factory=list,
         description="General-capability suites for the forgetting check after every tune.",
+    )
+    personal_data: PersonalData = Field(
+        default_factory=PersonalData,
+        description="Policy for personal data found in training rows by the plan, `specc check` and the firewall stage.",
     )
 
     @model_validator(mode="after")

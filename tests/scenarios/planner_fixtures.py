@@ -55,8 +55,21 @@ def make_fixture_dir(root: Path) -> Path:
         "golden.jsonl": _rows("prompt_completion", 40),
         "suite.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(30)],
     }
+    files["fifty.jsonl"] = _rows("messages", 50)
+    files["raw_text.jsonl"] = [{"text": f"Section {i}. The clinic's intake procedure, paragraph {i}."} for i in range(150)]
+    pii = _rows("messages", 150)
+    pii[7]["messages"][0]["content"] = "Please reply to jane.doe@acme-mail.io about order 12."
+    pii[42]["messages"][1]["content"] = "Charged card 4111 1111 1111 1111 as requested."
+    pii[99]["messages"][0]["content"] = "Call me back on +44 20 7946 0958 tomorrow."
+    pii[120]["messages"][0]["content"] = "cc: ops@acme-mail.io and billing@acme-mail.io"
+    files["pii.jsonl"] = pii
+    files["pii_prompts.jsonl"] = [{"prompt": f"Summarise ticket {i}"} for i in range(120)] + [
+        {"prompt": "Customer IBAN GB82 WEST 1234 5698 7654 32 was charged twice; draft a reply."}]
     for name, rows in files.items():
         (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    # 200,000 short rows: enough optimizer steps for a high forgetting risk, small enough to plan fast.
+    (root / "big.jsonl").write_text("".join(f'{{"prompt": "q{i}", "completion": "a{i}"}}\n' for i in range(200_000)),
+                                    encoding="utf-8")
     (root / "broken.jsonl").write_text('{"messages": [\n', encoding="utf-8")
     for name, cfg in {"tiny": _tiny_config(64, 2, 1000), "tiny-big": _tiny_config(256, 4, 1000),
                       "tiny-other": _tiny_config(64, 2, 2000)}.items():
