@@ -218,7 +218,8 @@ def test_locked_file_replaced_after_compile_is_refused(project, edit, refuser):
     """Finding 4 (and the golden set and model files with it): a file the baseline and eval read is
     replaced after compile. `specc run` must not skip the completed stages as "unchanged" nor score the
     new file: the first stage that reads it (the baseline; the firewall for the golden set) refuses
-    (exit 3) naming the file; `./run.sh eval` refuses the same way."""
+    (exit 3) naming the file; `./run.sh eval` refuses the same way. (The golden case is a control: the
+    firewall's declared inputs already made the runner notice it before fingerprints.)"""
     build = project / "build"
     baseline = (build / "results/baseline.json").read_bytes()
     message = edit(project)
