@@ -46,11 +46,16 @@ def model_entry(model: Any, spec_root: str | os.PathLike[str] | None) -> dict[st
     entry: dict[str, Any] = {"role": model.role, "ref": model.ref, "source": model.source,
                              "revision": model.revision}
     if model.source == "local" and spec_root is not None:
-        from specc.run.manifest import MISSING, content_sha256
+        from specc.run.manifest import content_sha256
 
-        sha = content_sha256(Path(spec_root) / model.ref)
-        if sha != MISSING:
-            entry["sha256"] = sha
+        directory = Path(spec_root) / model.ref
+        # only a model directory (its config.json is what the planner read): a path that is not one is the
+        # planner's finding to report, and hashing an arbitrary tree (``path: ..``) could take forever
+        if (directory / "config.json").is_file():
+            try:
+                entry["sha256"] = content_sha256(directory)
+            except OSError:  # unreadable file: no content lock; the stage's loader reports it
+                pass
     return entry
 
 
