@@ -51,11 +51,11 @@ def model_entry(model: Any, spec_root: str | os.PathLike[str] | None) -> dict[st
         directory = Path(spec_root) / model.ref
         # only a model directory (its config.json is what the planner read): a path that is not one is the
         # planner's finding to report, and hashing an arbitrary tree (``path: ..``) could take forever
-        if (directory / "config.json").is_file():
-            try:
+        try:
+            if (directory / "config.json").is_file():
                 entry["sha256"] = content_sha256(directory)
-            except OSError:  # unreadable file: no content lock; the stage's loader reports it
-                pass
+        except OSError:  # an over-long or unreadable path: no content lock; the planner/loader report it
+            pass
     return entry
 
 
