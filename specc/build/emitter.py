@@ -131,8 +131,10 @@ def _python_file(rel: str, text: str) -> str:
     return text
 
 
-def render_build(plan: Plan, spec_rel: str) -> dict[str, tuple[str, int]]:
-    """Every compiled file as ``{relative path: (text, mode)}``; nothing is written."""
+def render_build(plan: Plan, spec_rel: str, spec_root: str | os.PathLike[str] | None = None,
+                 ) -> dict[str, tuple[str, int]]:
+    """Every compiled file as ``{relative path: (text, mode)}``; nothing is written. ``spec_root`` (the
+    spec's directory) lets the lock hash local model files."""
     if not plan.ok:
         errors = "; ".join(f"{f.rule}: {f.message}" for f in plan.findings if f.level == "error")
         raise CompileError(f"plan {plan.name!r} has error findings and is not compiled: {errors}")
@@ -143,7 +145,7 @@ def render_build(plan: Plan, spec_rel: str) -> dict[str, tuple[str, int]]:
     env = _environment()
     tracking = plan.tracking.model_dump(mode="json") if plan.tracking else None
     files: dict[str, tuple[str, int]] = {
-        "plan.json": (build_document(plan, spec_rel), _REGULAR),
+        "plan.json": (build_document(plan, spec_rel, spec_root), _REGULAR),
         "PLAN.md": (_plan_markdown(plan), _REGULAR),
     }
     for stage in plan.stages:
@@ -214,7 +216,7 @@ def compile_plan(plan: Plan, spec_dir: str | os.PathLike[str], out_dir: str | os
     where compiled files go, or a ``specc run`` holds its run lock.
     """
     out = Path(out_dir)
-    files = render_build(plan, _spec_rel(Path(spec_dir), out))
+    files = render_build(plan, _spec_rel(Path(spec_dir), out), spec_dir)
     try:
         return _write_build(out, files)
     except OSError as exc:

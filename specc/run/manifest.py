@@ -112,6 +112,38 @@ def hash_path(path: str | os.PathLike[str], cache: HashCache | None = None) -> s
     return outer.hexdigest()
 
 
+def content_sha256(path: str | os.PathLike[str], cache: HashCache | None = None) -> str:
+    """sha256 of what a model loader reads from ``path``: a file's bytes, or a directory's files.
+
+    Unlike :func:`hash_path` this follows symlinks (a local model is often a link into a download
+    cache, and its files links to blobs: the content is what matters) and skips hidden entries
+    (``.cache/``, ``.git``: download bookkeeping, not weights). Lines are ``<relpath> <sha256>`` in sorted
+    order, so the same files hash the same wherever they live. Missing paths hash as :data:`MISSING`.
+    """
+    p = Path(path)
+    cache = cache or HashCache()
+    if not p.exists():
+        return MISSING
+    if not p.is_dir():
+        return cache.file_sha256(p)
+    outer = hashlib.sha256(b"specc-content-v1\n")
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(p, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:  # a link loop: each real directory once
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        for name in sorted(f for f in filenames if not f.startswith(".")):
+            full = here / name
+            if full.is_file():
+                rel = full.relative_to(p).as_posix()
+                outer.update(f"{rel} {cache.file_sha256(full)}\n".encode("utf-8", "surrogateescape"))
+    return outer.hexdigest()
+
+
 def _tree_lines(root: Path, cache: HashCache) -> Iterable[str]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
@@ -139,7 +171,8 @@ def manifest_path(build_dir: str | os.PathLike[str]) -> Path:
 def new_stage_record(stage_id: str, kind: str, script: str) -> dict[str, Any]:
     return {"id": stage_id, "kind": kind, "script": script, "status": "pending", "script_sha256": None,
             "inputs": {}, "outputs": {}, "exit_code": None, "started_at": None, "ended_at": None,
-            "duration_s": None, "log": f"logs/{stage_id}.log", "pid": None, "attempts": 0, "note": ""}
+            "duration_s": None, "log": f"logs/{stage_id}.log", "pid": None, "attempts": 0, "note": "",
+            "fingerprint": None}
 
 
 class ManifestDamaged(ValueError):

@@ -39,6 +39,7 @@ from typing import Any, Mapping
 from specc.build.reader import BuildReadError, read_build
 from specc.build.stage_env import apply as apply_stage_env
 from specc.exit_codes import ExitCode
+from specc.run import fingerprint as fpmod
 from specc.run import manifest as mf
 from specc.run import preflight
 from specc.plan.model import Plan, Stage
@@ -326,14 +327,47 @@ def fingerprint(build_dir: Path, plan: Plan, stage: Stage,
         cfg = launch_config_path(build_dir, plan, stage)
         if cfg:
             inputs["__launch__"] = {"path": cfg, "sha256": mf.hash_path(build_dir / cfg, m.cache)}
+    inputs.update(locked_files_now(stage, spec_dir, m.cache))
     return script_sha, inputs
 
 
+def locked_files_now(stage: Stage, spec_dir: Path | None, cache: mf.HashCache) -> dict[str, dict[str, str]]:
+    """The current hashes of the locked files a stage reads (data, golden set, general suites, local
+    models), as ``{"locked:<path>": {path, sha256}}`` inputs.
+
+    Why: a file replaced after compile leaves the lock, and so the stage fingerprint, unchanged; hashing
+    it here makes a completed stage that reads it count as changed, so it runs and its guard refuses
+    the file (exit 3) instead of being skipped as if nothing happened.
+    """
+    if spec_dir is None:
+        return {}
+    data, models = fpmod.referenced_files(stage.config)
+    out: dict[str, dict[str, str]] = {}
+    for entry in data:
+        rel = entry["spec_path"]
+        out[f"locked:{rel}"] = {"path": rel, "sha256": mf.hash_path(spec_dir / rel, cache)}
+    for entry in models:
+        if entry.get("source") == "local":
+            rel = entry["ref"]
+            out[f"locked:{rel}"] = {"path": rel, "sha256": mf.content_sha256(spec_dir / rel, cache)}
+    return out
+
+
+def stage_fingerprint(doc: Mapping[str, Any] | None, stage: Stage,
+                      memo: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The stage's fingerprint in the build's ``plan.json`` (None for a build without one)."""
+    if doc is None:
+        return None
+    return dict(fpmod.stage_fingerprint(doc, stage.id, memo))
+
+
 def _current_reason(rec: Mapping[str, Any], script_sha: str, inputs: Mapping[str, Any], build_dir: Path,
-                    stage: Stage) -> str | None:
+                    stage: Stage, fp: Mapping[str, Any] | None = None) -> str | None:
     """Why a completed stage must rerun, or None when it is up to date."""
     if rec.get("status") != "completed":
         return f"status {rec.get('status')}"
+    if fp is not None and (rec.get("fingerprint") or {}).get("digest") != fp.get("digest"):
+        return "its inputs' fingerprint changed: " + fpmod.explain(rec.get("fingerprint"), fp)
     if rec.get("script_sha256") != script_sha:
         return "script changed"
     old = rec.get("inputs") or {}
@@ -400,13 +434,13 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         return RunResult(EXIT_OK)
     selected, forced = select_stages(plan, from_stage, only)
     try:
-        return _run_locked(build, plan, selected, forced, display, extra_args)
+        return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from")
     except OSError as exc:  # a full disk, a read-only build: say so, the manifest on disk stays valid
         raise RunError(_os_problem(build, exc, "cannot write the run's records")) from None
 
 
 def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str], display: Display,
-                extra_args: Mapping[str, list[str]] | None) -> RunResult:
+                extra_args: Mapping[str, list[str]] | None, forced_by: str) -> RunResult:
     with RunLock(build) as lock:
         _own_directory(build / "logs", display)
         m = _load_manifest(build, display)
@@ -422,18 +456,24 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
         secrets = secret_values(env)
         total = len(plan.stages)
         order = {s.id: i + 1 for i, s in enumerate(plan.stages)}
+        doc = _plan_document(build)
+        memo: dict[str, Any] = {}
         for stage in selected:
             script_sha, inputs = fingerprint(build, plan, stage, m)
+            fp = stage_fingerprint(doc, stage, memo)
             rec = m.stage(stage.id)
-            if stage.id not in forced:
-                why = _current_reason(rec, script_sha, inputs, build, stage)
+            if stage.id in forced:
+                why = forced_by
+            else:
+                why = _current_reason(rec, script_sha, inputs, build, stage, fp)
                 if why is None:
                     display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
                     result.skipped.append(stage.id)
                     continue
+            rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
-                                order[stage.id], total)
+                                order[stage.id], total, fp=fp, rerun=rerun)
             result.ran.append(stage.id)
             if status != "completed":
                 result.failed = stage.id
@@ -452,6 +492,13 @@ def _check_models(build: Path, plan: Plan, selected: list[Stage], forced: set[st
     missing = preflight.missing_models(build, plan, to_run, spec_dir_of(build, build / to_run[0].script))
     if missing:
         raise RunError("\n".join(missing))
+
+
+def _plan_document(build: Path) -> dict[str, Any] | None:
+    try:
+        return fpmod.read_build(build)
+    except (OSError, ValueError):
+        return None
 
 
 def _own_directory(path: Path, display: Display) -> None:
@@ -485,16 +532,18 @@ def _load_manifest(build: Path, display: Display) -> mf.Manifest:
 
 def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],
                m: mf.Manifest, script_sha: str, inputs: dict[str, Any], display: Display,
-               index: int, total: int) -> str:
+               index: int, total: int, fp: Mapping[str, Any] | None = None, rerun: str | None = None) -> str:
     log_path = build / "logs" / f"{stage.id}.log"
     rec = m.stage(stage.id)
     attempt = int(rec.get("attempts") or 0) + 1
     command = shlex.join(os.path.relpath(a, build) if a == sys.executable else a for a in argv)
     display.stage_started(stage.id, index, total, stage.title, command)
+    if rerun:
+        display.info(f"      {stage.id}: re-running although it completed before: {rerun}")
     started, t0 = mf.now_iso(), time.monotonic()
     m.update(stage.id, status="running", script_sha256=script_sha, inputs=inputs, outputs={},
              exit_code=None, started_at=started, ended_at=None, duration_s=None, attempts=attempt,
-             pid=None, note="", command=command)
+             pid=None, note=f"re-run: {rerun}" if rerun else "", command=command, fingerprint=fp)
     tail: collections.deque[str] = collections.deque(maxlen=25)
     previous_term = signal.getsignal(signal.SIGTERM)
 
@@ -508,6 +557,8 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
     try:
         with open(log_path, "ab") as log:
             log.write(f"### specc run: {stage.id} attempt {attempt} at {started}: {command}\n".encode())
+            if rerun:
+                log.write(f"### re-running although it completed before: {rerun}\n".encode())
             log.flush()
             proc = subprocess.Popen(argv, cwd=build, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, bufsize=0)
@@ -557,7 +608,7 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
     else:
         status, note = "failed", f"exit code {code}"
     m.update(stage.id, status=status, exit_code=code, outputs=outputs, ended_at=mf.now_iso(), duration_s=seconds,
-             note=note)
+             note=note or (f"re-run: {rerun}" if rerun else ""))
     display.stage_finished(stage.id, status, seconds, note)
     if status != "completed":
         rel_log = log_path.relative_to(build).as_posix()

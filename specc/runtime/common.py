@@ -116,7 +116,11 @@ def mark_done(config: dict[str, Any]) -> Path:
     marker = build_path(config["output_dir"]) / "specc_done.json"
     rank, _ = dist_info()
     if rank == 0:
-        write_json(marker, {"stage": config["stage"], "outputs": config.get("outputs", {})})
+        from specc.runtime import guard
+
+        # the fingerprint the guard verified at stage start: downstream stages compare it with the one the
+        # current build expects, so outputs made under another lock are never reused
+        write_json(marker, {"stage": config["stage"], "outputs": config.get("outputs", {}), **guard.made_under()})
     return marker
 
 
@@ -181,6 +185,10 @@ def seed(value: int) -> None:
     set_seed(value)
 
 
+CHECKPOINT_FINGERPRINT = "specc_fingerprint.json"
+"""Written into a stage's checkpoint directory before training: every ``checkpoint-N`` in that directory
+was made under this fingerprint (see :func:`claim_checkpoints`)."""
+
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
             "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -208,12 +216,20 @@ def checkpoint_problem(path: Path) -> str | None:
 
 
 def last_checkpoint(checkpoint_dir: Path) -> str | None:
-    """The newest *complete* ``checkpoint-N`` under ``checkpoint_dir``, to resume an interrupted stage from.
+    """The newest *complete* ``checkpoint-N`` under ``checkpoint_dir`` made under this stage's current
+    fingerprint, to resume an interrupted stage from. Checkpoints made under another fingerprint are removed
+    first (:func:`claim_checkpoints`).
 
     Incomplete ones (see :func:`checkpoint_problem`) are skipped with a message, and rank 0 renames them
     ``incomplete-checkpoint-N`` (kept, not deleted) so that neither a later resume nor the Trainer's
     checkpoint rotation mistakes them for real ones.
     """
+    from specc.runtime import guard
+
+    checkpoint_dir = Path(checkpoint_dir)
+    made_under = guard.current()
+    if made_under is not None:
+        claim_checkpoints(checkpoint_dir, made_under)
     if not checkpoint_dir.is_dir():
         return None
     found = sorted(((int(m.group(1)), p) for p in checkpoint_dir.iterdir()
@@ -234,6 +250,57 @@ def last_checkpoint(checkpoint_dir: Path) -> str | None:
             except OSError as exc:
                 log(f"could not rename {path.name} ({exc}); it stays and is skipped")
     return None
+
+
+def claim_checkpoints(checkpoint_dir: Path, made_under: dict[str, Any]) -> None:
+    """Make ``checkpoint_dir`` hold only checkpoints made under ``made_under``, and record it there.
+
+    Why: resuming is only sound when the checkpoint was trained on the same data, config and upstream
+    model. A recompiled build (new training file, new hyper-parameter) or an edited CONFIG would otherwise
+    "resume" from the old run's last step and keep the old weights. Checkpoints recorded under another
+    fingerprint, or under none (made by an older specc), are removed, with a line saying why; the stage
+    then trains from the start. A file lock serialises the ranks of a distributed launch: the first one
+    clears and records, the others then find the directory already theirs.
+    """
+    import fcntl
+    import shutil
+
+    from specc.run.fingerprint import explain
+
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    record = checkpoint_dir / CHECKPOINT_FINGERPRINT
+    with open(checkpoint_dir / ".specc-fingerprint.lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            try:
+                old = json.loads(record.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+            old = old if isinstance(old, dict) else None
+            new_fp = made_under.get("fingerprint") or {}
+            same = (old is not None and (old.get("fingerprint") or {}).get("digest") == new_fp.get("digest")
+                    and old.get("config_sha256") == made_under.get("config_sha256"))
+            if same:
+                return
+            stale = sorted(p for p in checkpoint_dir.iterdir() if p.name.startswith("checkpoint-"))
+            if stale:
+                if old is None:
+                    why = "they carry no fingerprint (made by an earlier specc or by hand)"
+                elif (old.get("fingerprint") or {}).get("digest") == new_fp.get("digest"):
+                    why = "the script's CONFIG was edited since"
+                else:
+                    why = explain(old.get("fingerprint"), new_fp)
+                log(f"not resuming: the {len(stale)} checkpoint(s) in {checkpoint_dir.name}/ "
+                    f"({', '.join(p.name for p in stale[:4])}{' …' if len(stale) > 4 else ''}) were made under "
+                    f"other inputs ({why}); removing them and training from the start")
+                for p in stale:
+                    if p.is_dir() and not p.is_symlink():
+                        shutil.rmtree(p)
+                    else:
+                        p.unlink()
+            write_json(record, {key: made_under[key] for key in ("fingerprint", "config_sha256") if key in made_under})
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------- data
