@@ -20,15 +20,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_wheel_without_train_extra_validates_plans_and_compiles(tmp_path: Path):
+    # A clean environment: a PYTHONPATH pointing at a source tree would make pip think specc is installed.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO),
-                    "-w", str(wheels)], check=True, cwd=tmp_path)
+                    "-w", str(wheels)], check=True, cwd=tmp_path, env=env)
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     wheel = next(wheels.glob("specc-*.whl"))
-    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True, cwd=tmp_path)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True, cwd=tmp_path, env=env)
     specc = [str(env_dir / "bin" / "specc")]
     # The training stack is not there at all.
     probe = subprocess.run([str(py), "-c", "import importlib.util as u; print([m for m in "
