@@ -363,6 +363,11 @@ RULES: tuple[Rule, ...] = (
        "launch with the strategy the spec names",
        "The user knows their cluster; the plan records the choice so a reviewer sees it.",
        _PIPELINE, "—"),
+    _r("LAUNCH-STRATEGY-DOESNT-FIT", "launch", "error",
+       "constraints.hardware.strategy is set (not auto) and the chosen budget does not fit under it",
+       "refuse: the forced strategy runs out of memory (the finding gives the numbers)",
+       "A launch under which the plan's own estimate does not fit fails at the first step, after the queue wait.",
+       _PIPELINE, "—"),
     # ---- data ---------------------------------------------------------------------------------------
     _r("DATA-MISSING", "data", "error",
        "a data file named in the spec does not exist",
