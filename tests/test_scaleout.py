@@ -193,3 +193,49 @@ def test_every_launch_config_loads_in_accelerate(launch, tmp_path):
         assert ds.get("zero3_init_flag", False) is (launch.strategy == "zero3")
     else:
         assert not cfg.fsdp_config and not cfg.deepspeed_config
+
+
+# ---- QLoRA across ranks ------------------------------------------------------------------------------------
+
+def test_sharded_qlora_stores_4bit_weights_in_the_compute_dtype(root):
+    plan = _plan(root, {"data": {"train": {"path": "train.jsonl"}}},
+                 {"base_model": {"id": "Qwen/Qwen2.5-72B"}}, _hw(gpus=8, gpu_memory_gb=24))
+    assert plan.ok and plan.parameter_budget == "qlora" and plan.launch.strategy == "fsdp"
+    train = next(s for s in plan.stages if s.kind == "sft")
+    quant = train.config["quantization"]
+    assert quant["bnb_4bit_quant_storage"] == "bfloat16"
+    import inspect
+
+    from transformers import BitsAndBytesConfig
+
+    assert set(quant) <= set(inspect.signature(BitsAndBytesConfig.__init__).parameters)
+    # Replicated QLoRA keeps bitsandbytes' default storage.
+    single = _plan(root, {"data": {"train": {"path": "train.jsonl"}}},
+                   {"base_model": {"id": "Qwen/Qwen2.5-7B"}, "method": {"parameter_budget": "qlora"}},
+                   _hw(gpus=2, gpu_memory_gb=24))
+    assert single.launch.strategy == "ddp"
+    assert "bnb_4bit_quant_storage" not in next(s for s in single.stages if s.kind == "sft").config["quantization"]
+
+
+def test_quantized_load_places_each_rank_on_its_own_gpu():
+    from specc.runtime.placement import quantized_device_map, sharded_launch
+
+    assert quantized_device_map({"WORLD_SIZE": "4", "LOCAL_RANK": "3"}, cuda=True) == {"": 3}
+    assert quantized_device_map({"WORLD_SIZE": "1"}, cuda=True) is None
+    assert quantized_device_map({"WORLD_SIZE": "2", "LOCAL_RANK": "1"}, cuda=False) is None
+    assert sharded_launch({"ACCELERATE_USE_FSDP": "true"}) == "fsdp"
+    assert sharded_launch({"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3"}) == "zero3"
+    assert sharded_launch({}) is None
+
+
+def test_quant_storage_follows_the_run_time_compute_dtype():
+    import torch
+
+    from specc.runtime.common import _quantization_config
+
+    planned = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
+               "bnb_4bit_quant_storage": "bfloat16"}
+    cfg = _quantization_config(planned, torch.float16)  # an fp16 GPU: storage must follow compute
+    assert cfg.bnb_4bit_quant_storage == torch.float16 and cfg.bnb_4bit_compute_dtype == torch.float16
+    plain = _quantization_config({k: v for k, v in planned.items() if k != "bnb_4bit_quant_storage"}, torch.bfloat16)
+    assert plain.bnb_4bit_quant_storage == torch.uint8
