@@ -103,7 +103,10 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
             t.find("BUDGET-FORCED-DOESNT-FIT", f"method.parameter_budget is {forced} but it does not fit: "
                    f"{choice.option(forced).reason}", tips)  # type: ignore[union-attr]
         else:
-            t.find("BUDGET-NOTHING-FITS", f"no parameter budget fits {_hardware_words(spec)}: {table}", tips)
+            shape_words = (f"best shape tried: micro batch {micro}, gradient checkpointing "
+                           f"{'on' if checkpointing else 'off'}, {shape.seq_len} tokens")
+            t.find("BUDGET-NOTHING-FITS", f"no parameter budget fits {_hardware_words(spec)} ({shape_words}): "
+                   f"{table}", tips)
     else:
         budget = choice.budget
         if forced:
