@@ -368,6 +368,12 @@ RULES: tuple[Rule, ...] = (
        "refuse: the forced strategy runs out of memory (the finding gives the numbers)",
        "A launch under which the plan's own estimate does not fit fails at the first step, after the queue wait.",
        _PIPELINE, "—"),
+    _r("MODEL-SEQ-EXCEEDS-CONTEXT", "method", "error",
+       "method.max_seq_length is longer than the base model's (or teacher's) context window "
+       "(max_position_embeddings)",
+       "refuse: name the window and the key",
+       "Positions beyond the window fail at the first long example or train on positions the model never learnt.",
+       _PIPELINE, "—"),
     # ---- data ---------------------------------------------------------------------------------------
     _r("DATA-MISSING", "data", "error",
        "a data file named in the spec does not exist",
