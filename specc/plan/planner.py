@@ -35,6 +35,7 @@ from specc.plan.licences import check_licences
 from specc.plan.method import choose_method
 from specc.plan.model import ModelInfo, Plan
 from specc.plan.stages import build_stages
+from specc.plan.teacher import cost_teacher
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
@@ -77,6 +78,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         check_context_window(spec, base, teacher, t, f"{Path(spec_file).name}:{loc[0]}:{loc[1]}" if loc else "")
         chosen = choose_budget(spec, method, distillation, base, teacher, data, t)
         budget, estimate = chosen.budget, chosen.estimate
+        estimate = cost_teacher(spec, method, distillation, teacher, data, estimate, t)
         launch = choose_launch(hw, budget, estimate, t)
         hp, sources = resolve_hyperparameters(spec, method, distillation, budget, chosen.checkpointing,
                                               chosen.micro_batch, chosen.accumulation, launch.num_processes)

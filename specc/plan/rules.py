@@ -368,6 +368,13 @@ RULES: tuple[Rule, ...] = (
        "refuse: the forced strategy runs out of memory (the finding gives the numbers)",
        "A launch under which the plan's own estimate does not fit fails at the first step, after the queue wait.",
        _PIPELINE, "—"),
+    _r("DISTILL-TEACHER-DOESNT-FIT", "method", "error",
+       "the distillation teacher, in 16 bits with the KV cache of one generation batch, does not fit the GPUs of "
+       "one node even when split over all of them",
+       "refuse: name the smallest hardware that serves the teacher",
+       "The teacher runs before (sequence) or beside (logit) training; a teacher that cannot be loaded fails the "
+       "run after the queue wait.",
+       _PIPELINE, "—"),
     _r("MODEL-SEQ-EXCEEDS-CONTEXT", "method", "error",
        "method.max_seq_length is longer than the base model's (or teacher's) context window "
        "(max_position_embeddings)",
