@@ -424,7 +424,8 @@ def _shardings_to_try(budget: str, shape: TrainingShape, gpus: int) -> tuple[str
         return ("none",)
     if shape.sharding != "none":
         return (shape.sharding,)
-    return ("ddp", "zero2", "fsdp") if budget == "full" else ("ddp", "fsdp")
+    # DDP, then FSDP: both ship with torch. ZeRO (DeepSpeed, not a dependency of the train extra) only when named.
+    return ("ddp", "fsdp")
 
 
 def _evaluate(facts: ModelFacts, shape: TrainingShape, budget: str, gpus: int, usable_gib: float,

@@ -39,6 +39,9 @@ def choose_launch(hw: Hardware, budget: str | None, estimate: Estimate | None, t
                    f"{row.per_device_gb:g} GiB per device: it does not fit ({row.note})",
                    "set strategy: auto (the plan then picks the cheapest strategy that fits), or a sharded one "
                    "(fsdp, zero3), or cpu_offload: true")
+        if hw.strategy in ("zero2", "zero3"):
+            t.find("LAUNCH-NEEDS-DEEPSPEED", f"strategy {hw.strategy} launches with DeepSpeed, which specc's train "
+                   "extra does not install", "pip install deepspeed on every training machine (built for its CUDA)")
         numbers = f" {budget} needs about {row.per_device_gb:g} GiB per device under it." if row is not None else ""
         t.decide("LAUNCH-STRATEGY-FORCED", f"constraints.hardware.strategy is {hw.strategy}; {where}.{numbers}",
                  verdict=f"launch with {hw.strategy}" + (" and CPU offload" if offload else ""))

@@ -353,7 +353,7 @@ RULES: tuple[Rule, ...] = (
        _PIPELINE, "—"),
     _r("LAUNCH-SHARDED", "launch", "decision",
        "several devices, strategy auto, and the chosen budget fits only when sharded (the memory estimate tried "
-       "DDP first, then ZeRO-2 for full tuning, then FSDP)",
+       "DDP first, then FSDP; ZeRO needs DeepSpeed, so it is used only when the spec names it)",
        "sharded data parallel (FSDP or ZeRO): gradients and optimiser state (FSDP: parameters too) are split "
        "across devices",
        "A replica that does not fit one device cannot be launched replicated; sharding divides the memory.",
@@ -362,6 +362,12 @@ RULES: tuple[Rule, ...] = (
        "constraints.hardware.strategy is set (not auto) and there are several devices",
        "launch with the strategy the spec names",
        "The user knows their cluster; the plan records the choice so a reviewer sees it.",
+       _PIPELINE, "—"),
+    _r("LAUNCH-NEEDS-DEEPSPEED", "launch", "warning",
+       "constraints.hardware.strategy is zero2 or zero3",
+       "launch with DeepSpeed, and say that it must be installed",
+       "DeepSpeed is not part of specc's train extra (it builds against the local CUDA toolkit); without it "
+       "accelerate launch stops at the first stage.",
        _PIPELINE, "—"),
     _r("LAUNCH-STRATEGY-DOESNT-FIT", "launch", "error",
        "constraints.hardware.strategy is set (not auto) and the chosen budget does not fit under it",

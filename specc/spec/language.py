@@ -144,7 +144,8 @@ class Hardware(Strict):
         default="auto",
         description=(
             "How to spread training over several devices: ddp (replicate), fsdp, zero2, zero3 (shard). "
-            "auto picks the cheapest that fits the memory estimate: ddp, then zero2 (full tuning), then fsdp."
+            "auto picks the cheapest that fits the memory estimate: ddp, else fsdp. zero2/zero3 need DeepSpeed "
+            "installed (not part of specc's train extra)."
         ),
     )
     cpu_offload: bool = Field(
