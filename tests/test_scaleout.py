@@ -239,3 +239,13 @@ def test_quant_storage_follows_the_run_time_compute_dtype():
     assert cfg.bnb_4bit_quant_storage == torch.float16 and cfg.bnb_4bit_compute_dtype == torch.float16
     plain = _quantization_config({k: v for k, v in planned.items() if k != "bnb_4bit_quant_storage"}, torch.bfloat16)
     assert plain.bnb_4bit_quant_storage == torch.uint8
+
+
+def test_offloaded_state_must_fit_host_ram():
+    from specc.plan.estimator import Hardware, choose_budget
+
+    shape = TrainingShape(seq_len=1024, sharding="fsdp", offload=True)
+    roomy = choose_budget(L31_8B, Hardware(gpus=8, gpu_memory_gb=24, cpu_memory_gb=1024), shape, forced="full")
+    tight = choose_budget(L31_8B, Hardware(gpus=8, gpu_memory_gb=24, cpu_memory_gb=32), shape, forced="full")
+    assert roomy.fits and not tight.fits
+    assert "host RAM per node" in tight.option("full").reason and "usable" in tight.option("full").reason
