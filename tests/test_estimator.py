@@ -51,7 +51,7 @@ def test_qlora_paper_65b_fits_one_48gb_gpu_but_16bit_lora_does_not():
     choice = choose_budget(LLAMA_65B, Hardware(gpus=1, gpu_memory_gb=48), PUBLISHED_SHAPE)
     assert choice.budget == "qlora" and choice.fits
     assert not choice.option("lora").fits and not choice.option("full").fits
-    assert choice.option("qlora").needed_gib <= 48 * 0.85
+    assert choice.option("qlora").needed_gib <= 48 * 0.95
 
 
 def test_8b_lora_fits_a_24gb_card():
@@ -61,8 +61,9 @@ def test_8b_lora_fits_a_24gb_card():
     assert not choice.option("full").fits
 
 
-def test_8b_at_2048_tokens_on_24gb_falls_back_to_qlora_with_numbers():
-    choice = choose_budget(L31_8B, Hardware(gpus=1, gpu_memory_gb=24), TrainingShape(seq_len=2048))
+def test_8b_at_2048_tokens_micro_batch_2_on_24gb_falls_back_to_qlora_with_numbers():
+    # (At micro batch 1 8B LoRA fits 24 GB at 2k tokens, as published: tests/test_calibration.py.)
+    choice = choose_budget(L31_8B, Hardware(gpus=1, gpu_memory_gb=24), TrainingShape(seq_len=2048, micro_batch=2))
     assert choice.budget == "qlora"
     assert any("frozen base does not fit at 16 bits" in r for r in choice.reasons)
     assert "GiB" in choice.option("lora").reason

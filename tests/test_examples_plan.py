@@ -17,7 +17,7 @@ EXPECTED = {
     # spec: (levers, method, parameter budget, warning rule ids, error rule ids) — all exact
     "prompting-only": (["prompting"], "none", None, [], []),
     "retrieval-docs-qa": (["prompting", "retrieval"], "none", None, [], []),
-    "retrieval-plus-style-lora": (["prompting", "retrieval", "fine_tune"], "sft", "qlora", [], []),
+    "retrieval-plus-style-lora": (["prompting", "retrieval", "fine_tune"], "sft", "lora", [], []),
     "sft-lora-tiny": (["prompting", "fine_tune"], "sft", "lora", UNSIZED, []),
     "full-finetune-tiny": (["prompting", "fine_tune"], "sft", "full", UNSIZED, []),
     "qlora-8b": (["prompting", "fine_tune"], "sft", "qlora", [], []),

@@ -157,9 +157,7 @@ def render_build(plan: Plan, spec_rel: str, spec_root: str | os.PathLike[str] | 
         text = tpl.render(config=script_config(stage, tracking, spec_rel), stage=stage.model_dump(mode="json"))
         files[stage.script] = (_python_file(stage.script, text), _EXECUTABLE)
     if plan.launch is not None and any(s.launcher == "accelerate" for s in plan.stages):
-        files[launch_mod.config_name(plan.launch)] = (
-            env.get_template("launch/accelerate.yaml.j2").render(
-                launch=plan.launch, distributed_type=launch_mod.distributed_type(plan.launch)), _REGULAR)
+        files[launch_mod.config_name(plan.launch)] = (launch_mod.config_text(plan.launch), _REGULAR)
     always, unless_set = stage_environment(plan.tracking)
     files["run.sh"] = (env.get_template("run.sh.j2").render(plan=plan, env_always=always, env_unless_set=unless_set),
                        _EXECUTABLE)

@@ -11,7 +11,7 @@ from specc.build.literals import sh
 from specc.plan.launch import config_name
 from specc.plan.model import Launch, Stage
 
-__all__ = ["config_name", "distributed_type", "launch_words", "PYTHON", "ACCELERATE", "TORCHRUN"]
+__all__ = ["config_name", "config_text", "distributed_type", "launch_words", "PYTHON", "ACCELERATE", "TORCHRUN"]
 
 NODE_RANK = '"${SPECC_MACHINE_RANK:-0}"'
 """Machine rank of a multi-node job: each node exports SPECC_MACHINE_RANK (0 on the main node)."""
@@ -29,6 +29,15 @@ def distributed_type(launch: Launch) -> str:
     if launch.num_processes <= 1 and launch.num_machines <= 1:
         return "NO"
     return {"fsdp": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"}.get(launch.strategy, "MULTI_GPU")
+
+
+def config_text(launch: Launch) -> str:
+    """The accelerate config file of ``launch`` (templates/launch/accelerate.yaml.j2): one function, so the build
+    and the test that loads every possible config with accelerate's own loader render the same text."""
+    from specc.build.emitter import _environment
+
+    return _environment().get_template("launch/accelerate.yaml.j2").render(
+        launch=launch, distributed_type=distributed_type(launch))
 
 
 def launch_words(stage: Stage, launch: Launch | None) -> str:

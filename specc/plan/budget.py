@@ -40,6 +40,12 @@ def estimator_method(method: str, distillation: str | None) -> str:
     return method
 
 
+def estimator_precision(precision: str) -> str:
+    """How a stage holds the trained weights: it loads the model in the run-time dtype (``auto`` is bf16 on the
+    GPUs specc plans for) and trains it in that dtype, so 16-bit precisions are estimated as pure 16-bit."""
+    return {"auto": "bf16", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}[precision]
+
+
 def choose_budget(spec: Spec, method: str, distillation: str | None, base: KnownModel,
                    teacher: KnownModel | None, data: list[DataFact], t: Trace) -> BudgetResult:
     """Full / LoRA / QLoRA from the memory estimate; checkpointing only when it changes what fits."""
@@ -69,12 +75,14 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
         micro_batch=m.micro_batch_size or DEFAULT_HYPERPARAMETERS["micro_batch_size"],
         gradient_checkpointing=bool(m.gradient_checkpointing), method=est_method,
         teacher=teacher.facts if (teacher is not None and est_method == "distill_logit") else None,
+        precision=estimator_precision(m.precision), sharding="none" if hw.strategy == "auto" else hw.strategy,
+        offload=hw.cpu_offload,
     )
     hardware = Hardware(gpus=hw.gpus, gpu_memory_gb=hw.gpu_memory_gb, nodes=hw.nodes, cpu_memory_gb=hw.cpu_memory_gb)
     wanted = set(spec.goal.behaviours)
     needs_full = bool(wanted & SKILL_BEHAVIOURS) or method == "distill"
     allow_full = spec.constraints.budget.allow_full_finetune
-    kwargs = {"goal_needs_full": needs_full and allow_full, "forced": forced}
+    kwargs = {"goal_needs_full": needs_full and allow_full, "forced": forced, "margin": 1 - hw.memory_headroom}
     choice, checkpointing, micro = _fit_shape(base.facts, hardware, shape, kwargs, m)
     default_micro = DEFAULT_HYPERPARAMETERS["micro_batch_size"]
     accum = m.gradient_accumulation or DEFAULT_HYPERPARAMETERS["gradient_accumulation"]
@@ -89,6 +97,8 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
     table = "; ".join(o.reason for o in choice.options)
     if choice.budget is None or not choice.fits:
         tips = "; ".join(choice.suggestions) or "more memory, more GPUs, or a smaller model"
+        if hw.strategy != "auto" and hw.gpus * hw.nodes > 1:
+            tips = _auto_strategy_tip(base.facts, hardware, shape, kwargs, m, hw.strategy) + tips
         if forced:
             alt = _what_fits_unforced(base.facts, hardware, shape, {**kwargs, "forced": None}, m)
             if alt is not None:
@@ -96,7 +106,10 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
             t.find("BUDGET-FORCED-DOESNT-FIT", f"method.parameter_budget is {forced} but it does not fit: "
                    f"{choice.option(forced).reason}", tips)  # type: ignore[union-attr]
         else:
-            t.find("BUDGET-NOTHING-FITS", f"no parameter budget fits {_hardware_words(spec)}: {table}", tips)
+            shape_words = (f"best shape tried: micro batch {micro}, gradient checkpointing "
+                           f"{'on' if checkpointing else 'off'}, {shape.seq_len} tokens")
+            t.find("BUDGET-NOTHING-FITS", f"no parameter budget fits {_hardware_words(spec)} ({shape_words}): "
+                   f"{table}", tips)
     else:
         budget = choice.budget
         if forced:
@@ -131,7 +144,8 @@ def _fit_shape(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m:
     Shapes, cheapest first: as configured; with activation checkpointing; then halving the micro batch
     (gradient accumulation grows to keep the effective batch). Values the spec sets are never changed.
     A budget earlier in full → LoRA → QLoRA beats a cheaper shape: LoRA with checkpointing is preferred
-    to QLoRA without it.
+    to QLoRA without it. When nothing fits, the shape that needs the least memory is kept, so the finding and
+    its suggestions speak of the best shape tried.
     """
     from dataclasses import replace
 
@@ -173,6 +187,18 @@ def _what_fits_unforced(facts: Any, hardware: Any, shape: Any, kwargs: dict[str,
     return (f"remove method.parameter_budget (or set it to {choice.budget}): {choice.budget} fits, needing "
             f"{option.needed_gib:.1f} GiB per device of {option.usable_gib:.1f} GiB usable"
             + (f" ({', '.join(how)})" if how else ""))
+
+
+def _auto_strategy_tip(facts: Any, hardware: Any, shape: Any, kwargs: dict[str, Any], m: Any, forced: str) -> str:
+    """When a forced strategy is what makes the plan not fit: what strategy auto would choose, with its numbers."""
+    from dataclasses import replace
+
+    choice, _, _ = _fit_shape(facts, hardware, replace(shape, sharding="none"), kwargs, m)
+    if not choice.fits or choice.budget is None:
+        return ""
+    option = choice.option(choice.budget)
+    return (f"strategy {forced} is what does not fit: with strategy auto, {choice.budget} fits with "
+            f"{option.sharding} at {option.needed_gib:.1f} GiB per device; ")
 
 
 def _budget_reason(budget: str, needs_full: bool, allow_full: bool, choice: Any, forced: str | None = None) -> str:

@@ -24,7 +24,9 @@ __all__ = [
 
 GIB = 1024**3
 BUDGETS = ("full", "lora", "qlora")
-PRECISIONS = ("fp32", "mixed_bf16", "bf16", "fp16")
+PRECISIONS = ("fp32", "mixed_bf16", "mixed_fp16", "bf16", "fp16")
+"""``bf16``/``fp16``: pure 16-bit (weights, gradients and optimiser state in 16 bits: what a stage does when it loads
+the model in that dtype); ``mixed_*``: automatic mixed precision over fp32 master weights."""
 OPTIMIZERS = ("adamw", "adamw_8bit", "sgd")
 SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
 METHODS = ("sft", "dpo", "reward", "rlhf", "distill_logit", "distill_sequence")
@@ -80,6 +82,7 @@ class TrainingShape:
     gradient_checkpointing: bool = True
     num_gpus: int = 1
     sharding: str = "none"
+    offload: bool = False  # FSDP/ZeRO-3: parameters, gradients and optimiser state on CPU; ZeRO-2: optimiser state
     device: str = "cuda"
     method: str = "sft"
     teacher: ModelFacts | None = None
@@ -122,6 +125,7 @@ class MemoryEstimate:
     runtime_overhead: int  # CUDA context
     fragmentation: int
     assumptions: tuple[str, ...] = ()
+    cpu_offloaded: int = 0  # bytes per process moved to host RAM by CPU offload (not in per_gpu)
 
     @property
     def per_gpu(self) -> int:
@@ -249,7 +253,7 @@ def _trained_model_states(facts: ModelFacts, shape: TrainingShape, d: _Dims, tra
     if shape.budget == "full":
         if shape.precision == "fp32":
             return 4.0 * n, 4.0 * n, opt * n
-        if shape.precision == "bf16":  # pure bf16: weights, grads and states all 16-bit
+        if shape.precision in ("bf16", "fp16"):  # pure 16-bit: weights, grads and states all 16-bit
             return 2.0 * n, 2.0 * n, (opt / 2 if shape.optimizer != "adamw_8bit" else opt) * n
         # mixed precision (AMP): fp32 master weights + a 16-bit working copy; fp32 grads and states
         return 6.0 * n, 4.0 * n, opt * n
@@ -321,12 +325,20 @@ def estimate_memory(facts: ModelFacts, shape: TrainingShape) -> MemoryEstimate:
     logits = 0.0 if shape.method == "reward" else tokens * d.vocab * _logit_bytes_per_element(act_bytes)
     extra, notes = _extra_models(facts, shape, d, act_bytes)
 
-    if sharding in ("zero2", "zero3", "fsdp"):
+    offloaded = 0.0
+    if sharding in ("zero2", "zero3", "fsdp"):  # offload applies to sharded strategies only
         grads, optim = grads / gpus, optim / gpus
+        if shape.offload:  # the optimiser step runs on the CPU over the (sharded) fp32 states
+            offloaded += optim
+            optim = 0.0
     if sharding in ("zero3", "fsdp"):
         layer_params = (facts.params - d.embedding_params) / max(1, d.layers)
         gather = 2 * max(layer_params, d.embedding_params / 2) * act_bytes
-        weights = weights / gpus + gather
+        if shape.offload:  # parameters and gradients live on the CPU; the GPU holds the gathered layers
+            offloaded += weights / gpus + grads
+            weights, grads = gather, 0.0
+        else:
+            weights = weights / gpus + gather
         extra = extra / gpus
 
     assumptions = [
@@ -334,6 +346,7 @@ def estimate_memory(facts: ModelFacts, shape: TrainingShape) -> MemoryEstimate:
         f"{shape.micro_batch}, gradient checkpointing {'on' if shape.gradient_checkpointing else 'off'}, "
         f"{'flash/SDPA' if shape.flash_attention else 'eager'} attention",
         *notes,
+        *([f"CPU offload: {offloaded / GIB:.1f} GiB per process in host RAM"] if shape.offload and offloaded else []),
     ]
     if d.guessed:
         assumptions.append("architecture guessed from the parameter count (only the size was known)")
@@ -346,6 +359,7 @@ def estimate_memory(facts: ModelFacts, shape: TrainingShape) -> MemoryEstimate:
         trainable_params=trainable, weights=int(weights), gradients=int(grads), optimizer_state=int(optim),
         activations=int(activations), logits=int(logits), extra_models=int(extra), runtime_overhead=overhead,
         fragmentation=int(shape.fragmentation * subtotal), assumptions=tuple(assumptions),
+        cpu_offloaded=int(offloaded),
     )
 
 
@@ -398,6 +412,10 @@ class BudgetChoice:
 
 
 _CPU_ASSUMED_RAM_GB = 16.0
+DEFAULT_MARGIN = 0.95
+"""Share of a device's memory a plan may fill (5% headroom, ``constraints.hardware.memory_headroom``). The
+estimate already counts the CUDA context and allocator fragmentation; a wider margin refused set-ups that the
+published tables run (7B LoRA on 16 GB, 70B QLoRA on 48 GB): see docs/ESTIMATOR.md, 'Calibration'."""
 _TINY_ON_CPU = 1e9  # beyond this, CPU training is measured in days
 
 
@@ -406,17 +424,27 @@ def _shardings_to_try(budget: str, shape: TrainingShape, gpus: int) -> tuple[str
         return ("none",)
     if shape.sharding != "none":
         return (shape.sharding,)
-    return ("ddp", "zero2", "fsdp") if budget == "full" else ("ddp", "fsdp")
+    # DDP, then FSDP: both ship with torch. ZeRO (DeepSpeed, not a dependency of the train extra) only when named.
+    return ("ddp", "fsdp")
 
 
-def _evaluate(facts: ModelFacts, shape: TrainingShape, budget: str, gpus: int, usable_gib: float) -> BudgetOption:
+def _evaluate(facts: ModelFacts, shape: TrainingShape, budget: str, gpus: int, usable_gib: float,
+              cpu_usable_gib: float | None = None, gpus_per_node: int | None = None) -> BudgetOption:
+    """The first strategy (cheapest communication first) under which ``budget`` fits, else the tightest miss.
+
+    With CPU offload the host RAM of a node must hold what its processes offload (``cpu_usable_gib``)."""
     best: BudgetOption | None = None
     for sharding in _shardings_to_try(budget, shape, gpus):
         estimate = estimate_memory(facts, replace(shape, budget=budget, num_gpus=max(1, gpus), sharding=sharding))
         needed = estimate.per_gpu_gib
-        fits = needed <= usable_gib
+        host = estimate.cpu_offloaded * (gpus_per_node or max(1, gpus)) / GIB
+        host_ok = cpu_usable_gib is None or host <= cpu_usable_gib
+        fits = needed <= usable_gib and host_ok
         verdict = "fits" if fits else "does not fit"
-        where = f"{max(1, gpus)} GPU(s), {sharding}" if gpus else "CPU"
+        where = f"{max(1, gpus)} GPU(s), {estimate.sharding}" if gpus else "CPU"
+        if estimate.cpu_offloaded:
+            where += (f", CPU offload {host:.1f} GiB of host RAM per node"
+                      + ("" if host_ok else f" of {cpu_usable_gib:.1f} GiB usable"))
         reason = (f"{budget} {verdict}: needs {needed:.1f} GiB per device of {usable_gib:.1f} GiB usable "
                   f"({where}; {estimate.trainable_params / 1e6:,.1f}M trainable params)")
         option = BudgetOption(budget, fits, estimate.sharding, round(needed, 3), round(usable_gib, 3), estimate, reason)
@@ -472,7 +500,7 @@ def choose_budget(
     hardware: Hardware,
     shape_defaults: TrainingShape,
     *,
-    margin: float = 0.85,
+    margin: float = DEFAULT_MARGIN,
     allow: tuple[str, ...] = BUDGETS,
     goal_needs_full: bool = False,
     forced: str | None = None,
@@ -502,7 +530,9 @@ def choose_budget(
         shape = replace(shape, device="cuda")
 
     candidates = [b for b in BUDGETS if b in allow or b == forced]
-    options = tuple(_evaluate(facts, shape, b, hardware.total_gpus, usable) for b in candidates)
+    cpu_usable = (hardware.cpu_memory_gb * margin) if (hardware.cpu_memory_gb and not on_cpu) else None
+    options = tuple(_evaluate(facts, shape, b, hardware.total_gpus, usable, cpu_usable, hardware.gpus)
+                    for b in candidates)
     by_name = {o.budget: o for o in options}
     reasons: list[str] = [o.reason for o in options]
 

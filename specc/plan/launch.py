@@ -28,11 +28,24 @@ def choose_launch(hw: Hardware, budget: str | None, estimate: Estimate | None, t
         t.decide("LAUNCH-SINGLE-DEVICE", "one device on one machine: each stage is one python process.")
         return Launch(strategy="none", launcher="python", **common)
     where = f"{total} processes on {hw.nodes} machine{'s' if hw.nodes > 1 else ''}"
-    if hw.strategy != "auto":
-        t.decide("LAUNCH-STRATEGY-FORCED", f"constraints.hardware.strategy is {hw.strategy}; {where}.",
-                 verdict=f"launch with {hw.strategy}")
-        return Launch(strategy=hw.strategy, launcher="accelerate", **common)
     row = next((m for m in estimate.memory if m.budget == budget), None) if estimate is not None else None
+    offload = hw.cpu_offload and (hw.strategy if hw.strategy != "auto" else (row.strategy if row else "ddp")) in (
+        "fsdp", "zero2", "zero3")
+    common["cpu_offload"] = offload
+    if hw.strategy != "auto":
+        if row is not None and not row.fits:
+            t.find("LAUNCH-STRATEGY-DOESNT-FIT",
+                   f"constraints.hardware.strategy is {hw.strategy}, under which {budget} needs about "
+                   f"{row.per_device_gb:g} GiB per device: it does not fit ({row.note})",
+                   "set strategy: auto (the plan then picks the cheapest strategy that fits), or a sharded one "
+                   "(fsdp, zero3), or cpu_offload: true")
+        if hw.strategy in ("zero2", "zero3"):
+            t.find("LAUNCH-NEEDS-DEEPSPEED", f"strategy {hw.strategy} launches with DeepSpeed, which specc's train "
+                   "extra does not install", "pip install deepspeed on every training machine (built for its CUDA)")
+        numbers = f" {budget} needs about {row.per_device_gb:g} GiB per device under it." if row is not None else ""
+        t.decide("LAUNCH-STRATEGY-FORCED", f"constraints.hardware.strategy is {hw.strategy}; {where}.{numbers}",
+                 verdict=f"launch with {hw.strategy}" + (" and CPU offload" if offload else ""))
+        return Launch(strategy=hw.strategy, launcher="accelerate", **common)
     if row is None:
         t.decide("LAUNCH-DDP-REPLICATED", f"the memory per device is not estimated (model size unknown), so "
                  f"replicas are assumed to fit; {where}.", verdict="data parallel (DDP)")
@@ -42,7 +55,8 @@ def choose_launch(hw: Hardware, budget: str | None, estimate: Estimate | None, t
                  f"and fits; {where}.", verdict="data parallel (DDP)")
         return Launch(strategy="ddp", launcher="accelerate", **common)
     t.decide("LAUNCH-SHARDED", f"{budget} fits only sharded: about {row.per_device_gb:g} GiB per device with "
-             f"{row.strategy}; {where}.", verdict=f"sharded data parallel ({row.strategy})")
+             f"{row.strategy}{' and CPU offload' if offload else ''}; {where}.",
+             verdict=f"sharded data parallel ({row.strategy})")
     return Launch(strategy=row.strategy, launcher="accelerate", **common)  # type: ignore[arg-type]
 
 

@@ -151,6 +151,8 @@ class Launch(Frozen):
     num_processes: int = 1
     strategy: Literal["none", "ddp", "fsdp", "zero2", "zero3"] = "none"
     use_cpu: bool = False
+    cpu_offload: bool = Field(default=False, description="Sharded state offloaded to host RAM (FSDP: parameters, "
+                              "gradients and optimiser state; ZeRO-2: optimiser state; ZeRO-3: both).")
     main_process_ip: str | None = None
     main_process_port: int | None = None
     launcher: Launcher = Field(default="python",

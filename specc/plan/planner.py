@@ -25,6 +25,7 @@ from pathlib import Path
 
 from specc import __version__
 from specc.plan.budget import choose_budget
+from specc.plan.context import check_context_window
 from specc.plan.contract import make_contract, make_tracking
 from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.hyperparameters import resolve_hyperparameters
@@ -36,6 +37,7 @@ from specc.plan.method import choose_method
 from specc.plan.model import ModelInfo, Plan
 from specc.plan.safety import check_safety
 from specc.plan.stages import build_stages
+from specc.plan.teacher import cost_teacher
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
@@ -48,11 +50,13 @@ def model_info(role: str, m: KnownModel, verdict: str) -> ModelInfo:
                      parameters_source=m.params_source, vocab_size=m.vocab_size)
 
 
-def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", spec_sha256: str = "") -> Plan:
+def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", spec_sha256: str = "",
+              locations: dict | None = None) -> Plan:
     """Decide everything for ``spec``: levers, method, budget, hyper-parameters, contract, stages.
 
     ``base_dir`` is the spec's directory (data and local model paths resolve against it). ``spec_file``
     (a bare file name) and ``spec_sha256`` are recorded in the plan for the lock; pass the loader's values.
+    ``locations`` (the loader's key → (line, column)) lets findings about a spec key say where it is.
     """
     base_dir = Path(base_dir)
     t = Trace()
@@ -74,8 +78,11 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         if hw.gpus == 0:
             t.decide("HARDWARE-CPU-ONLY", f"gpus is 0: host RAM ({hw.cpu_memory_gb:g} GB) "
                      "is the memory budget; precision resolves to fp32 at run time.")
+        loc = (locations or {}).get(("method", "max_seq_length"))
+        check_context_window(spec, base, teacher, t, f"{Path(spec_file).name}:{loc[0]}:{loc[1]}" if loc else "")
         chosen = choose_budget(spec, method, distillation, base, teacher, data, t)
         budget, estimate = chosen.budget, chosen.estimate
+        estimate = cost_teacher(spec, method, distillation, teacher, data, estimate, t)
         launch = choose_launch(hw, budget, estimate, t)
         hp, sources = resolve_hyperparameters(spec, method, distillation, budget, chosen.checkpointing,
                                               chosen.micro_batch, chosen.accumulation, launch.num_processes)
@@ -143,5 +150,5 @@ def plan_spec_file(path: str | Path) -> Plan:
     from specc.spec.loader import load_spec
 
     loaded = load_spec(path)
-    return make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256)
+    return make_plan(loaded.spec, loaded.base_dir, loaded.path.name, loaded.sha256, loaded.locations)
 

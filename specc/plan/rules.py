@@ -448,7 +448,7 @@ RULES: tuple[Rule, ...] = (
        _PIPELINE, "—"),
     _r("LAUNCH-SHARDED", "launch", "decision",
        "several devices, strategy auto, and the chosen budget fits only when sharded (the memory estimate tried "
-       "DDP first, then ZeRO-2 for full tuning, then FSDP)",
+       "DDP first, then FSDP; ZeRO needs DeepSpeed, so it is used only when the spec names it)",
        "sharded data parallel (FSDP or ZeRO): gradients and optimiser state (FSDP: parameters too) are split "
        "across devices",
        "A replica that does not fit one device cannot be launched replicated; sharding divides the memory.",
@@ -457,6 +457,30 @@ RULES: tuple[Rule, ...] = (
        "constraints.hardware.strategy is set (not auto) and there are several devices",
        "launch with the strategy the spec names",
        "The user knows their cluster; the plan records the choice so a reviewer sees it.",
+       _PIPELINE, "—"),
+    _r("LAUNCH-NEEDS-DEEPSPEED", "launch", "warning",
+       "constraints.hardware.strategy is zero2 or zero3",
+       "launch with DeepSpeed, and say that it must be installed",
+       "DeepSpeed is not part of specc's train extra (it builds against the local CUDA toolkit); without it "
+       "accelerate launch stops at the first stage.",
+       _PIPELINE, "—"),
+    _r("LAUNCH-STRATEGY-DOESNT-FIT", "launch", "error",
+       "constraints.hardware.strategy is set (not auto) and the chosen budget does not fit under it",
+       "refuse: the forced strategy runs out of memory (the finding gives the numbers)",
+       "A launch under which the plan's own estimate does not fit fails at the first step, after the queue wait.",
+       _PIPELINE, "—"),
+    _r("DISTILL-TEACHER-DOESNT-FIT", "method", "error",
+       "the distillation teacher, in 16 bits with the KV cache of one generation batch, does not fit the GPUs of "
+       "one node even when split over all of them",
+       "refuse: name the smallest hardware that serves the teacher",
+       "The teacher runs before (sequence) or beside (logit) training; a teacher that cannot be loaded fails the "
+       "run after the queue wait.",
+       _PIPELINE, "—"),
+    _r("MODEL-SEQ-EXCEEDS-CONTEXT", "method", "error",
+       "method.max_seq_length is longer than the base model's (or teacher's) context window "
+       "(max_position_embeddings)",
+       "refuse: name the window and the key",
+       "Positions beyond the window fail at the first long example or train on positions the model never learnt.",
        _PIPELINE, "—"),
     # ---- data ---------------------------------------------------------------------------------------
     _r("DATA-MISSING", "data", "error",

@@ -96,7 +96,15 @@ def _quantization(plan: Plan, budget: str) -> dict[str, Any] | None:
     # BitsAndBytesConfig's own argument names; the compute dtype follows the run-time precision.
     if int(_hp(plan, "quant_bits")) == 8:
         return {"load_in_8bit": True}
-    return {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}
+    quant = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}
+    if plan.launch is not None and plan.launch.strategy in ("fsdp", "zero3"):
+        # Sharding flattens parameters of one dtype: 4-bit weights are stored in the compute dtype
+        # (specc.runtime.placement matches it to the run-time precision).
+        quant["bnb_4bit_quant_storage"] = _STORAGE_DTYPE.get(str(_hp(plan, "precision")), "bfloat16")
+    return quant
+
+
+_STORAGE_DTYPE = {"auto": "bfloat16", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 def _per_stage(plan: Plan, key: str, kind: str) -> Any:

@@ -410,9 +410,12 @@ def supports_assistant_only_loss(tokenizer) -> bool:
 def _quantization_config(quant: dict[str, Any], dtype):
     from transformers import BitsAndBytesConfig
 
-    # The plan names BitsAndBytesConfig's own arguments; only the compute dtype is a run-time choice.
+    from specc.runtime.placement import quant_storage_for
+
+    # The plan names BitsAndBytesConfig's own arguments; only the compute dtype (and, sharded, the storage dtype
+    # that must equal it) is a run-time choice.
     if quant.get("load_in_4bit"):
-        return BitsAndBytesConfig(**quant, bnb_4bit_compute_dtype=dtype)
+        return BitsAndBytesConfig(**quant_storage_for(quant, dtype), bnb_4bit_compute_dtype=dtype)
     return BitsAndBytesConfig(**quant)
 
 
@@ -434,6 +437,12 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     source = str(build_path(init["model"])) if "model" in init else model_ref(model)
     revision = None if "model" in init else model.get("revision")
     load_kwargs: dict[str, Any] = {"dtype": precision["dtype"], **kwargs}
+    if quantization:
+        from specc.runtime.placement import quantized_device_map
+
+        device_map = quantized_device_map()  # each rank loads onto its own GPU, not all onto GPU 0
+        if device_map is not None:
+            load_kwargs.setdefault("device_map", device_map)
     if quantization and "adapter" not in init:
         load_kwargs["quantization_config"] = _quantization_config(quantization, precision["dtype"])
     loaded = cls.from_pretrained(source, revision=revision, **load_kwargs)

@@ -155,7 +155,22 @@ class Hardware(Strict):
         default="auto",
         description=(
             "How to spread training over several devices: ddp (replicate), fsdp, zero2, zero3 (shard). "
-            "auto picks ddp when the model fits one device, else fsdp."
+            "auto picks the cheapest that fits the memory estimate: ddp, else fsdp. zero2/zero3 need DeepSpeed "
+            "installed (not part of specc's train extra)."
+        ),
+    )
+    cpu_offload: bool = Field(
+        default=False,
+        description=(
+            "Move training state to host RAM when sharded: FSDP and zero3 offload parameters, gradients and "
+            "optimiser state; zero2 offloads the optimiser state. Slower; lets larger models fit. Default false."
+        ),
+    )
+    memory_headroom: float = Field(
+        default=0.05, ge=0, le=0.5,
+        description=(
+            "Share of each GPU's memory the plan keeps free beyond the estimate (which already counts the CUDA "
+            "context and fragmentation). Default 0.05; raise it for a safety margin, lower it at your own risk."
         ),
     )
     rendezvous: Rendezvous | None = Field(
