@@ -12,19 +12,20 @@ from specc.plan.planner import plan_spec_file
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 UNSIZED = ["BUDGET-UNKNOWN-MODEL-SIZE"]  # the tiny base model is not built in a fresh checkout
+ALIGNED = ["SAFETY-ALIGNED-BASE"]  # an instruct base tuned without a refusal suite in the contract
 
 EXPECTED = {
     # spec: (levers, method, parameter budget, warning rule ids, error rule ids) — all exact
     "prompting-only": (["prompting"], "none", None, [], []),
     "retrieval-docs-qa": (["prompting", "retrieval"], "none", None, [], []),
-    "retrieval-plus-style-lora": (["prompting", "retrieval", "fine_tune"], "sft", "lora", [], []),
+    "retrieval-plus-style-lora": (["prompting", "retrieval", "fine_tune"], "sft", "lora", ALIGNED, []),
     "sft-lora-tiny": (["prompting", "fine_tune"], "sft", "lora", UNSIZED, []),
     "full-finetune-tiny": (["prompting", "fine_tune"], "sft", "full", UNSIZED, []),
-    "qlora-8b": (["prompting", "fine_tune"], "sft", "qlora", [], []),
+    "qlora-8b": (["prompting", "fine_tune"], "sft", "qlora", ALIGNED, []),
     "dpo-tiny": (["prompting", "fine_tune"], "dpo", "lora", UNSIZED, []),
     "rlhf-tiny": (["prompting", "fine_tune"], "rlhf", "lora", UNSIZED, []),
-    "distill-open-teacher": (["prompting", "distill"], "distill", "lora", [], []),
-    "distill-closed-api": (["prompting", "distill"], "distill", "lora", ["CONTRACT-NO-GENERAL-SUITE"],
+    "distill-open-teacher": (["prompting", "distill"], "distill", "lora", ALIGNED, []),
+    "distill-closed-api": (["prompting", "distill"], "distill", "lora", ["CONTRACT-NO-GENERAL-SUITE", *ALIGNED],
                            ["LICENCE-CLOSED-API-TEACHER"]),
 }
 

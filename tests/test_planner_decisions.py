@@ -89,9 +89,9 @@ def test_forced_budget_that_does_not_fit_points_to_the_one_that_does(root):
     forced = plan_for(root, FORCED_LORA_16GB)
     finding = _finding(forced, "BUDGET-FORCED-DOESNT-FIT")
     assert finding.message == ("method.parameter_budget is lora but it does not fit: lora does not fit: needs 21.7 "
-                               "GiB per device of 13.6 GiB usable (1 GPU(s), none; 41.9M trainable params)")
+                               "GiB per device of 15.2 GiB usable (1 GPU(s), none; 41.9M trainable params)")
     assert finding.hint == ("remove method.parameter_budget (or set it to qlora): qlora fits, needing 11.6 GiB per "
-                            "device of 13.6 GiB usable (activation checkpointing on, micro batch 1)")
+                            "device of 15.2 GiB usable (activation checkpointing on, micro batch 1)")
     unforced = plan_for(root, {**FORCED_LORA_16GB, "method": {}})
     assert unforced.ok and unforced.parameter_budget == "qlora"
 
