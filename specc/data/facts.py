@@ -60,6 +60,11 @@ def read_data_fact(
     return fact, problem
 
 
+UNPAIRED_HINT = ("rows with prompt, completion and label are unpaired preferences (KTO): as demonstrations they "
+                 "would train on the answers labelled bad; pair them into prompt/chosen/rejected under "
+                 "data.preference, or keep only the label: true rows without the label")
+
+
 def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataProblem | None]:
     """Detect the format from the first row and check it against the declaration and the role."""
     if role == "suite":
@@ -88,6 +93,6 @@ def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataP
         return fmt, DataProblem(
             "DATA-FORMAT-MISMATCH",
             f"{path}: a {role} file must be {' or '.join(allowed)}, not {fmt}",
-            "move the file to the section its rows belong to",
+            UNPAIRED_HINT if fmt == "unpaired_preference" else "move the file to the section its rows belong to",
         )
     return fmt, None

@@ -36,6 +36,13 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "distill_temperature": 1.0,
     "max_new_tokens": 256,
     "logging_steps": 1,
+    # the trainer surface (TRL's own defaults, made visible in the plan)
+    "optim": "adamw_torch_fused",
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+    "max_grad_norm": 1.0,
+    "min_lr_rate": 0.1,
     "save_total_limit": 2,
 }
 """The documented defaults (the spec's field descriptions); spec.method overrides win. ``save_steps`` has

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from specc.plan.defaults import CHECKPOINT_MIN_INTERVAL_S, DEFAULT_HYPERPARAMETERS, LEARNING_RATES
+from specc.plan.trainer_settings import resolve_trainer_settings
 from specc.spec.language import Spec
 
 __all__ = ["ATTENTION_MODULES", "generation_tokens", "resolve_hyperparameters", "training_stage_kinds"]
@@ -132,6 +133,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
             for key in ("distill_beta", "distill_temperature"):
                 r.set(key, d[key], "default")
             r.set("distill_max_completion_length", generated, "derived")
+    resolve_trainer_settings(r, spec, method, kinds)  # optimiser, schedule, eval during training, per stage
     r.set("effective_batch_size", r.values["micro_batch_size"] * r.values["gradient_accumulation"] * devices,
           "derived")
     return r.values, r.sources

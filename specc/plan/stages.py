@@ -39,6 +39,7 @@ from typing import Any
 from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
+from specc.plan.trainer_args import evaluation_args, evaluation_config, optimisation_args, validation_kind
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
@@ -116,7 +117,8 @@ def _stage_steps(max_steps: int, rows: int | None, epochs: float, per_step: int)
     return -(-int(rows * epochs) // max(1, per_step))
 
 
-def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int = 1) -> dict[str, Any]:
+def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int = 1,
+                evaluates: bool = False) -> dict[str, Any]:
     """The stage's trainer config, every key named as the TRL/transformers config of that stage names it
     (SFTConfig, DPOConfig, RewardConfig, RLOOConfig/GRPOConfig, DistillationConfig), so CONFIG["train"] is passed
     to the trainer as it stands."""
@@ -127,7 +129,7 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
     save_steps = plan.hyperparameters.get("save_steps")  # a plan may pin it; else ~10 checkpoints per stage
     if save_steps is None:
         save_steps = save_steps_for(_stage_steps(max_steps, rows, num_epochs, micro * accum * devices))
-    return {
+    args = {
         "num_train_epochs": num_epochs,
         "max_steps": max_steps,
         "learning_rate": float(_per_stage(plan, "learning_rates", kind)),
@@ -141,6 +143,10 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
         "save_total_limit": int(_hp(plan, "save_total_limit")),
         **_kind_args(plan, kind),
     }
+    args.update(optimisation_args(plan, kind))
+    if evaluates:
+        args.update(evaluation_args(plan, args["save_steps"]))
+    return args
 
 
 def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
@@ -207,6 +213,7 @@ class _Graph:
         ``continues_adapter`` stages (online RL) keep training the adapter they start from instead.
         """
         peft_cfg = _peft(self.plan, self.budget) if peft else None
+        evaluates = validation_kind(self.plan) == kind  # data.validation is evaluated by this stage
         out_dir = f"artifacts/{sid}"
         final = f"{out_dir}/adapter" if peft_cfg else f"{out_dir}/model"
         inputs = dict(extra_inputs or {})
@@ -221,11 +228,12 @@ class _Graph:
             "data": data,
             "peft": peft_cfg,
             "quantization": _quantization(self.plan, self.budget) if peft_cfg else None,
-            "train": _train_args(self.plan, kind, rows=rows, devices=self.devices),
+            "train": _train_args(self.plan, kind, rows=rows, devices=self.devices, evaluates=evaluates),
             # Not a trainer argument: common.stage_callbacks paces intermediate checkpoints by wall time.
             "checkpoint_min_interval_s": int(_hp(self.plan, "checkpoint_min_interval_s")),
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
+            **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"))) if evaluates else {}),
             **(extra_config or {}),
         }
         needs = ["firewall"] + ([self.last_trainer] if self.last_trainer else [])
@@ -255,14 +263,16 @@ def build_stages(plan: Plan) -> list[Stage]:
     launcher = plan.launch.launcher
     g = _Graph(plan, launcher, config_name(plan.launch) if launcher == "accelerate" else None)
     golden = _data(_fact(plan, "golden"))
-    train, pref, prompts = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts"))
+    train, pref, prompts, validation = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts",
+                                                                         "validation"))
     inputs_of = lambda *ds: {d["role"]: d["spec_path"] for d in ds if d}  # noqa: E731  (spec-relative)
     contract = plan.contract.model_dump(mode="json") if plan.contract else None
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
-          inputs={**inputs_of(train, pref, prompts), **({"golden": golden["spec_path"]} if golden else {})},
+          inputs={**inputs_of(train, pref, prompts, validation), **({"golden": golden["spec_path"]} if golden else {})},
           outputs={"report": "reports/firewall.json"},
-          config={"golden": golden, "training": [d for d in (train, pref, prompts) if d], "settings": fw})
+          config={"golden": golden, "training": [d for d in (train, pref, prompts, validation) if d],
+                  "settings": fw})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}

@@ -24,7 +24,7 @@ from specc.runtime import localmodel
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
-    "write_json", "adapter_chain",
+    "write_json", "adapter_chain", "load_eval_dataset", "check_optimizer",
 ]
 
 
@@ -234,9 +234,20 @@ def load_tokenizer(ref: str, revision: str | None = None):
 
 
 def supports_assistant_only_loss(tokenizer) -> bool:
-    """TRL's assistant-only loss needs ``{% generation %}`` markers in the chat template."""
-    template = getattr(tokenizer, "chat_template", None) or ""
-    return "generation" in template and "endgeneration" in template
+    """Whether assistant-only loss can be applied: generation markers in the chat template, or a training
+    variant TRL swaps in (:mod:`specc.runtime.chat_templates`)."""
+    from specc.runtime.chat_templates import training_template
+
+    return training_template(tokenizer) is not None
+
+
+def load_eval_dataset(config: dict[str, Any], *, chat: bool = True):
+    """The stage's validation split (``config["validation"]``, locked and firewalled like its training
+    data) in the shapes TRL expects, or None when the stage evaluates nothing."""
+    entry = config.get("validation")
+    if not entry:
+        return None
+    return load_rows_dataset(data_path(entry), entry.get("format", "auto"), chat=chat)
 
 
 def _quantization_config(quant: dict[str, Any], dtype):
@@ -311,6 +322,7 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
     args = dict(train)
     if max_steps is not None:
         args["max_steps"] = max_steps
+    check_optimizer(args.get("optim"))
     return {
         **args,
         "output_dir": str(output_dir),
@@ -322,6 +334,20 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
         "run_name": run_name,
         "disable_tqdm": True,
     }
+
+
+def check_optimizer(name: str | None) -> None:
+    """An optimizer the installed stack cannot build is one clear line (exit 1) at the stage's start, not
+    a traceback from inside the trainer: the 8-bit and paged ones need bitsandbytes."""
+    from specc.spec.trainer_names import BITSANDBYTES_OPTIMIZERS
+
+    if name in BITSANDBYTES_OPTIMIZERS:
+        import importlib.util
+
+        if importlib.util.find_spec("bitsandbytes") is None:
+            log(f"method.optim {name} needs bitsandbytes, which is not installed: pip install bitsandbytes, "
+                "or choose adamw_torch_fused")
+            raise SystemExit(1)
 
 
 def _progress_callback_class():
@@ -385,6 +411,13 @@ def stage_callbacks(config: dict[str, Any]) -> list[Any]:
     interval = float(config.get("checkpoint_min_interval_s", 0) or 0)
     if interval > 0:
         callbacks.append(_checkpoint_pacer_class()(interval))
+    early = config.get("early_stopping")
+    if early:
+        # stops after `patience` evaluations without improving metric_for_best_model (load_best_model_at_end
+        # and the metric are in CONFIG["train"], as the callback requires)
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(early["patience"])))
     return callbacks
 
 

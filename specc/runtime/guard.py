@@ -29,7 +29,7 @@ def fail(message: str) -> NoReturn:
     sys.exit(GUARD_EXIT)
 
 
-DATA_KEYS = ("data", "training", "golden")
+DATA_KEYS = ("data", "training", "golden", "validation")
 """Keys of a stage CONFIG that name locked data files (a single entry or a list of entries)."""
 
 
