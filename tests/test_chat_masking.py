@@ -48,6 +48,44 @@ def test_assistant_only_loss_masks_the_prompt_on_common_templates(family, tiny_m
     assert "say hello please" in tok.decode(ids) and "say hello" not in trained
 
 
+@pytest.mark.parametrize("name,end", [("chatml", "<|im_end|>"), ("llama3", "<|eot_id|>"), ("gemma", "<end_of_turn>")])
+def test_a_chat_template_named_in_the_plan_masks_the_prompt(name, end, tiny_model, tmp_path):
+    """``method.chat_template: <name>`` puts a template with generation markers on the tokenizer (specc's
+    chatml, TRL's training variants), so TRL masks with it directly."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    from specc.runtime import chat_templates, common
+
+    tok = common.load_tokenizer(str(tiny_model), None, {"name": name})
+    assert chat_templates.has_generation_markers(tok.chat_template)
+    args = SFTConfig(output_dir=str(tmp_path), assistant_only_loss=True, use_cpu=True, bf16=False,
+                     max_length=512, report_to=[], activation_checkpointing=False)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model), args=args,
+                         train_dataset=Dataset.from_list([ROW]), processing_class=tok)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    trained = tok.decode([i for i, label in zip(ids, labels) if label != -100])
+    assert trained.strip() == ANSWER + end, trained
+
+
+def test_a_chat_template_file_is_locked_by_its_hash(tmp_path):
+    import hashlib
+
+    from specc.runtime import chat_templates
+
+    file = tmp_path / "t.jinja"
+    file.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    entry = {"name": "file", "path": str(file), "spec_path": "t.jinja",
+             "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
+    assert chat_templates.template_text(entry) == file.read_text()
+    file.write_text("{{ messages }}")
+    with pytest.raises(SystemExit) as info:
+        chat_templates.template_text(entry)
+    assert info.value.code == 3
+
+
 def test_asked_for_masking_that_cannot_be_applied_is_an_error(tiny_model):
     from datasets import Dataset
 

@@ -106,6 +106,8 @@ BAD = [
     ("load_best_model_at_end: true\n  eval_steps: 3\n  save_steps: 4", "multiple of eval_steps"),
     ("eval_strategy: 'no'\n  early_stopping_patience: 2", "eval_strategy is no"),
     ("num_generations: 1", "num_generations"),
+    ("chat_template: lama3", "did you mean 'llama3'"),
+    ("chat_template: /etc/t.jinja", "relative to the spec"),
 ]
 
 
@@ -197,3 +199,44 @@ def test_a_label_column_in_a_prompt_completion_file_is_a_row_error():
     assert "labelled bad" in row_problem(row, "prompt_completion")
     assert row_problem(row, "unpaired_preference") is None
     assert "true or false" in row_problem({**row, "label": "no"}, "unpaired_preference")
+
+
+# ---------------------------------------------------------------- chat templates
+
+def test_named_chat_templates_exist_in_the_installed_trl():
+    pytest.importorskip("trl")
+    import trl.chat_template_utils as utils
+
+    from specc.spec.trainer_names import CHAT_TEMPLATE_NAMES
+
+    missing = [n for n in CHAT_TEMPLATE_NAMES if n != "chatml"
+               and not utils.has_generation_markers(getattr(utils, f"{n}_training_chat_template", ""))]
+    assert missing == []
+
+
+def test_a_named_chat_template_reaches_every_stage_that_renders_chats(write_spec):
+    plan = _plan(write_spec, method={"chat_template": "chatml"})
+    assert (plan.hyperparameters["chat_template"], plan.hyperparameter_sources["chat_template"]) == ("chatml", "spec")
+    with_template = [s.id for s in plan.stages if s.config.get("chat_template") == {"name": "chatml"}]
+    assert with_template == ["baseline", "sft", "merge", "eval"]
+    default = _plan(write_spec)
+    assert default.hyperparameters["chat_template"] == "tokenizer"
+    assert not any("chat_template" in s.config for s in default.stages)
+
+
+def test_a_chat_template_file_is_locked_in_the_plan(write_spec):
+    import hashlib
+
+    spec = write_spec(method={"chat_template": "templates/mine.jinja"})
+    (spec.parent / "templates").mkdir()
+    (spec.parent / "templates" / "mine.jinja").write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    from specc.plan.planner import plan_spec_file
+
+    plan = plan_spec_file(spec)
+    digest = hashlib.sha256((spec.parent / "templates" / "mine.jinja").read_bytes()).hexdigest()
+    assert plan.hyperparameters["chat_template_sha256"] == digest
+    assert plan.stage("sft").config["chat_template"] == {"name": "file", "spec_path": "templates/mine.jinja",
+                                                         "sha256": digest}
+    missing = plan_spec_file(write_spec(method={"chat_template": "templates/none.jinja"}))
+    assert [(f.rule, "method.chat_template" in f.message) for f in missing.findings if f.level == "error"] == [
+        ("DATA-MISSING", True)]

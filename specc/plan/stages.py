@@ -39,7 +39,8 @@ from typing import Any
 from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
-from specc.plan.trainer_args import evaluation_args, evaluation_config, optimisation_args, validation_kind
+from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
+                                     validation_kind)
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
@@ -201,7 +202,9 @@ class _Graph:
                                  needs=needs, inputs=inputs, outputs=outputs, config=config))
 
     def common(self) -> dict[str, Any]:
-        return {"model": self.base, "precision": _hp(self.plan, "precision")}
+        template = chat_template_entry(self.plan)
+        return {"model": self.base, "precision": _hp(self.plan, "precision"),
+                **({"chat_template": template} if template else {})}
 
     def trained(self, sid: str, kind: str, title: str, data: dict[str, Any] | None, *,
                 extra_inputs: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None,

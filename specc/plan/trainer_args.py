@@ -12,7 +12,7 @@ from typing import Any
 from specc.plan.model import Plan
 from specc.plan.trainer_settings import OPTIMISATION_KEYS, validation_stage_kind
 
-__all__ = ["optimisation_args", "evaluation_args", "evaluation_config", "validation_kind"]
+__all__ = ["chat_template_entry", "optimisation_args", "evaluation_args", "evaluation_config", "validation_kind"]
 
 
 def optimisation_args(plan: Plan, kind: str) -> dict[str, Any]:
@@ -61,3 +61,14 @@ def evaluation_config(plan: Plan, validation: dict[str, Any] | None) -> dict[str
     if patience is not None:
         out["early_stopping"] = {"patience": int(patience)}
     return out
+
+
+def chat_template_entry(plan: Plan) -> dict[str, Any] | None:
+    """The stage CONFIG's ``chat_template`` (every stage that renders chats: baseline, training, merge,
+    eval), or None for the tokenizer's own: ``{"name"}`` or ``{"name": "file", "spec_path", "sha256"}``."""
+    choice = plan.hyperparameters.get("chat_template", "tokenizer")
+    if choice == "tokenizer":
+        return None
+    if choice.endswith((".jinja", ".j2")):
+        return {"name": "file", "spec_path": choice, "sha256": plan.hyperparameters.get("chat_template_sha256")}
+    return {"name": choice}

@@ -15,7 +15,7 @@ from typing import Any
 from specc.plan.defaults import DEFAULT_HYPERPARAMETERS
 from specc.spec.trainer_names import SCHEDULERS_WITH_MIN_LR
 
-__all__ = ["resolve_trainer_settings", "OPTIMISATION_KEYS", "validation_stage_kind", "check_validation",
+__all__ = ["resolve_chat_template", "resolve_trainer_settings", "OPTIMISATION_KEYS", "validation_stage_kind", "check_validation",
            "EVAL_KEYS"]
 
 EVAL_KEYS = ("eval_steps", "load_best_model_at_end", "metric_for_best_model", "early_stopping_patience")
@@ -158,3 +158,25 @@ def check_validation(spec: Any, data: list[Any], kinds: list[str], t: Any) -> No
                f"data.validation ({fact.path}) holds {fact.format} rows, which no stage of this plan "
                f"({', '.join(kinds) or 'none'}) trains on",
                "demonstrations are evaluated by sft, preference pairs by dpo or reward")
+
+
+def resolve_chat_template(spec: Any, base_dir: Any, values: dict[str, Any], sources: dict[str, str], t: Any) -> None:
+    """``chat_template``: tokenizer (default), a named template, or a .jinja file next to the spec, locked
+    by its sha256 (``chat_template_sha256``) like a data file, so an edited template is refused at run time."""
+    import hashlib
+    from pathlib import Path
+
+    choice = spec.method.chat_template
+    values["chat_template"] = choice or "tokenizer"
+    sources["chat_template"] = "spec" if choice else "default"
+    if not choice or not choice.endswith((".jinja", ".j2")):
+        return
+    file = Path(base_dir) / choice
+    try:
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    except OSError as exc:
+        t.find("DATA-MISSING", f"method.chat_template file {choice!r} cannot be read ({exc.strerror or exc})",
+               "the path is relative to the spec's directory")
+        return
+    values["chat_template_sha256"] = digest
+    sources["chat_template_sha256"] = "derived"

@@ -12,7 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ChatTemplateError", "has_generation_markers", "training_template", "assistant_only_loss"]
+__all__ = ["ChatTemplateError", "CHATML", "has_generation_markers", "training_template", "assistant_only_loss",
+           "template_text", "apply"]
+
+CHATML = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{{ '\\n' }}"
+    "{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+"""ChatML (OpenAI/Qwen style turns) with generation markers around each assistant answer and its
+``<|im_end|>``, so assistant-only loss trains the answer and the end of turn, nothing else."""
 
 EXIT = 1
 """Exit code of a stage whose plan cannot be honoured by the tokenizer it loaded (a failure, not a gate)."""
@@ -47,6 +62,39 @@ def training_template(tokenizer: Any) -> str | None:
     except Exception:  # noqa: BLE001 - an unknown template is "no training variant", never a crash here
         return None
     return patched if patched and has_generation_markers(patched) else None
+
+
+def template_text(entry: dict[str, Any]) -> str:
+    """The text of the plan's chat template: specc's chatml, TRL's training variant of a named template
+    (same rendering, plus generation markers), or a .jinja file next to the spec, checked against the
+    sha256 the plan locked (a changed file refuses the stage with exit 3, like changed data)."""
+    name = entry["name"]
+    if name == "chatml":
+        return CHATML
+    if name == "file":
+        import hashlib
+        from pathlib import Path
+
+        from specc.runtime import guard
+
+        path = Path(entry["path"])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            guard.fail(f"chat template {entry.get('spec_path', path)} cannot be read ({exc.strerror or exc})")
+        if entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            guard.fail(f"chat template {entry.get('spec_path', path)} changed since the plan was made; recompile")
+        return data.decode("utf-8")
+    import trl.chat_template_utils as utils
+
+    return getattr(utils, f"{name}_training_chat_template")
+
+
+def apply(tokenizer: Any, entry: dict[str, Any] | None) -> Any:
+    """Set the plan's chat template on ``tokenizer`` (None: keep the tokenizer's own) and return it."""
+    if entry:
+        tokenizer.chat_template = template_text(entry)
+    return tokenizer
 
 
 def _fail(message: str) -> None:

@@ -224,10 +224,13 @@ def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True):
 
 # ---------------------------------------------------------------- models
 
-def load_tokenizer(ref: str, revision: str | None = None):
+def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[str, Any] | None = None):
+    """The tokenizer, with the plan's chat template when it names one (``CONFIG["chat_template"]``)."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(ref, revision=revision)
+    from specc.runtime import chat_templates
+
+    tok = chat_templates.apply(AutoTokenizer.from_pretrained(ref, revision=revision), chat_template)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

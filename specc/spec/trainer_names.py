@@ -49,3 +49,11 @@ SCHEDULERS_WITHOUT_WARMUP = frozenset({"constant", "reduce_lr_on_plateau", "gree
 
 SCHEDULERS_WITH_MIN_LR = frozenset({"cosine_with_min_lr", "cosine_warmup_with_min_lr"})
 """Schedulers that need a floor (``lr_scheduler_kwargs.min_lr_rate``); without one transformers raises."""
+
+CHAT_TEMPLATE_NAMES: tuple[str, ...] = (
+    "chatml", "cohere", "cohere2", "deepseek_r1_distill", "deepseekv3", "gemma", "gemma3", "glm4moe", "gptoss",
+    "lfm2", "lfm2_v2", "llama3", "phi3", "phi3_5", "qwen2_5", "qwen3", "qwen3_instruct_2507",
+)
+"""Chat templates a spec may name: specc's ``chatml`` and the text templates TRL ships a training variant of
+(``trl/chat_templates/<name>_training.jinja``: the same rendering, with ``{% generation %}`` markers so that
+assistant-only loss masks). A test checks each against the installed TRL."""

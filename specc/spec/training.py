@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from specc.spec.base import Strict
-from specc.spec.trainer_names import (SCHEDULERS_WITH_MIN_LR, SCHEDULERS_WITHOUT_WARMUP, Optimizer,
-                                      Scheduler)
+from specc.spec.trainer_names import (CHAT_TEMPLATE_NAMES, SCHEDULERS_WITH_MIN_LR, SCHEDULERS_WITHOUT_WARMUP,
+                                      Optimizer, Scheduler)
 
 __all__ = ["Optimisation", "SamplingSettings", "StageOverrides", "StageSettings", "EvalDuringTraining",
            "TrainerSettings", "STAGE_ONLY_KEYS"]
@@ -180,10 +180,34 @@ class EvalDuringTraining(Strict):
 class TrainerSettings(Optimisation, SamplingSettings, EvalDuringTraining):
     """The trainer surface of ``method``: method-wide values plus ``stages`` overrides."""
 
+    chat_template: str | None = Field(
+        default=None, max_length=255,
+        description=(
+            "How chat rows are rendered, in every stage (baseline and eval included): tokenizer (default: the "
+            "model's own template), a name (chatml, llama3, qwen2_5, qwen3, gemma, gemma3, phi3, phi3_5, "
+            "deepseekv3, cohere, ...; the training variants, with generation markers for assistant-only loss) "
+            "or a .jinja file relative to the spec (locked by its sha256)."
+        ),
+    )
     stages: StageSettings = Field(
         default_factory=StageSettings,
         description="Per-stage overrides, e.g. stages: {reward: {learning_rate: 1e-5}, rl: {beta: 0.02}}.",
     )
+
+    @field_validator("chat_template")
+    @classmethod
+    def _known_template(cls, v: str | None) -> str | None:
+        if v is None or v == "tokenizer" or v in CHAT_TEMPLATE_NAMES:
+            return v
+        if v.endswith((".jinja", ".j2")):
+            if "${" in v or any(ord(c) < 32 for c in v) or v.startswith(("/", "~")):
+                raise ValueError("a chat template file is a plain path relative to the spec file")
+            return v
+        from specc.spec.suggest import did_you_mean
+
+        guess = did_you_mean(v, ["tokenizer", *CHAT_TEMPLATE_NAMES])
+        raise ValueError(f"unknown chat template {v!r}" + (f" (did you mean {guess!r}?)" if guess else "")
+                         + f"; use tokenizer, one of {', '.join(CHAT_TEMPLATE_NAMES)}, or a .jinja file")
 
     @model_validator(mode="after")
     def _schedules_that_work(self) -> TrainerSettings:
