@@ -101,3 +101,22 @@ def test_asked_for_masking_that_cannot_be_applied_is_an_error(tiny_model):
     assert chat_templates.assistant_only_loss(tok, Dataset.from_list([ROW]), None) is False
     with pytest.raises(SystemExit):
         chat_templates.assistant_only_loss(tok, Dataset.from_list([{"prompt": "q", "completion": "a"}]), True)
+
+
+@pytest.mark.parametrize("family", ["llama3", "qwen2_5", "gemma"])
+def test_templates_trl_has_a_training_variant_of_count_as_maskable(family, tiny_model):
+    """Regression: specc used to look for markers in the tokenizer's own template only, and switched
+    assistant-only loss off (one log line) for Llama 3 / Qwen 2.5 chats before TRL could swap in its
+    training template; those chats then trained on the prompts too."""
+    from specc.runtime import common
+
+    tok = common.load_tokenizer(str(tiny_model))
+    tok.chat_template = _templates()[family][0]
+    assert common.supports_assistant_only_loss(tok) is True
+
+
+def test_the_sft_stage_has_no_silent_fallback():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "templates/stages/sft.py.j2").read_text()
+    assert "training on all tokens" not in text and "chat_templates.assistant_only_loss(" in text
