@@ -60,9 +60,8 @@ def read_data_fact(
     return fact, problem
 
 
-UNPAIRED_HINT = ("rows with prompt, completion and label are unpaired preferences (KTO): as demonstrations they "
-                 "would train on the answers labelled bad; pair them into prompt/chosen/rejected under "
-                 "data.preference, or keep only the label: true rows without the label")
+UNPAIRED_HINT = ("rows with prompt, completion and label are unpaired preferences: as demonstrations they "
+                 "would train on the answers labelled bad; move the file to data.preference (trained with KTO)")
 
 
 def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataProblem | None]:

@@ -27,9 +27,9 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 
 ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "train": ("messages", "prompt_completion", "text"),
-    "preference": ("preference",),
+    "preference": ("preference", "unpaired_preference"),
     "prompts": ("prompts", "prompt_completion", "messages"),
-    "validation": ("messages", "prompt_completion", "text", "preference"),
+    "validation": ("messages", "prompt_completion", "text", "preference", "unpaired_preference"),
     "golden": ("messages", "prompt_completion", "text"),
 }
 """Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind."""

@@ -29,6 +29,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "seed": 42,
     "rl_algorithm": "rloo",
     "dpo_beta": 0.1,
+    "kto_beta": 0.1,
     "rl_beta": 0.05,
     "rl_num_generations": 2,
     "rl_temperature": 1.0,

@@ -19,8 +19,8 @@ def training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> l
     has_train = spec.data.train is not None
     if method == "sft":
         return ["sft"]
-    if method == "dpo":
-        return (["sft"] if has_train else []) + ["dpo"]
+    if method in ("dpo", "kto"):
+        return (["sft"] if has_train else []) + [method]
     if method == "rlhf":
         return (["sft"] if has_train else []) + ["reward", "rl"]
     if method == "distill":
@@ -84,7 +84,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.pick("quant_bits", d["quant_bits"])
     kinds = training_stage_kinds(spec, method, distillation)
     imitation_lr = LEARNING_RATES.get(budget or "lora", LEARNING_RATES["lora"])
-    lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "rl") else imitation_lr) for k in kinds}
+    lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "kto", "rl") else imitation_lr) for k in kinds}
     epochs = {k: (d["rl_epochs"] if k == "rl" else d["epochs"]) for k in kinds}
     r.set("learning_rates", {k: m.learning_rate for k in kinds} if m.learning_rate is not None else lrs,
           "spec" if m.learning_rate is not None else "default")
@@ -125,6 +125,8 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.set("rl_max_completion_length", generated, "derived")
     if method == "dpo":
         r.set("dpo_beta", d["dpo_beta"], "default")
+    if method == "kto":
+        r.set("kto_beta", d["kto_beta"], "default")
     if method == "distill":
         r.set("distillation", distillation, "spec" if m.distillation != "auto" else "derived")
         if distillation == "sequence":

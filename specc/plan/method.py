@@ -18,9 +18,13 @@ def _looks_instruction_tuned(ref: str) -> bool:
 
 
 def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel | None,
-                   t: Trace) -> tuple[str, str | None]:
-    """Return (method, distillation mode) and fire the method rules; data needs become findings."""
+                   t: Trace, preference_format: str | None = None) -> tuple[str, str | None]:
+    """Return (method, distillation mode) and fire the method rules; data needs become findings.
+
+    ``preference_format`` is the preference file's row format as read from disk: unpaired rows
+    ({prompt, completion, label}) can only be learned by KTO."""
     data, forced = spec.data, spec.method.method
+    unpaired = preference_format == "unpaired_preference"
     has_train, has_pref, has_prompts = data.train is not None, data.preference is not None, data.prompts is not None
     wanted = set(spec.goal.behaviours)
     if forced != "auto":
@@ -28,6 +32,8 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
         t.decide("METHOD-FORCED", f"method.method is {forced}.", verdict=f"use {forced}")
     elif lv.distil:
         method = "distill"
+    elif has_pref and unpaired:
+        method = "kto"
     elif has_pref and has_prompts:
         method = "rlhf"
     elif has_pref:
@@ -46,6 +52,24 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
             t.find("METHOD-PREFERENCE-NEEDS-PAIRS",
                    "preference is wanted but only demonstrations are given: SFT imitates, it does not compare",
                    "add chosen/rejected pairs under data.preference for DPO")
+    elif method in ("dpo", "rlhf") and unpaired:
+        t.find("DATA-FORMAT-MISMATCH",
+               f"{method} needs chosen/rejected pairs, but data.preference ({data.preference.path}) holds unpaired "  # type: ignore[union-attr]
+               "answers labelled good or bad",
+               "use method: kto (or auto), or pair the answers into {prompt, chosen, rejected} rows")
+    elif method == "kto":
+        if not has_pref:
+            t.find("DATA-NO-TRAINING-DATA", "kto needs answers labelled good or bad but data.preference is not given",
+                   "add {prompt, completion, label} rows under data.preference")
+        else:
+            t.decide("METHOD-KTO-UNPAIRED", "data.preference holds " + (
+                "answers labelled good or bad, not pairs" if unpaired else "pairs, which KTO reads as one good and "
+                "one bad answer each (method.method is kto)") + ": KTO learns from each label alone.")
+        if spec.method.micro_batch_size == 1:
+            t.find("METHOD-KTO-BATCH", "KTO estimates its KL reference from other rows of the same batch: "
+                   "method.micro_batch_size 1 leaves none", "set method.micro_batch_size to 2 or more")
+        if has_train:
+            t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then kto.")
     elif method in ("dpo", "rlhf"):
         if not has_pref:
             t.find("DATA-NO-TRAINING-DATA", f"{method} needs preference pairs but data.preference is not given",

@@ -29,13 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field
 PLAN_FORMAT = 1
 
 Lever = Literal["prompting", "retrieval", "fine_tune", "distill"]
-Method = Literal["none", "sft", "dpo", "rlhf", "distill"]
+Method = Literal["none", "sft", "dpo", "kto", "rlhf", "distill"]
 ParameterBudget = Literal["full", "lora", "qlora"]
 StageKind = Literal[
     "firewall",  # golden-set firewall + data-lock check; fails the run on overlap
     "baseline",  # evaluate the base model on the target metric and general suites
     "sft",  # supervised fine-tuning (full / LoRA / QLoRA)
     "dpo",  # direct preference optimisation
+    "kto",  # Kahneman-Tversky optimisation on unpaired good/bad answers
     "reward",  # reward model on preference pairs (RLHF stage 2)
     "rl",  # online RL against the reward model (RLOO / GRPO; RLHF stage 3)
     "generate",  # teacher bulk generation (sequence-level distillation)

@@ -62,7 +62,8 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
     lv = choose_levers(spec, t)
     method, distillation = "none", None
     if lv.trains:
-        method, distillation = choose_method(spec, lv, base, teacher, t)
+        pref = next((d for d in data if d.role == "preference" and d.exists), None)
+        method, distillation = choose_method(spec, lv, base, teacher, t, pref.format if pref else None)
     verdicts = check_licences(spec, lv.trains, method, base, teacher, t)
 
     budget, estimate, hp, sources, contract, launch = None, None, {}, {}, None, None

@@ -183,6 +183,17 @@ RULES: tuple[Rule, ...] = (
        "DPO folds preference into one loss over chosen/rejected pairs: two models, simpler and stable.",
        _GUIDE, "'DPO skips the separate reward model and the RL loop ... needing only two models — simpler and "
                "more stable to run.'"),
+    _r("METHOD-KTO-UNPAIRED", "method", "decision",
+       "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
+       "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",
+       "Unpaired labels cannot feed DPO or a reward model (both compare two answers to one prompt); "
+       "as demonstrations they would teach the answers labelled bad.",
+       _GUIDE, "Preference (DPO / RLHF): 'qualities taught by comparison'"),
+    _r("METHOD-KTO-BATCH", "method", "error",
+       "method is kto and method.micro_batch_size is 1",
+       "refuse: KTO's KL estimate needs at least two rows per batch",
+       "trl's KTOTrainer pairs each prompt with another row's completion of the same batch for its reference point.",
+       _PIPELINE, "—"),
     _r("METHOD-SFT-BEFORE-PREFERENCE", "method", "decision",
        "both demonstrations and preference pairs are given",
        "SFT first, then the preference stage on the SFT model",

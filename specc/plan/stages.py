@@ -44,7 +44,7 @@ from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evalu
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
-TRAINING_KINDS = frozenset({"sft", "dpo", "reward", "rl", "distill_logit"})
+TRAINING_KINDS = frozenset({"sft", "dpo", "kto", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
 
@@ -158,6 +158,8 @@ def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
                 "assistant_only_loss": plan.hyperparameters.get("assistant_only_loss")}
     if kind == "dpo":
         return {"beta": float(_hp(plan, "dpo_beta"))}
+    if kind == "kto":
+        return {"beta": float(_hp(plan, "kto_beta"))}
     if kind == "rl":
         return {"num_generations": int(_hp(plan, "rl_num_generations")),
                 "max_completion_length": int(_hp(plan, "rl_max_completion_length")),
@@ -306,11 +308,13 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "rlhf") and train):
+        if method == "sft" or (method in ("dpo", "kto", "rlhf") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
                       extra_config={"beta": float(_hp(plan, "dpo_beta"))})
+        elif method == "kto":
+            g.trained("kto", "kto", "KTO on answers labelled good or bad", pref)
         elif method == "rlhf":
             policy_init = g.init
             g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)

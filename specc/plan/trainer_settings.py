@@ -26,7 +26,7 @@ OPTIMISATION_KEYS = ("optim", "lr_scheduler_type", "warmup_steps", "weight_decay
 
 _SAMPLING = {"rl": {"beta": "rl_beta", "num_generations": "rl_num_generations", "temperature": "rl_temperature",
                     "max_completion_length": "rl_max_completion_length"},
-             "dpo": {"beta": "dpo_beta"}}
+             "dpo": {"beta": "dpo_beta"}, "kto": {"beta": "kto_beta"}}
 """Spec name → plan key of the preference/RL values each stage kind has."""
 
 
@@ -44,7 +44,7 @@ def validation_stage_kind(kinds: list[str], validation_format: str | None) -> st
     family (demonstrations → sft; preference pairs → dpo or reward). None when no stage can."""
     if validation_format is None:
         return None
-    wanted = ("dpo", "reward") if validation_format == "preference" else ("sft",)
+    wanted = {"preference": ("dpo", "reward"), "unpaired_preference": ("kto",)}.get(validation_format, ("sft",))
     return next((k for k in kinds if k in wanted), None)
 
 
@@ -157,7 +157,7 @@ def check_validation(spec: Any, data: list[Any], kinds: list[str], t: Any) -> No
         t.find("DATA-VALIDATION-UNUSED",
                f"data.validation ({fact.path}) holds {fact.format} rows, which no stage of this plan "
                f"({', '.join(kinds) or 'none'}) trains on",
-               "demonstrations are evaluated by sft, preference pairs by dpo or reward")
+               "demonstrations are evaluated by sft, preference pairs by dpo or reward, unpaired ones by kto")
 
 
 def resolve_chat_template(spec: Any, base_dir: Any, values: dict[str, Any], sources: dict[str, str], t: Any) -> None:

@@ -197,6 +197,9 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     if fmt == "preference":
         return {"prompt": _as_turn("user", row["prompt"]), "chosen": _as_turn("assistant", row["chosen"]),
                 "rejected": _as_turn("assistant", row["rejected"])}
+    if fmt == "unpaired_preference":  # KTO's shape: one answer and whether it is good
+        return {"prompt": _as_turn("user", row["prompt"]), "completion": _as_turn("assistant", row["completion"]),
+                "label": bool(row["label"])}
     if fmt == "prompts":
         return {"prompt": _as_turn("user", row["prompt"])}
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
@@ -217,7 +220,8 @@ def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True):
         fmt = detect_format(ds[0])
     if not chat:
         keep = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
-                "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}[fmt]
+                "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"],
+                "unpaired_preference": ["prompt", "completion", "label"]}[fmt]
         return ds.select_columns(keep)
     return ds.map(lambda row: _conversational(fmt, row), remove_columns=ds.column_names)
 

@@ -39,7 +39,7 @@ Behaviour = Literal[
 ]
 KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "realtime"]
 DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts"]
-MethodChoice = Literal["auto", "sft", "dpo", "rlhf", "distill"]
+MethodChoice = Literal["auto", "sft", "dpo", "kto", "rlhf", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval"]
 TargetMetric = Literal["exact_match", "accuracy", "perplexity"]
@@ -286,7 +286,11 @@ class Data(Strict):
 
     train: DataFile | None = Field(default=None, description="Demonstrations for SFT (messages or prompt/completion).")
     preference: DataFile | None = Field(
-        default=None, description="Chosen/rejected pairs for DPO or a reward model."
+        default=None,
+        description=(
+            "Chosen/rejected pairs ({prompt, chosen, rejected}) for DPO or a reward model, or unpaired "
+            "answers labelled good or bad ({prompt, completion, label: true|false}) for KTO."
+        ),
     )
     prompts: DataFile | None = Field(
         default=None,
@@ -323,7 +327,10 @@ class MethodOverrides(TrainerSettings):
     The trainer surface (optimiser, schedule, evaluation during training, per-stage overrides) is
     :class:`specc.spec.training.TrainerSettings`."""
 
-    method: MethodChoice = Field(default="auto", description="sft, dpo, rlhf, distill, or auto (the guide decides).")
+    method: MethodChoice = Field(
+        default="auto",
+        description="sft, dpo, kto (unpaired good/bad answers), rlhf, distill, or auto (the guide decides).",
+    )
     parameter_budget: BudgetChoice = Field(
         default="auto",
         description="full, lora, qlora, or auto (smallest intervention that fits the hardware).",

@@ -75,7 +75,7 @@ class SamplingSettings(Strict):
     beta: float | None = Field(
         default=None, ge=0, le=100,
         description=(
-            "DPO: the preference loss's beta (default 0.1). Online RL: the KL penalty against the reference "
+            "DPO/KTO: the preference loss's beta (default 0.1). Online RL: the KL penalty against the reference "
             "policy (default 0.05). Per stage: stages.dpo.beta, stages.rl.beta."
         ),
     )
@@ -100,7 +100,7 @@ class StageOverrides(Optimisation, SamplingSettings):
 
 
 STAGE_ONLY_KEYS: dict[str, frozenset[str]] = {
-    "beta": frozenset({"dpo", "rl"}),
+    "beta": frozenset({"dpo", "kto", "rl"}),
     "num_generations": frozenset({"rl"}),
     "temperature": frozenset({"rl"}),
     "max_completion_length": frozenset({"rl"}),
@@ -113,6 +113,7 @@ class StageSettings(Strict):
 
     sft: StageOverrides | None = Field(default=None, description="The SFT stage (also distillation's student).")
     dpo: StageOverrides | None = Field(default=None, description="The DPO stage.")
+    kto: StageOverrides | None = Field(default=None, description="The KTO stage.")
     reward: StageOverrides | None = Field(default=None, description="The reward-model stage of RLHF.")
     rl: StageOverrides | None = Field(default=None, description="The online-RL stage of RLHF.")
     distill_logit: StageOverrides | None = Field(default=None, description="The logit-distillation stage.")
