@@ -23,6 +23,8 @@ def training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> l
         return (["sft"] if has_train else []) + [method]
     if method == "rlhf":
         return (["sft"] if has_train else []) + ["reward", "rl"]
+    if method == "grpo":
+        return (["sft"] if has_train else []) + ["rl"]
     if method == "distill":
         return ["distill_logit"] if distillation == "logit" else ["sft"]
     return []
@@ -118,8 +120,11 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.set(key, d[key], "default")
     r.set("checkpoint_min_interval_s", CHECKPOINT_MIN_INTERVAL_S, "default")
     generated = max(8, min(256, r.values["max_seq_length"] // 2))  # prompt + completion fit max_seq_length
-    if method == "rlhf":
-        r.pick("rl_algorithm", d["rl_algorithm"])
+    if method == "grpo":
+        r.pick("rl_algorithm", "grpo", "derived")  # reward functions: GRPO (RLOO takes them too when set)
+    if method in ("rlhf", "grpo"):
+        if method == "rlhf":
+            r.pick("rl_algorithm", d["rl_algorithm"])
         for key in ("rl_beta", "rl_num_generations", "rl_temperature"):
             r.set(key, d[key], "default")
         r.set("rl_max_completion_length", generated, "derived")

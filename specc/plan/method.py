@@ -32,6 +32,8 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
         t.decide("METHOD-FORCED", f"method.method is {forced}.", verdict=f"use {forced}")
     elif lv.distil:
         method = "distill"
+    elif spec.method.reward_functions:
+        method = "grpo"
     elif has_pref and unpaired:
         method = "kto"
     elif has_pref and has_prompts:
@@ -52,6 +54,19 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
             t.find("METHOD-PREFERENCE-NEEDS-PAIRS",
                    "preference is wanted but only demonstrations are given: SFT imitates, it does not compare",
                    "add chosen/rejected pairs under data.preference for DPO")
+    elif method == "grpo":
+        if not spec.method.reward_functions:
+            t.find("METHOD-GRPO-NEEDS-REWARDS", "method.method is grpo but method.reward_functions is not given",
+                   "add e.g. reward_functions: [{kind: exact_answer, column: answer}]")
+        if not has_prompts:
+            t.find("DATA-NO-TRAINING-DATA", "grpo samples answers to data.prompts, which is not given",
+                   "add {prompt, ...} rows (with the columns your reward functions read) under data.prompts")
+        if spec.method.reward_functions:
+            kinds = ", ".join(f.kind for f in spec.method.reward_functions)
+            t.decide("METHOD-GRPO-REWARD-FUNCTIONS", f"method.reward_functions ({kinds}) score answers sampled for "
+                     "data.prompts: GRPO, no learned reward model.")
+        if has_train:
+            t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then grpo.")
     elif method in ("dpo", "rlhf") and unpaired:
         t.find("DATA-FORMAT-MISMATCH",
                f"{method} needs chosen/rejected pairs, but data.preference ({data.preference.path}) holds unpaired "  # type: ignore[union-attr]
@@ -95,6 +110,10 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                       ", which may not follow instructions yet"),
                    "add data.train to SFT first" if not instruct else "",
                    level="info" if instruct else "warning")
+    if spec.method.reward_functions and method != "grpo":
+        t.find("METHOD-REWARD-FUNCTIONS-UNUSED",
+               f"method.reward_functions are given but the method is {method}: only grpo reads them",
+               "set method.method: grpo (or auto), or drop method.reward_functions")
     return method, _choose_distillation(spec, base, teacher, t) if method == "distill" else None
 
 

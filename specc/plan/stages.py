@@ -161,7 +161,9 @@ def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
     if kind == "kto":
         return {"beta": float(_hp(plan, "kto_beta"))}
     if kind == "rl":
-        return {"num_generations": int(_hp(plan, "rl_num_generations")),
+        weights = [float(f["weight"]) for f in plan.hyperparameters.get("reward_functions") or []]
+        return {**({"reward_weights": weights} if weights else {}),
+                "num_generations": int(_hp(plan, "rl_num_generations")),
                 "max_completion_length": int(_hp(plan, "rl_max_completion_length")),
                 "beta": float(_hp(plan, "rl_beta")), "temperature": float(_hp(plan, "rl_temperature"))}
     if kind == "distill_logit":
@@ -308,13 +310,18 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "kto", "rlhf") and train):
+        if method == "sft" or (method in ("dpo", "kto", "rlhf", "grpo") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
                       extra_config={"beta": float(_hp(plan, "dpo_beta"))})
         elif method == "kto":
             g.trained("kto", "kto", "KTO on answers labelled good or bad", pref)
+        elif method == "grpo":
+            # scored by the plan's reward functions (specc.runtime.reward_functions), no reward stage
+            g.trained("rl", "rl", "GRPO on the prompts, scored by reward functions", prompts, continues_adapter=True,
+                      extra_config={"algorithm": _hp(plan, "rl_algorithm"),
+                                    "reward_functions": [dict(f) for f in _hp(plan, "reward_functions")]})
         elif method == "rlhf":
             policy_init = g.init
             g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)

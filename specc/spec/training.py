@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from specc.spec.base import Strict
+from specc.spec.rewards import RewardFunction
 from specc.spec.trainer_names import (CHAT_TEMPLATE_NAMES, SCHEDULERS_WITH_MIN_LR, SCHEDULERS_WITHOUT_WARMUP,
                                       Optimizer, Scheduler)
 
@@ -181,6 +182,14 @@ class EvalDuringTraining(Strict):
 class TrainerSettings(Optimisation, SamplingSettings, EvalDuringTraining):
     """The trainer surface of ``method``: method-wide values plus ``stages`` overrides."""
 
+    reward_functions: list[RewardFunction] | None = Field(
+        default=None, min_length=1, max_length=32,
+        description=(
+            "GRPO's verifiable rewards on data.prompts, e.g. [{kind: exact_answer, column: answer}, "
+            "{kind: format, pattern: '\\[.*\\]'}, {kind: python, function: rewards.py:score}]. Given, the "
+            "planner chooses GRPO with these functions instead of a learned reward model."
+        ),
+    )
     chat_template: str | None = Field(
         default=None, max_length=255,
         description=(

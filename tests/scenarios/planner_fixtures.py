@@ -54,6 +54,7 @@ def make_fixture_dir(root: Path) -> Path:
         "small.jsonl": _rows("messages", 10),
         "pref.jsonl": _rows("preference", 150),
         "kto.jsonl": _rows("unpaired_preference", 150),
+        "qa.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(150)],
         "prompts.jsonl": _rows("prompts", 300),
         "golden.jsonl": _rows("prompt_completion", 40),
         "suite.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(30)],
