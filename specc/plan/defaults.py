@@ -30,6 +30,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "rl_algorithm": "rloo",
     "dpo_beta": 0.1,
     "kto_beta": 0.1,
+    "orpo_beta": 0.1,
     "rl_beta": 0.05,
     "rl_num_generations": 2,
     "rl_temperature": 1.0,

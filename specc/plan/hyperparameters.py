@@ -19,7 +19,7 @@ def training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> l
     has_train = spec.data.train is not None
     if method == "sft":
         return ["sft"]
-    if method in ("dpo", "kto"):
+    if method in ("dpo", "kto", "orpo"):
         return (["sft"] if has_train else []) + [method]
     if method == "rlhf":
         return (["sft"] if has_train else []) + ["reward", "rl"]
@@ -86,7 +86,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.pick("quant_bits", d["quant_bits"])
     kinds = training_stage_kinds(spec, method, distillation)
     imitation_lr = LEARNING_RATES.get(budget or "lora", LEARNING_RATES["lora"])
-    lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "kto", "rl") else imitation_lr) for k in kinds}
+    lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "kto", "orpo", "rl") else imitation_lr) for k in kinds}
     epochs = {k: (d["rl_epochs"] if k == "rl" else d["epochs"]) for k in kinds}
     r.set("learning_rates", {k: m.learning_rate for k in kinds} if m.learning_rate is not None else lrs,
           "spec" if m.learning_rate is not None else "default")
@@ -132,6 +132,8 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.set("dpo_beta", d["dpo_beta"], "default")
     if method == "kto":
         r.set("kto_beta", d["kto_beta"], "default")
+    if method == "orpo":
+        r.set("orpo_beta", d["orpo_beta"], "default")
     if method == "distill":
         r.set("distillation", distillation, "spec" if m.distillation != "auto" else "derived")
         if distillation == "sequence":

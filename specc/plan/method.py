@@ -67,7 +67,7 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                      "data.prompts: GRPO, no learned reward model.")
         if has_train:
             t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then grpo.")
-    elif method in ("dpo", "rlhf") and unpaired:
+    elif method in ("dpo", "orpo", "rlhf") and unpaired:
         t.find("DATA-FORMAT-MISMATCH",
                f"{method} needs chosen/rejected pairs, but data.preference ({data.preference.path}) holds unpaired "  # type: ignore[union-attr]
                "answers labelled good or bad",
@@ -85,11 +85,14 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                    "method.micro_batch_size 1 leaves none", "set method.micro_batch_size to 2 or more")
         if has_train:
             t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then kto.")
-    elif method in ("dpo", "rlhf"):
+    elif method in ("dpo", "orpo", "rlhf"):
         if not has_pref:
             t.find("DATA-NO-TRAINING-DATA", f"{method} needs preference pairs but data.preference is not given",
                    "add {prompt, chosen, rejected} rows under data.preference")
-        if method == "dpo":
+        if method == "orpo":
+            t.decide("METHOD-ORPO-PAIRS", "method.method is orpo: one stage on the pairs, an odds-ratio penalty "
+                     "added to the SFT loss, no reference model (trl.experimental.orpo).")
+        elif method == "dpo":
             t.decide("METHOD-DPO-PAIRS", "Preference pairs are given" + ("" if forced == "dpo" else
                      " and no prompts for online sampling") + ": one loss, two models, stable.")
         else:

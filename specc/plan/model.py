@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 PLAN_FORMAT = 1
 
 Lever = Literal["prompting", "retrieval", "fine_tune", "distill"]
-Method = Literal["none", "sft", "dpo", "kto", "rlhf", "grpo", "distill"]
+Method = Literal["none", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
 ParameterBudget = Literal["full", "lora", "qlora"]
 StageKind = Literal[
     "firewall",  # golden-set firewall + data-lock check; fails the run on overlap
@@ -37,6 +37,7 @@ StageKind = Literal[
     "sft",  # supervised fine-tuning (full / LoRA / QLoRA)
     "dpo",  # direct preference optimisation
     "kto",  # Kahneman-Tversky optimisation on unpaired good/bad answers
+    "orpo",  # odds-ratio preference optimisation (pairs, no reference model)
     "reward",  # reward model on preference pairs (RLHF stage 2)
     "rl",  # online RL against the reward model (RLOO / GRPO; RLHF stage 3)
     "generate",  # teacher bulk generation (sequence-level distillation)

@@ -44,7 +44,7 @@ from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evalu
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
-TRAINING_KINDS = frozenset({"sft", "dpo", "kto", "reward", "rl", "distill_logit"})
+TRAINING_KINDS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
 
@@ -144,6 +144,8 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
         "save_total_limit": int(_hp(plan, "save_total_limit")),
         **_kind_args(plan, kind),
     }
+    if kind == "orpo":  # trl.experimental's ORPOConfig names it gradient_checkpointing (default True there)
+        args["gradient_checkpointing"] = args.pop("activation_checkpointing")
     args.update(optimisation_args(plan, kind))
     if evaluates:
         args.update(evaluation_args(plan, args["save_steps"]))
@@ -160,6 +162,8 @@ def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
         return {"beta": float(_hp(plan, "dpo_beta"))}
     if kind == "kto":
         return {"beta": float(_hp(plan, "kto_beta"))}
+    if kind == "orpo":
+        return {"beta": float(_hp(plan, "orpo_beta"))}
     if kind == "rl":
         weights = [float(f["weight"]) for f in plan.hyperparameters.get("reward_functions") or []]
         return {**({"reward_weights": weights} if weights else {}),
@@ -310,11 +314,13 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "kto", "rlhf", "grpo") and train):
+        if method == "sft" or (method in ("dpo", "orpo", "kto", "rlhf", "grpo") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
                       extra_config={"beta": float(_hp(plan, "dpo_beta"))})
+        elif method == "orpo":
+            g.trained("orpo", "orpo", "ORPO on preference pairs (no reference model)", pref)
         elif method == "kto":
             g.trained("kto", "kto", "KTO on answers labelled good or bad", pref)
         elif method == "grpo":

@@ -26,7 +26,8 @@ OPTIMISATION_KEYS = ("optim", "lr_scheduler_type", "warmup_steps", "weight_decay
 
 _SAMPLING = {"rl": {"beta": "rl_beta", "num_generations": "rl_num_generations", "temperature": "rl_temperature",
                     "max_completion_length": "rl_max_completion_length"},
-             "dpo": {"beta": "dpo_beta"}, "kto": {"beta": "kto_beta"}}
+             "dpo": {"beta": "dpo_beta"}, "kto": {"beta": "kto_beta"},
+             "orpo": {"beta": "orpo_beta"}}
 """Spec name → plan key of the preference/RL values each stage kind has."""
 
 
@@ -44,7 +45,7 @@ def validation_stage_kind(kinds: list[str], validation_format: str | None) -> st
     family (demonstrations → sft; preference pairs → dpo or reward). None when no stage can."""
     if validation_format is None:
         return None
-    wanted = {"preference": ("dpo", "reward"), "unpaired_preference": ("kto",)}.get(validation_format, ("sft",))
+    wanted = {"preference": ("dpo", "orpo", "reward"), "unpaired_preference": ("kto",)}.get(validation_format, ("sft",))
     return next((k for k in kinds if k in wanted), None)
 
 

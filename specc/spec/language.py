@@ -39,7 +39,7 @@ Behaviour = Literal[
 ]
 KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "realtime"]
 DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts"]
-MethodChoice = Literal["auto", "sft", "dpo", "kto", "rlhf", "grpo", "distill"]
+MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval"]
 TargetMetric = Literal["exact_match", "accuracy", "perplexity"]
@@ -330,7 +330,7 @@ class MethodOverrides(TrainerSettings):
     method: MethodChoice = Field(
         default="auto",
         description=(
-            "sft, dpo, kto (unpaired good/bad answers), rlhf, grpo (online RL with method.reward_functions "
+            "sft, dpo, orpo (pairs, no reference model; trl.experimental), kto (unpaired good/bad answers), rlhf, grpo (online RL with method.reward_functions "
             "on data.prompts), distill, or auto (the guide decides)."
         ),
     )

@@ -101,7 +101,7 @@ class StageOverrides(Optimisation, SamplingSettings):
 
 
 STAGE_ONLY_KEYS: dict[str, frozenset[str]] = {
-    "beta": frozenset({"dpo", "kto", "rl"}),
+    "beta": frozenset({"dpo", "orpo", "kto", "rl"}),
     "num_generations": frozenset({"rl"}),
     "temperature": frozenset({"rl"}),
     "max_completion_length": frozenset({"rl"}),
@@ -115,6 +115,7 @@ class StageSettings(Strict):
     sft: StageOverrides | None = Field(default=None, description="The SFT stage (also distillation's student).")
     dpo: StageOverrides | None = Field(default=None, description="The DPO stage.")
     kto: StageOverrides | None = Field(default=None, description="The KTO stage.")
+    orpo: StageOverrides | None = Field(default=None, description="The ORPO stage.")
     reward: StageOverrides | None = Field(default=None, description="The reward-model stage of RLHF.")
     rl: StageOverrides | None = Field(default=None, description="The online-RL stage of RLHF.")
     distill_logit: StageOverrides | None = Field(default=None, description="The logit-distillation stage.")
