@@ -240,3 +240,11 @@ def test_a_chat_template_file_is_locked_in_the_plan(write_spec):
     missing = plan_spec_file(write_spec(method={"chat_template": "templates/none.jinja"}))
     assert [(f.rule, "method.chat_template" in f.message) for f in missing.findings if f.level == "error"] == [
         ("DATA-MISSING", True)]
+
+
+def test_settings_no_stage_reads_are_errors_not_ignored(write_spec):
+    plan = _plan(write_spec, method={"num_generations": 4, "beta": 0.2, "stages": {"reward": {"learning_rate": 1e-5}}})
+    messages = sorted(m for r, m in _errors(plan) if r == "METHOD-SETTING-UNUSED")
+    assert len(messages) == 3, _errors(plan)
+    assert any("method.stages.reward" in m for m in messages)
+    assert any("method.num_generations" in m for m in messages) and any("method.beta" in m for m in messages)

@@ -209,6 +209,12 @@ RULES: tuple[Rule, ...] = (
        "train with ORPO (trl.experimental.orpo): SFT loss plus an odds-ratio preference penalty, one model",
        "No reference model: half DPO's memory for the models; TRL keeps it in its experimental module.",
        _GUIDE, "Preference (DPO / RLHF): 'qualities taught by comparison'"),
+    _r("METHOD-SETTING-UNUSED", "method", "error",
+       "a method setting names a stage the plan does not have (method.stages.<kind>), or a sampling setting "
+       "(beta, num_generations, temperature, max_completion_length) no stage of the plan reads",
+       "refuse: the setting would be silently ignored",
+       "A spec value that changes nothing misleads its reviewers.",
+       _PIPELINE, "—"),
     _r("METHOD-KTO-UNPAIRED", "method", "decision",
        "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
        "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",

@@ -15,7 +15,7 @@ from typing import Any
 from specc.plan.defaults import DEFAULT_HYPERPARAMETERS
 from specc.spec.trainer_names import SCHEDULERS_WITH_MIN_LR
 
-__all__ = ["resolve_chat_template", "resolve_trainer_settings", "OPTIMISATION_KEYS", "validation_stage_kind", "check_validation",
+__all__ = ["check_unused", "resolve_chat_template", "resolve_trainer_settings", "OPTIMISATION_KEYS", "validation_stage_kind", "check_validation",
            "EVAL_KEYS"]
 
 EVAL_KEYS = ("eval_steps", "load_best_model_at_end", "metric_for_best_model", "early_stopping_patience")
@@ -135,6 +135,22 @@ def _resolve_evaluation(r: Any, spec: Any, kinds: list[str]) -> None:
         r.set("checkpoint_min_interval_s", 0, "derived")
     if patience is not None:
         r.set("early_stopping_patience", int(patience), "spec")
+
+
+def check_unused(spec: Any, kinds: list[str], t: Any) -> None:
+    """Errors for method settings no stage of the plan reads: per-stage overrides of an absent stage kind,
+    and sampling settings (beta: dpo/orpo/kto/rl; the rest: rl) on a plan without such a stage."""
+    from specc.spec.training import STAGE_ONLY_KEYS
+
+    m = spec.method
+    for kind in type(m.stages).model_fields:
+        if getattr(m.stages, kind) is not None and kind not in kinds:
+            t.find("METHOD-SETTING-UNUSED", f"method.stages.{kind} is set but the plan has no {kind} stage "
+                   f"(its training stages: {', '.join(kinds) or 'none'})", f"drop method.stages.{kind}")
+    for key, stage_kinds in STAGE_ONLY_KEYS.items():
+        if getattr(m, key) is not None and not set(kinds) & stage_kinds:
+            t.find("METHOD-SETTING-UNUSED", f"method.{key} is set but no stage of the plan reads it "
+                   f"(only {', '.join(sorted(stage_kinds))} stages do)", f"drop method.{key}")
 
 
 def check_validation(spec: Any, data: list[Any], kinds: list[str], t: Any) -> None:
