@@ -248,3 +248,13 @@ def test_settings_no_stage_reads_are_errors_not_ignored(write_spec):
     assert len(messages) == 3, _errors(plan)
     assert any("method.stages.reward" in m for m in messages)
     assert any("method.num_generations" in m for m in messages) and any("method.beta" in m for m in messages)
+
+
+def test_assistant_only_loss_follows_the_rows_read(write_spec):
+    """Regression: format auto on prompt/completion rows planned assistant_only_loss true, which the SFT
+    stage (now strict) refused; the plan settles it on the rows it read."""
+    plan = _plan(write_spec, data={"train": "train_pc.jsonl"})
+    assert plan.stage("sft").config["train"]["assistant_only_loss"] is False
+    assert _plan(write_spec).stage("sft").config["train"]["assistant_only_loss"] is True  # messages rows
+    asked = _plan(write_spec, data={"train": "train_pc.jsonl"}, method={"assistant_only_loss": True})
+    assert [r for r, _ in _errors(asked)] == ["METHOD-SETTING-UNUSED"]

@@ -28,7 +28,8 @@ from specc.plan.budget import choose_budget
 from specc.plan.contract import make_contract, make_tracking
 from specc.plan.hyperparameters import resolve_hyperparameters
 from specc.plan.reward_functions import resolve_reward_functions
-from specc.plan.trainer_settings import check_unused, check_validation, resolve_chat_template
+from specc.plan.trainer_settings import (check_unused, check_validation, resolve_chat_template,
+                                         settle_assistant_only_loss)
 from specc.plan.inputs import KnownModel, know_model, read_data
 from specc.plan.launch import choose_launch
 from specc.plan.levers import choose_levers
@@ -81,6 +82,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         contract = make_contract(spec, data, True, t)
         check_validation(spec, data, list(hp.get("learning_rates") or {}), t)
         check_unused(spec, list(hp.get("learning_rates") or {}), t)
+        settle_assistant_only_loss(spec, data, hp, sources, t)
         resolve_chat_template(spec, base_dir, hp, sources, t)
         resolve_reward_functions(spec, base_dir, hp, sources, t)
 

@@ -15,7 +15,7 @@ from typing import Any
 from specc.plan.defaults import DEFAULT_HYPERPARAMETERS
 from specc.spec.trainer_names import SCHEDULERS_WITH_MIN_LR
 
-__all__ = ["check_unused", "resolve_chat_template", "resolve_trainer_settings", "OPTIMISATION_KEYS", "validation_stage_kind", "check_validation",
+__all__ = ["check_unused", "settle_assistant_only_loss", "resolve_chat_template", "resolve_trainer_settings", "OPTIMISATION_KEYS", "validation_stage_kind", "check_validation",
            "EVAL_KEYS"]
 
 EVAL_KEYS = ("eval_steps", "load_best_model_at_end", "metric_for_best_model", "early_stopping_patience")
@@ -151,6 +151,26 @@ def check_unused(spec: Any, kinds: list[str], t: Any) -> None:
         if getattr(m, key) is not None and not set(kinds) & stage_kinds:
             t.find("METHOD-SETTING-UNUSED", f"method.{key} is set but no stage of the plan reads it "
                    f"(only {', '.join(sorted(stage_kinds))} stages do)", f"drop method.{key}")
+
+
+def settle_assistant_only_loss(spec: Any, data: list[Any], values: dict[str, Any], sources: dict[str, str],
+                               t: Any) -> None:
+    """``assistant_only_loss`` against the rows actually read: only chat (messages) rows have assistant
+    turns to mask. A derived ``True`` on other rows becomes ``False`` (prompt/completion rows get TRL's
+    completion-only loss instead); one the spec asked for is an error, since it cannot be honoured."""
+    if "assistant_only_loss" not in values or spec.data.train is None:
+        return
+    fact = next((d for d in data if d.role == "train" and d.exists), None)
+    if fact is None or fact.format == "messages" or not values["assistant_only_loss"]:
+        return
+    if sources.get("assistant_only_loss") == "spec":
+        t.find("METHOD-SETTING-UNUSED",
+               f"method.assistant_only_loss is true but data.train ({fact.path}) holds {fact.format} rows, which "
+               "have no assistant turns to mask", "drop it: prompt/completion rows are trained on the completion "
+               "only anyway (TRL's completion-only loss)")
+        return
+    values["assistant_only_loss"] = False
+    sources["assistant_only_loss"] = "derived"
 
 
 def check_validation(spec: Any, data: list[Any], kinds: list[str], t: Any) -> None:
