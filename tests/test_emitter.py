@@ -54,7 +54,9 @@ def _check_build(build: Path) -> None:
         ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
         proc = _help_without_stack(script)
         assert proc.returncode == 0, (script.name, proc.stderr)
-        trains = any(f"_{kind}.py" in script.name for kind in ("sft", "dpo", "reward", "rl", "distill_logit", "generate"))
+        from specc.plan.stages import TRAINING_KINDS
+
+        trains = any(f"_{kind}.py" in script.name for kind in (*TRAINING_KINDS, "generate"))
         # flags only where they apply: a step cap and a fresh start for stages that train or generate
         assert ("--max-steps" in proc.stdout) == trains and ("--no-resume" in proc.stdout) == trains, script.name
         assert ("--output-dir" in proc.stdout) == (not script.name.endswith("_firewall.py")), script.name

@@ -23,6 +23,8 @@ EXPECTED = {
     "full-finetune-tiny": (["prompting", "fine_tune"], "sft", "full", UNSIZED, []),
     "qlora-8b": (["prompting", "fine_tune"], "sft", "qlora", ALIGNED, []),
     "dpo-tiny": (["prompting", "fine_tune"], "dpo", "lora", UNSIZED, []),
+    "kto-tiny": (["prompting", "fine_tune"], "kto", "lora", UNSIZED, []),
+    "grpo-tiny": (["prompting", "fine_tune"], "grpo", "lora", UNSIZED, []),
     "rlhf-tiny": (["prompting", "fine_tune"], "rlhf", "lora", UNSIZED, []),
     "distill-open-teacher": (["prompting", "distill"], "distill", "lora", ALIGNED, []),
     "distill-closed-api": (["prompting", "distill"], "distill", "lora", ["CONTRACT-NO-GENERAL-SUITE", *ALIGNED],

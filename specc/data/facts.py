@@ -66,6 +66,10 @@ def read_data_fact(
     return fact, problem
 
 
+UNPAIRED_HINT = ("rows with prompt, completion and label are unpaired preferences: as demonstrations they "
+                 "would train on the answers labelled bad; move the file to data.preference (trained with KTO)")
+
+
 def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataProblem | None]:
     """Detect the format from the first row and check it against the declaration and the role."""
     if role == "suite":
@@ -94,7 +98,7 @@ def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataP
         return fmt, DataProblem(
             "DATA-FORMAT-MISMATCH",
             f"{path}: a {role} file must be {' or '.join(allowed)}, not {fmt}",
-            "move the file to the section its rows belong to",
+            UNPAIRED_HINT if fmt == "unpaired_preference" else "move the file to the section its rows belong to",
         )
     problem = row_problem(first, fmt, role)
     if problem:  # the same rule `specc check` and the firewall stage apply to every row

@@ -19,6 +19,7 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
     "prompt_completion": ("prompt", "completion"),
     "preference": ("prompt", "chosen", "rejected"),
+    "unpaired_preference": ("prompt", "completion", "label"),
     "text": ("text",),
     "prompts": ("prompt",),
 }
@@ -26,8 +27,9 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 
 ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "train": ("messages", "prompt_completion", "text"),
-    "preference": ("preference",),
+    "preference": ("preference", "unpaired_preference"),
     "prompts": ("prompts", "prompt_completion", "messages"),
+    "validation": ("messages", "prompt_completion", "text", "preference", "unpaired_preference"),
     "golden": ("messages", "prompt_completion", "text"),
 }
 """Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind."""
@@ -43,7 +45,9 @@ def detect_format(row: dict[str, Any]) -> str | None:
     if "chosen" in row and "rejected" in row:
         return "preference"
     if "prompt" in row and "completion" in row:
-        return "prompt_completion"
+        # a KTO row ({prompt, completion, label}) is not a demonstration: training on it as one would
+        # teach the answers labelled bad and drop the label
+        return "unpaired_preference" if "label" in row else "prompt_completion"
     if "text" in row:
         return "text"
     if "prompt" in row:
@@ -94,8 +98,15 @@ def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str |
         message = (f"a {fmt} row needs {', '.join(required)}; missing {', '.join(missing)} "
                    f"(row keys: {_describe_keys(row)})")
         return message + (" — " + " ".join(hints) if hints else "")
+    if fmt == "prompt_completion" and "label" in row:
+        return ("a row with `label` is an unpaired-preference (KTO) row, not a demonstration: as prompt/completion "
+                "it would train on the answers labelled bad")
     for key in required:
         value = row[key]
+        if key == "label":
+            if not isinstance(value, bool):
+                return f"`label` must be true or false, not {type(value).__name__}"
+            continue
         if key == "messages" or isinstance(value, list):  # conversational values: lists of {role, content}
             if not _is_messages(value):
                 return f"`{key}` must be a non-empty list of {{role, content}} objects with string values"

@@ -40,6 +40,15 @@ def write_example_data(out_dir: str | Path) -> dict[str, Path]:
             ({"prompt": ex.prompt, "chosen": ex.completion, "rejected": _rejected(ex)} for ex in preference),
         ),
         "prompts": corpus.write_jsonl(out / "prompts.jsonl", ({"prompt": ex.prompt} for ex in prompts)),
+        # prompts with their expected answer, for GRPO's exact-answer reward
+        "prompts_with_answers": corpus.write_jsonl(
+            out / "prompts_with_answers.jsonl", ({"prompt": ex.prompt, "answer": ex.completion} for ex in prompts)),
+        # the same judgements unpaired (KTO): each answer alone, labelled good or bad
+        "labelled_answers": corpus.write_jsonl(
+            out / "labelled_answers.jsonl",
+            (row for ex in preference for row in ({"prompt": ex.prompt, "completion": ex.completion, "label": True},
+                                                  {"prompt": ex.prompt, "completion": _rejected(ex), "label": False})),
+        ),
     }
     paths.update(suite_data.write_general_suites(out))
     return paths

@@ -37,6 +37,12 @@ def estimator_method(method: str, distillation: str | None) -> str:
     distillation ``distill_logit`` / ``distill_sequence`` (SFT on the teacher's answers)."""
     if method == "distill":
         return "distill_logit" if distillation == "logit" else "distill_sequence"
+    if method == "orpo":
+        return "sft"  # no reference model: the policy's forward and backward on both answers of a pair
+    if method == "kto":
+        return "dpo"  # same shape: a policy and a frozen reference forward per example
+    if method == "grpo":
+        return "rlhf"  # generation and a reference forward; the reward model's share over-estimates a little
     return method
 
 
@@ -223,7 +229,7 @@ def _hardware_words(spec: Spec) -> str:
 
 
 def _training_inputs(method: str, distillation: str | None, data: list[DataFact]) -> list[DataFact]:
-    roles = {"sft": ("train",), "dpo": ("train", "preference"), "rlhf": ("train", "preference", "prompts"),
+    roles = {"sft": ("train",), "dpo": ("train", "preference"), "kto": ("train", "preference"), "orpo": ("train", "preference"), "grpo": ("train", "prompts"), "rlhf": ("train", "preference", "prompts"),
              "distill": ("prompts",) if distillation != "logit" else ("prompts", "train")}[method]
     return [d for d in data if d.role in roles and d.exists and d.bytes is not None]
 

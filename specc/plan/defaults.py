@@ -29,6 +29,8 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "seed": 42,
     "rl_algorithm": "rloo",
     "dpo_beta": 0.1,
+    "kto_beta": 0.1,
+    "orpo_beta": 0.1,
     "rl_beta": 0.05,
     "rl_num_generations": 2,
     "rl_temperature": 1.0,
@@ -36,6 +38,13 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "distill_temperature": 1.0,
     "max_new_tokens": 256,
     "logging_steps": 1,
+    # the trainer surface (TRL's own defaults, made visible in the plan)
+    "optim": "adamw_torch_fused",
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+    "max_grad_norm": 1.0,
+    "min_lr_rate": 0.1,
     "save_total_limit": 2,
 }
 """The documented defaults (the spec's field descriptions); spec.method overrides win. ``save_steps`` has

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from specc.plan.defaults import CHECKPOINT_MIN_INTERVAL_S, DEFAULT_HYPERPARAMETERS, LEARNING_RATES
+from specc.plan.trainer_settings import resolve_trainer_settings
 from specc.spec.language import Spec
 
 __all__ = ["ATTENTION_MODULES", "generation_tokens", "resolve_hyperparameters", "training_stage_kinds"]
@@ -18,10 +19,12 @@ def training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> l
     has_train = spec.data.train is not None
     if method == "sft":
         return ["sft"]
-    if method == "dpo":
-        return (["sft"] if has_train else []) + ["dpo"]
+    if method in ("dpo", "kto", "orpo"):
+        return (["sft"] if has_train else []) + [method]
     if method == "rlhf":
         return (["sft"] if has_train else []) + ["reward", "rl"]
+    if method == "grpo":
+        return (["sft"] if has_train else []) + ["rl"]
     if method == "distill":
         return ["distill_logit"] if distillation == "logit" else ["sft"]
     return []
@@ -83,7 +86,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.pick("quant_bits", d["quant_bits"])
     kinds = training_stage_kinds(spec, method, distillation)
     imitation_lr = LEARNING_RATES.get(budget or "lora", LEARNING_RATES["lora"])
-    lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "rl") else imitation_lr) for k in kinds}
+    lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "kto", "orpo", "rl") else imitation_lr) for k in kinds}
     epochs = {k: (d["rl_epochs"] if k == "rl" else d["epochs"]) for k in kinds}
     r.set("learning_rates", {k: m.learning_rate for k in kinds} if m.learning_rate is not None else lrs,
           "spec" if m.learning_rate is not None else "default")
@@ -117,13 +120,20 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.set(key, d[key], "default")
     r.set("checkpoint_min_interval_s", CHECKPOINT_MIN_INTERVAL_S, "default")
     generated = max(8, min(256, r.values["max_seq_length"] // 2))  # prompt + completion fit max_seq_length
-    if method == "rlhf":
-        r.pick("rl_algorithm", d["rl_algorithm"])
+    if method == "grpo":
+        r.pick("rl_algorithm", "grpo", "derived")  # reward functions: GRPO (RLOO takes them too when set)
+    if method in ("rlhf", "grpo"):
+        if method == "rlhf":
+            r.pick("rl_algorithm", d["rl_algorithm"])
         for key in ("rl_beta", "rl_num_generations", "rl_temperature"):
             r.set(key, d[key], "default")
         r.set("rl_max_completion_length", generated, "derived")
     if method == "dpo":
         r.set("dpo_beta", d["dpo_beta"], "default")
+    if method == "kto":
+        r.set("kto_beta", d["kto_beta"], "default")
+    if method == "orpo":
+        r.set("orpo_beta", d["orpo_beta"], "default")
     if method == "distill":
         r.set("distillation", distillation, "spec" if m.distillation != "auto" else "derived")
         if distillation == "sequence":
@@ -132,6 +142,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
             for key in ("distill_beta", "distill_temperature"):
                 r.set(key, d[key], "default")
             r.set("distill_max_completion_length", generated, "derived")
+    resolve_trainer_settings(r, spec, method, kinds)  # optimiser, schedule, eval during training, per stage
     r.set("effective_batch_size", r.values["micro_batch_size"] * r.values["gradient_accumulation"] * devices,
           "derived")
     return r.values, r.sources

@@ -24,7 +24,7 @@ the rows as few-shot examples first."""
 def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
     """Read every data file the spec names (streaming); problems become findings of their rule."""
     files: list[tuple[str, str, str, str]] = []
-    for role in ("train", "preference", "prompts", "golden"):
+    for role in ("train", "preference", "prompts", "validation", "golden"):
         entry = getattr(spec.data, role)
         if entry is not None:
             files.append((role, role, entry.path, entry.format))

@@ -19,9 +19,14 @@ def _looks_instruction_tuned(ref: str) -> bool:
 
 
 def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel | None,
-                   t: Trace, data_facts: list[DataFact] | tuple[DataFact, ...] = ()) -> tuple[str, str | None]:
-    """Return (method, distillation mode) and fire the method rules; data needs become findings."""
+                   t: Trace, data_facts: list[DataFact] | tuple[DataFact, ...] = (),
+                   preference_format: str | None = None) -> tuple[str, str | None]:
+    """Return (method, distillation mode) and fire the method rules; data needs become findings.
+
+    ``preference_format`` is the preference file's row format as read from disk: unpaired rows
+    ({prompt, completion, label}) can only be learned by KTO."""
     data, forced = spec.data, spec.method.method
+    unpaired = preference_format == "unpaired_preference"
     has_train, has_pref, has_prompts = data.train is not None, data.preference is not None, data.prompts is not None
     wanted = set(spec.goal.behaviours)
     if forced != "auto":
@@ -29,6 +34,10 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
         t.decide("METHOD-FORCED", f"method.method is {forced}.", verdict=f"use {forced}")
     elif lv.distil:
         method = "distill"
+    elif spec.method.reward_functions:
+        method = "grpo"
+    elif has_pref and unpaired:
+        method = "kto"
     elif has_pref and has_prompts:
         method = "rlhf"
     elif has_pref:
@@ -51,11 +60,45 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
             t.find("METHOD-PREFERENCE-NEEDS-PAIRS",
                    "preference is wanted but only demonstrations are given: SFT imitates, it does not compare",
                    "add chosen/rejected pairs under data.preference for DPO")
-    elif method in ("dpo", "rlhf"):
+    elif method == "grpo":
+        if not spec.method.reward_functions:
+            t.find("METHOD-GRPO-NEEDS-REWARDS", "method.method is grpo but method.reward_functions is not given",
+                   "add e.g. reward_functions: [{kind: exact_answer, column: answer}]")
+        if not has_prompts:
+            t.find("DATA-NO-TRAINING-DATA", "grpo samples answers to data.prompts, which is not given",
+                   "add {prompt, ...} rows (with the columns your reward functions read) under data.prompts")
+        if spec.method.reward_functions:
+            kinds = ", ".join(f.kind for f in spec.method.reward_functions)
+            t.decide("METHOD-GRPO-REWARD-FUNCTIONS", f"method.reward_functions ({kinds}) score answers sampled for "
+                     "data.prompts: GRPO, no learned reward model.")
+        if has_train:
+            t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then grpo.")
+    elif method in ("dpo", "orpo", "rlhf") and unpaired:
+        t.find("DATA-FORMAT-MISMATCH",
+               f"{method} needs chosen/rejected pairs, but data.preference ({data.preference.path}) holds unpaired "  # type: ignore[union-attr]
+               "answers labelled good or bad",
+               "use method: kto (or auto), or pair the answers into {prompt, chosen, rejected} rows")
+    elif method == "kto":
+        if not has_pref:
+            t.find("DATA-NO-TRAINING-DATA", "kto needs answers labelled good or bad but data.preference is not given",
+                   "add {prompt, completion, label} rows under data.preference")
+        else:
+            t.decide("METHOD-KTO-UNPAIRED", "data.preference holds " + (
+                "answers labelled good or bad, not pairs" if unpaired else "pairs, which KTO reads as one good and "
+                "one bad answer each (method.method is kto)") + ": KTO learns from each label alone.")
+        if spec.method.micro_batch_size == 1:
+            t.find("METHOD-KTO-BATCH", "KTO estimates its KL reference from other rows of the same batch: "
+                   "method.micro_batch_size 1 leaves none", "set method.micro_batch_size to 2 or more")
+        if has_train:
+            t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then kto.")
+    elif method in ("dpo", "orpo", "rlhf"):
         if not has_pref:
             t.find("DATA-NO-TRAINING-DATA", f"{method} needs preference pairs but data.preference is not given",
                    "add {prompt, chosen, rejected} rows under data.preference")
-        if method == "dpo":
+        if method == "orpo":
+            t.decide("METHOD-ORPO-PAIRS", "method.method is orpo: one stage on the pairs, an odds-ratio penalty "
+                     "added to the SFT loss, no reference model (trl.experimental.orpo).")
+        elif method == "dpo":
             t.decide("METHOD-DPO-PAIRS", "Preference pairs are given" + ("" if forced == "dpo" else
                      " and no prompts for online sampling") + ": one loss, two models, stable.")
         else:
@@ -76,6 +119,10 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                       ", which may not follow instructions yet"),
                    "add data.train to SFT first" if not instruct else "",
                    level="info" if instruct else "warning")
+    if spec.method.reward_functions and method != "grpo":
+        t.find("METHOD-REWARD-FUNCTIONS-UNUSED",
+               f"method.reward_functions are given but the method is {method}: only grpo reads them",
+               "set method.method: grpo (or auto), or drop method.reward_functions")
     return method, _choose_distillation(spec, base, teacher, t) if method == "distill" else None
 
 

@@ -29,13 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field
 PLAN_FORMAT = 1
 
 Lever = Literal["prompting", "retrieval", "fine_tune", "distill"]
-Method = Literal["none", "sft", "dpo", "rlhf", "distill"]
+Method = Literal["none", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
 ParameterBudget = Literal["full", "lora", "qlora"]
 StageKind = Literal[
     "firewall",  # golden-set firewall + data-lock check; fails the run on overlap
     "baseline",  # evaluate the base model on the target metric and general suites
     "sft",  # supervised fine-tuning (full / LoRA / QLoRA)
     "dpo",  # direct preference optimisation
+    "kto",  # Kahneman-Tversky optimisation on unpaired good/bad answers
+    "orpo",  # odds-ratio preference optimisation (pairs, no reference model)
     "reward",  # reward model on preference pairs (RLHF stage 2)
     "rl",  # online RL against the reward model (RLOO / GRPO; RLHF stage 3)
     "generate",  # teacher bulk generation (sequence-level distillation)
@@ -72,7 +74,7 @@ class Finding(Frozen):
 class DataFact(Frozen):
     """A data file as the plan saw it; sha256 and rows are the lock that training stages verify."""
 
-    role: Literal["train", "preference", "prompts", "golden", "suite"]
+    role: Literal["train", "preference", "prompts", "validation", "golden", "suite"]
     name: str = Field(description="Role, or the suite's name for suites.")
     path: str = Field(description="Path as written in the spec (relative to the spec directory).")
     format: str

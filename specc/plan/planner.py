@@ -29,6 +29,9 @@ from specc.plan.context import check_context_window
 from specc.plan.contract import make_contract, make_tracking
 from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.hyperparameters import resolve_hyperparameters
+from specc.plan.reward_functions import resolve_reward_functions
+from specc.plan.trainer_settings import (check_unused, check_validation, resolve_chat_template,
+                                         settle_assistant_only_loss)
 from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data
 from specc.plan.launch import choose_launch
 from specc.plan.levers import choose_levers
@@ -68,7 +71,8 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
     advise_small_data(spec, data, lv.trains, t)
     method, distillation = "none", None
     if lv.trains:
-        method, distillation = choose_method(spec, lv, base, teacher, t, data)
+        pref = next((d for d in data if d.role == "preference" and d.exists), None)
+        method, distillation = choose_method(spec, lv, base, teacher, t, data, pref.format if pref else None)
     verdicts = check_licences(spec, lv.trains, method, base, teacher, t)
 
     budget, estimate, hp, sources, contract, launch, forgetting = None, None, {}, {}, None, None, None
@@ -91,6 +95,11 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
             epochs=_epochs(spec), behaviours=len(spec.goal.behaviours),
             rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t)
         contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)))
+        check_validation(spec, data, list(hp.get("learning_rates") or {}), t)
+        check_unused(spec, list(hp.get("learning_rates") or {}), t)
+        settle_assistant_only_loss(spec, data, hp, sources, t)
+        resolve_chat_template(spec, base_dir, hp, sources, t)
+        resolve_reward_functions(spec, base_dir, hp, sources, t)
 
     models = [model_info("base", base, verdicts.get("base", ""))]
     if teacher is not None:

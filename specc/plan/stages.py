@@ -39,10 +39,12 @@ from typing import Any
 from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
+from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
+                                     validation_kind)
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
-TRAINING_KINDS = frozenset({"sft", "dpo", "reward", "rl", "distill_logit"})
+TRAINING_KINDS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
 
@@ -124,7 +126,8 @@ def _stage_steps(max_steps: int, rows: int | None, epochs: float, per_step: int)
     return -(-int(rows * epochs) // max(1, per_step))
 
 
-def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int = 1) -> dict[str, Any]:
+def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int = 1,
+                evaluates: bool = False) -> dict[str, Any]:
     """The stage's trainer config, every key named as the TRL/transformers config of that stage names it
     (SFTConfig, DPOConfig, RewardConfig, RLOOConfig/GRPOConfig, DistillationConfig), so CONFIG["train"] is passed
     to the trainer as it stands."""
@@ -135,7 +138,7 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
     save_steps = plan.hyperparameters.get("save_steps")  # a plan may pin it; else ~10 checkpoints per stage
     if save_steps is None:
         save_steps = save_steps_for(_stage_steps(max_steps, rows, num_epochs, micro * accum * devices))
-    return {
+    args = {
         "num_train_epochs": num_epochs,
         "max_steps": max_steps,
         "learning_rate": float(_per_stage(plan, "learning_rates", kind)),
@@ -149,6 +152,12 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
         "save_total_limit": int(_hp(plan, "save_total_limit")),
         **_kind_args(plan, kind),
     }
+    if kind == "orpo":  # trl.experimental's ORPOConfig names it gradient_checkpointing (default True there)
+        args["gradient_checkpointing"] = args.pop("activation_checkpointing")
+    args.update(optimisation_args(plan, kind))
+    if evaluates:
+        args.update(evaluation_args(plan, args["save_steps"]))
+    return args
 
 
 def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
@@ -159,8 +168,14 @@ def _kind_args(plan: Plan, kind: str) -> dict[str, Any]:
                 "assistant_only_loss": plan.hyperparameters.get("assistant_only_loss")}
     if kind == "dpo":
         return {"beta": float(_hp(plan, "dpo_beta"))}
+    if kind == "kto":
+        return {"beta": float(_hp(plan, "kto_beta"))}
+    if kind == "orpo":
+        return {"beta": float(_hp(plan, "orpo_beta"))}
     if kind == "rl":
-        return {"num_generations": int(_hp(plan, "rl_num_generations")),
+        weights = [float(f["weight"]) for f in plan.hyperparameters.get("reward_functions") or []]
+        return {**({"reward_weights": weights} if weights else {}),
+                "num_generations": int(_hp(plan, "rl_num_generations")),
                 "max_completion_length": int(_hp(plan, "rl_max_completion_length")),
                 "beta": float(_hp(plan, "rl_beta")), "temperature": float(_hp(plan, "rl_temperature"))}
     if kind == "distill_logit":
@@ -203,7 +218,9 @@ class _Graph:
                                  needs=needs, inputs=inputs, outputs=outputs, config=config))
 
     def common(self) -> dict[str, Any]:
-        return {"model": self.base, "precision": _hp(self.plan, "precision")}
+        template = chat_template_entry(self.plan)
+        return {"model": self.base, "precision": _hp(self.plan, "precision"),
+                **({"chat_template": template} if template else {})}
 
     def trained(self, sid: str, kind: str, title: str, data: dict[str, Any] | None, *,
                 extra_inputs: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None,
@@ -215,6 +232,7 @@ class _Graph:
         ``continues_adapter`` stages (online RL) keep training the adapter they start from instead.
         """
         peft_cfg = _peft(self.plan, self.budget) if peft else None
+        evaluates = validation_kind(self.plan) == kind  # data.validation is evaluated by this stage
         out_dir = f"artifacts/{sid}"
         final = f"{out_dir}/adapter" if peft_cfg else f"{out_dir}/model"
         inputs = dict(extra_inputs or {})
@@ -229,11 +247,12 @@ class _Graph:
             "data": data,
             "peft": peft_cfg,
             "quantization": _quantization(self.plan, self.budget) if peft_cfg else None,
-            "train": _train_args(self.plan, kind, rows=rows, devices=self.devices),
+            "train": _train_args(self.plan, kind, rows=rows, devices=self.devices, evaluates=evaluates),
             # Not a trainer argument: common.stage_callbacks paces intermediate checkpoints by wall time.
             "checkpoint_min_interval_s": int(_hp(self.plan, "checkpoint_min_interval_s")),
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
+            **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"))) if evaluates else {}),
             **(extra_config or {}),
         }
         needs = ["firewall"] + ([self.last_trainer] if self.last_trainer else [])
@@ -263,14 +282,15 @@ def build_stages(plan: Plan) -> list[Stage]:
     launcher = plan.launch.launcher
     g = _Graph(plan, launcher, config_name(plan.launch) if launcher == "accelerate" else None)
     golden = _data(_fact(plan, "golden"))
-    train, pref, prompts = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts"))
+    train, pref, prompts, validation = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts",
+                                                                         "validation"))
     inputs_of = lambda *ds: {d["role"]: d["spec_path"] for d in ds if d}  # noqa: E731  (spec-relative)
     contract = plan.contract.model_dump(mode="json") if plan.contract else None
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
-          inputs={**inputs_of(train, pref, prompts), **({"golden": golden["spec_path"]} if golden else {})},
+          inputs={**inputs_of(train, pref, prompts, validation), **({"golden": golden["spec_path"]} if golden else {})},
           outputs={"report": "reports/firewall.json", "personal_data": "reports/personal_data.json"},
-          config={"golden": golden, "training": [d for d in (train, pref, prompts) if d], "settings": fw,
+          config={"golden": golden, "training": [d for d in (train, pref, prompts, validation) if d], "settings": fw,
                   "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""}},
           )
     eval_cfg = {"golden": golden, "suites": _suites(plan),
@@ -303,11 +323,20 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "rlhf") and train):
+        if method == "sft" or (method in ("dpo", "orpo", "kto", "rlhf", "grpo") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
                       extra_config={"beta": float(_hp(plan, "dpo_beta"))})
+        elif method == "orpo":
+            g.trained("orpo", "orpo", "ORPO on preference pairs (no reference model)", pref)
+        elif method == "kto":
+            g.trained("kto", "kto", "KTO on answers labelled good or bad", pref)
+        elif method == "grpo":
+            # scored by the plan's reward functions (specc.runtime.reward_functions), no reward stage
+            g.trained("rl", "rl", "GRPO on the prompts, scored by reward functions", prompts, continues_adapter=True,
+                      extra_config={"algorithm": _hp(plan, "rl_algorithm"),
+                                    "reward_functions": [dict(f) for f in _hp(plan, "reward_functions")]})
         elif method == "rlhf":
             policy_init = g.init
             g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)

@@ -17,7 +17,6 @@ Stdlib only (a light command runs this).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from specc.plan.estimator import DEFAULT_GPU_TFLOPS, DEFAULT_MARGIN, GIB, gpu_peak_tflops

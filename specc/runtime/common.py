@@ -25,7 +25,7 @@ from specc.runtime import localmodel
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
-    "write_json", "write_text", "checkpoint_problem", "adapter_chain",
+    "write_json", "write_text", "checkpoint_problem", "adapter_chain", "load_eval_dataset", "check_optimizer",
 ]
 
 
@@ -327,6 +327,9 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     if fmt == "preference":
         return {"prompt": _as_turn("user", row["prompt"]), "chosen": _as_turn("assistant", row["chosen"]),
                 "rejected": _as_turn("assistant", row["rejected"])}
+    if fmt == "unpaired_preference":  # KTO's shape: one answer and whether it is good
+        return {"prompt": _as_turn("user", row["prompt"]), "completion": _as_turn("assistant", row["completion"]),
+                "label": bool(row["label"])}
     if fmt == "prompts":
         return {"prompt": _as_turn("user", row["prompt"])}
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
@@ -350,7 +353,8 @@ def _validated_rows(path: str, fmt: str, role: str | None, keep: list[str] | Non
 
 
 _FORMAT_COLUMNS = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
-                   "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}
+                   "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"],
+                   "unpaired_preference": ["prompt", "completion", "label"]}
 
 
 def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role: str | None = None):
@@ -392,19 +396,33 @@ def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role:
 
 # ---------------------------------------------------------------- models
 
-def load_tokenizer(ref: str, revision: str | None = None):
+def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[str, Any] | None = None):
+    """The tokenizer, with the plan's chat template when it names one (``CONFIG["chat_template"]``)."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(ref, revision=revision)
+    from specc.runtime import chat_templates
+
+    tok = chat_templates.apply(AutoTokenizer.from_pretrained(ref, revision=revision), chat_template)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
 
 
 def supports_assistant_only_loss(tokenizer) -> bool:
-    """TRL's assistant-only loss needs ``{% generation %}`` markers in the chat template."""
-    template = getattr(tokenizer, "chat_template", None) or ""
-    return "generation" in template and "endgeneration" in template
+    """Whether assistant-only loss can be applied: generation markers in the chat template, or a training
+    variant TRL swaps in (:mod:`specc.runtime.chat_templates`)."""
+    from specc.runtime.chat_templates import training_template
+
+    return training_template(tokenizer) is not None
+
+
+def load_eval_dataset(config: dict[str, Any], *, chat: bool = True):
+    """The stage's validation split (``config["validation"]``, locked and firewalled like its training
+    data) in the shapes TRL expects, or None when the stage evaluates nothing."""
+    entry = config.get("validation")
+    if not entry:
+        return None
+    return load_rows_dataset(data_path(entry), entry.get("format", "auto"), chat=chat)
 
 
 def _quantization_config(quant: dict[str, Any], dtype):
@@ -488,6 +506,7 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
     args = dict(train)
     if max_steps is not None:
         args["max_steps"] = max_steps
+    check_optimizer(args.get("optim"))
     return {
         **args,
         "output_dir": str(output_dir),
@@ -499,6 +518,20 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
         "run_name": run_name,
         "disable_tqdm": True,
     }
+
+
+def check_optimizer(name: str | None) -> None:
+    """An optimizer the installed stack cannot build is one clear line (exit 1) at the stage's start, not
+    a traceback from inside the trainer: the 8-bit and paged ones need bitsandbytes."""
+    from specc.spec.trainer_names import BITSANDBYTES_OPTIMIZERS
+
+    if name in BITSANDBYTES_OPTIMIZERS:
+        import importlib.util
+
+        if importlib.util.find_spec("bitsandbytes") is None:
+            log(f"method.optim {name} needs bitsandbytes, which is not installed: pip install bitsandbytes, "
+                "or choose adamw_torch_fused")
+            raise SystemExit(1)
 
 
 def _progress_callback_class():
@@ -562,6 +595,13 @@ def stage_callbacks(config: dict[str, Any]) -> list[Any]:
     interval = float(config.get("checkpoint_min_interval_s", 0) or 0)
     if interval > 0:
         callbacks.append(_checkpoint_pacer_class()(interval))
+    early = config.get("early_stopping")
+    if early:
+        # stops after `patience` evaluations without improving metric_for_best_model (load_best_model_at_end
+        # and the metric are in CONFIG["train"], as the callback requires)
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(early["patience"])))
     return callbacks
 
 

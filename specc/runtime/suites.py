@@ -324,7 +324,8 @@ def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 
 
 # ---------------------------------------------------------------- loading
 
-def load_model_for_eval(path_or_id: str | Path, adapter_dir: str | Path | None = None):
+def load_model_for_eval(path_or_id: str | Path, adapter_dir: str | Path | None = None,
+                        chat_template: dict[str, Any] | None = None):
     """(model, tokenizer) ready for scoring: bf16 on GPUs that support it (fp16 otherwise), fp32 on
     CPU where half precision is slow and lossy. A PEFT adapter, if given, is merged for speed."""
     import torch
@@ -343,7 +344,10 @@ def load_model_for_eval(path_or_id: str | Path, adapter_dir: str | Path | None =
         model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
         if (Path(adapter_dir) / "tokenizer_config.json").is_file():
             tok_source = str(adapter_dir)
-    tokenizer = AutoTokenizer.from_pretrained(tok_source)
+    from specc.runtime import chat_templates
+
+    # the plan's chat template, if it names one: the base and the tuned model are scored the same way
+    tokenizer = chat_templates.apply(AutoTokenizer.from_pretrained(tok_source), chat_template)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.to(device).eval()

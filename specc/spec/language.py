@@ -19,7 +19,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from specc.spec.base import Strict
+from specc.spec.training import TrainerSettings
 
 SCHEMA_VERSION = 1
 
@@ -35,8 +38,8 @@ Behaviour = Literal[
     "serving_cost",
 ]
 KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "realtime"]
-DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "text", "prompts"]
-MethodChoice = Literal["auto", "sft", "dpo", "rlhf", "distill"]
+DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts"]
+MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval", "refusal"]
 IntendedUse = Literal["commercial", "research", "internal"]
@@ -47,12 +50,6 @@ Strategy = Literal["auto", "ddp", "fsdp", "zero2", "zero3"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-class Strict(BaseModel):
-    """Base for every spec section: unknown keys are errors and values are immutable once validated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 def _no_control_characters(value: str | None) -> str | None:
@@ -295,8 +292,8 @@ class DataFile(Strict):
         default="auto",
         description=(
             "Row format: messages ({messages:[{role,content}]}), prompt_completion ({prompt,completion}), "
-            "preference ({prompt,chosen,rejected}), text ({text}), prompts ({prompt}). auto detects it from the "
-            "first row."
+            "preference ({prompt,chosen,rejected}), unpaired_preference ({prompt,completion,label}: KTO rows), "
+            "text ({text}), prompts ({prompt}). auto detects it from the first row."
         ),
     )
 
@@ -374,11 +371,23 @@ class Data(Strict):
 
     train: DataFile | None = Field(default=None, description="Demonstrations for SFT (messages or prompt/completion).")
     preference: DataFile | None = Field(
-        default=None, description="Chosen/rejected pairs for DPO or a reward model."
+        default=None,
+        description=(
+            "Chosen/rejected pairs ({prompt, chosen, rejected}) for DPO or a reward model, or unpaired "
+            "answers labelled good or bad ({prompt, completion, label: true|false}) for KTO."
+        ),
     )
     prompts: DataFile | None = Field(
         default=None,
         description="Prompts only: what a distillation teacher answers, or what online RL samples from.",
+    )
+    validation: DataFile | None = Field(
+        default=None,
+        description=(
+            "Validation split for evaluation during training (eval_loss every eval_steps, best checkpoint, "
+            "early stopping), in the training stage's row format. Firewalled against the golden set like "
+            "training data."
+        ),
     )
     golden: DataFile | None = Field(
         default=None,
@@ -402,10 +411,18 @@ class Data(Strict):
         return self
 
 
-class MethodOverrides(Strict):
-    """Optional overrides of the planner's decisions and hyper-parameters. Omitted means: let specc decide."""
+class MethodOverrides(TrainerSettings):
+    """Optional overrides of the planner's decisions and hyper-parameters. Omitted means: let specc decide.
+    The trainer surface (optimiser, schedule, evaluation during training, per-stage overrides) is
+    :class:`specc.spec.training.TrainerSettings`."""
 
-    method: MethodChoice = Field(default="auto", description="sft, dpo, rlhf, distill, or auto (the guide decides).")
+    method: MethodChoice = Field(
+        default="auto",
+        description=(
+            "sft, dpo, orpo (pairs, no reference model; trl.experimental), kto (unpaired good/bad answers), rlhf, grpo (online RL with method.reward_functions "
+            "on data.prompts), distill, or auto (the guide decides)."
+        ),
+    )
     parameter_budget: BudgetChoice = Field(
         default="auto",
         description="full, lora, qlora, or auto (smallest intervention that fits the hardware).",

@@ -34,6 +34,8 @@ def _rows(kind: str, n: int) -> list[dict[str, Any]]:
         return [{"prompt": f"p{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(n)]
     if kind == "prompts":
         return [{"prompt": f"teacher prompt {i}"} for i in range(n)]
+    if kind == "unpaired_preference":
+        return [{"prompt": f"p{i}", "completion": f"answer {i}", "label": i % 3 != 0} for i in range(n)]
     if kind == "prompt_completion":
         return [{"prompt": f"golden {i}", "completion": f"gold answer {i}"} for i in range(n)]
     raise ValueError(kind)
@@ -51,6 +53,8 @@ def make_fixture_dir(root: Path) -> Path:
         "train.jsonl": _rows("messages", 200),
         "small.jsonl": _rows("messages", 10),
         "pref.jsonl": _rows("preference", 150),
+        "kto.jsonl": _rows("unpaired_preference", 150),
+        "qa.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(150)],
         "prompts.jsonl": _rows("prompts", 300),
         "golden.jsonl": _rows("prompt_completion", 40),
         "suite.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(30)],
