@@ -117,3 +117,10 @@ def test_checkpoints_made_under_another_fingerprint_are_removed(tmp_path, capsys
     err = capsys.readouterr().err
     assert not (ckpts / "checkpoint-6").exists() and "t.jsonl changed" in err and "checkpoint-6" in err
     assert json.loads((ckpts / common.CHECKPOINT_FINGERPRINT).read_text())["fingerprint"]["digest"] == "bbb"
+
+
+def test_every_training_kind_is_firewalled():
+    """A stage kind that trains (specc.plan.stages.TRAINING_KINDS) always has the firewall as an input."""
+    from specc.plan.stages import TRAINING_KINDS
+
+    assert TRAINING_KINDS <= fp.FIREWALLED_KINDS

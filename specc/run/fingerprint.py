@@ -33,7 +33,7 @@ __all__ = ["FORMAT", "FIREWALLED_KINDS", "Fingerprint", "read_build", "stage_ent
 
 FORMAT = 1
 
-FIREWALLED_KINDS = frozenset({"sft", "dpo", "reward", "rl", "generate", "distill_logit"})
+FIREWALLED_KINDS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rl", "generate", "distill_logit"})
 """Stage kinds whose guard requires a passed firewall report (``guard.verify_inputs(CONFIG)`` with the
 default ``require_firewall=True`` in their templates): the firewall's verdict is one of their inputs."""
 
