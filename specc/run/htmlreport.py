@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
 
 from specc.run.reportdata import Arm, read_arms
@@ -42,14 +43,15 @@ def _suite_table(arm: Arm) -> str:
             "<th>runs regressed</th></tr>" + rows + "</table>")
 
 
-def _verdicts(arm: Arm) -> str:
+def _verdicts(arm: Arm, base: Path | None) -> str:
     items = []
     for b in arm.builds:
         r = b.results or {}
         head = "PASSED" if r.get("passed") else ("FAILED" if r.get("passed") is False else b.state)
         seed = "" if b.seed is None else f"seed {b.seed}: "
         reasons = "".join(f"<li>{_e(x)}</li>" for x in r.get("reasons") or [])
-        items.append(f"<li><b>{_e(seed)}{_e(head)}</b> <code>{_e(b.path)}</code><ul>{reasons}</ul></li>")
+        where = os.path.relpath(b.path.resolve(), base.resolve()) if base is not None else b.path
+        items.append(f"<li><b>{_e(seed)}{_e(head)}</b> <code>{_e(where)}</code><ul>{reasons}</ul></li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
@@ -66,10 +68,12 @@ CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;colo
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.passed{color:#1a7f37}.failed{color:#c0392b}
 .mixed{color:#b8860b}figure{margin:12px 0 24px}img{max-width:100%;border:1px solid #eee}
-.arms{display:flex;gap:18px;flex-wrap:wrap}.arm{flex:1 1 380px;min-width:340px}code{font-size:12px}"""
+.conclusion{white-space:pre-line}.arms{display:flex;gap:18px;flex-wrap:wrap}.arm{flex:1 1 380px;min-width:340px}code{font-size:12px}"""
 
 
-def render_html(arms: list[Arm], charts: dict[str, bytes], titles: dict[str, str], conclusion: str = "") -> str:
+def render_html(arms: list[Arm], charts: dict[str, bytes], titles: dict[str, str], conclusion: str = "",
+                base: Path | None = None) -> str:
+    """The page; build paths are shown relative to ``base`` (the report's directory) when given."""
     figures = "".join(
         f"<figure id='chart-{_e(cid)}'><h2>{_e(titles[cid])}</h2>"
         f"<img alt='{_e(titles[cid])}' title='{_e(titles[cid])}' "
@@ -77,7 +81,7 @@ def render_html(arms: list[Arm], charts: dict[str, bytes], titles: dict[str, str
         for cid, png in charts.items())
     per_arm = "".join(
         f"<div class='arm'><h3>{_e(a.label)} <small>({_e(a.name)})</small></h3>"
-        f"<h4>General suites</h4>{_suite_table(a)}<h4>Gate verdict per run</h4>{_verdicts(a)}"
+        f"<h4>General suites</h4>{_suite_table(a)}<h4>Gate verdict per run</h4>{_verdicts(a, base)}"
         f"<h4>The plan's decisions and their rules</h4>{_decisions(a)}</div>" for a in arms)
     title = "specc report: " + ", ".join(a.label for a in arms)
     concl = f"<p class='conclusion'><b>{_e(conclusion)}</b></p>" if conclusion else ""
@@ -101,5 +105,5 @@ def write_report(builds: list[str | Path], out_dir: str | Path, *, labels: dict[
     for cid, png in charts.items():
         (out / f"{cid}.png").write_bytes(png)
     path = out / REPORT_NAME
-    path.write_text(render_html(arms, charts, TITLES, conclusion), encoding="utf-8")
+    path.write_text(render_html(arms, charts, TITLES, conclusion, out), encoding="utf-8")
     return path
