@@ -185,17 +185,17 @@ def summarise(plan: Any, echo: Echo) -> None:
 
 def compare_arms(arms: list[Any], echo: Echo) -> str:
     """Print the arms side by side (mean ± sd over seeds) and return the conclusion those numbers support."""
-    echo(f"  {'':<22}" + "".join(f"{a.label:>30}" for a in arms))
-    echo(f"  {'target after':<22}" + "".join(f"{a.target_after.text():>30}" for a in arms))
-    echo(f"  {'bar met (runs)':<22}" + "".join(f"{f'{a.bar_met}/{a.runs}':>30}" for a in arms))
+    echo(f"  {'':<20}" + "".join(f" {a.label:>31}" for a in arms))
+    echo(f"  {'target after':<20}" + "".join(f" {a.target_after.text():>31}" for a in arms))
+    echo(f"  {'bar met (runs)':<20}" + "".join(f" {f'{a.bar_met}/{a.runs}':>31}" for a in arms))
     names = [s.name for s in arms[0].suites] if arms else []
     for name in names:
         cells = []
         for a in arms:
             st = next((x for x in a.suites if x.name == name), None)
             cells.append("n/a" if st is None else f"{st.before.text()} → {st.after.text()}")
-        echo(f"  {name:<22}" + "".join(f"{c:>30}" for c in cells))
-    echo(f"  {'gate passed (runs)':<22}" + "".join(f"{f'{a.passed}/{a.runs}':>30}" for a in arms))
+        echo(f"  {name:<20}" + "".join(f" {c:>31}" for c in cells))
+    echo(f"  {'gate passed (runs)':<20}" + "".join(f" {f'{a.passed}/{a.runs}':>31}" for a in arms))
     text = conclusion(arms)
     echo("\n" + text)
     return text

@@ -64,6 +64,14 @@ def _decisions(arm: Arm) -> str:
             + (f"<p>Recommendations:</p><ul>{recs}</ul>" if recs else ""))
 
 
+CAPTIONS = {
+    "suites": "Bars: mean over seeds, whiskers ± one standard deviation, dots: each seed. Dashed line: the worst "
+              "score the forgetting budget allows (the tighter of the absolute and relative caps). Hatched: the "
+              "mean is past that line; the gate may still pass a run whose drop is within its noise allowance "
+              "(2 combined standard errors), as the verdicts below say.",
+    "target": "Bars: mean over seeds, whiskers ± one standard deviation, dots: each seed; dashed line: the bar.",
+}
+
 CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.passed{color:#1a7f37}.failed{color:#c0392b}
@@ -77,7 +85,8 @@ def render_html(arms: list[Arm], charts: dict[str, bytes], titles: dict[str, str
     figures = "".join(
         f"<figure id='chart-{_e(cid)}'><h2>{_e(titles[cid])}</h2>"
         f"<img alt='{_e(titles[cid])}' title='{_e(titles[cid])}' "
-        f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'></figure>"
+        f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+        f"{'<figcaption>' + _e(CAPTIONS[cid]) + '</figcaption>' if cid in CAPTIONS else ''}</figure>"
         for cid, png in charts.items())
     per_arm = "".join(
         f"<div class='arm'><h3>{_e(a.label)} <small>({_e(a.name)})</small></h3>"
