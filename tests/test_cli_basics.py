@@ -15,7 +15,7 @@ from specc.spec.loader import load_spec
 from specc.spec.schema import json_schema_text
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "wandb", "accelerate")
+HEAVY = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "wandb", "accelerate", "matplotlib")
 
 
 def test_version():

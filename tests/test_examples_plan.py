@@ -21,6 +21,7 @@ EXPECTED = {
     "retrieval-plus-style-lora": (["prompting", "retrieval", "fine_tune"], "sft", "lora", ALIGNED, []),
     "sft-lora-tiny": (["prompting", "fine_tune"], "sft", "lora", UNSIZED, []),
     "full-finetune-tiny": (["prompting", "fine_tune"], "sft", "full", UNSIZED, []),
+    "sft-lora-replay-tiny": (["prompting", "fine_tune"], "sft", "lora", UNSIZED, []),
     "qlora-8b": (["prompting", "fine_tune"], "sft", "qlora", ALIGNED, []),
     "dpo-tiny": (["prompting", "fine_tune"], "dpo", "lora", UNSIZED, []),
     "kto-tiny": (["prompting", "fine_tune"], "kto", "lora", UNSIZED, []),
@@ -61,3 +62,17 @@ def test_committed_example_data_is_regenerated_byte_for_byte(tmp_path: Path):
     for name, path in fresh.items():
         committed = SPECS / "data" / path.name
         assert committed.read_bytes() == path.read_bytes(), f"{committed} is stale: run python -m specc.demo.example_data"
+
+
+def test_the_planner_names_the_replay_remedy_the_demo_runs():
+    """The demo's remedy arm is what rule CONTRACT-FORGETTING-REMEDY advises for the LoRA spec: the same
+    budget and schedule, with as many general examples as task rows mixed into the training data."""
+    lora = plan_spec_file(SPECS / "sft-lora-tiny.yaml")
+    remedy = plan_spec_file(SPECS / "sft-lora-replay-tiny.yaml")
+    fired = next(d for d in lora.decisions if d.rule == "CONTRACT-FORGETTING-REMEDY")
+    assert "replay about 400 general examples" in fired.reason
+    assert any("mix about 400 general-capability examples" in r for r in lora.recommendations)
+    train = {d.role: d for d in remedy.data}["train"]
+    assert train.rows == 800 and remedy.parameter_budget == lora.parameter_budget
+    same = ("learning_rate", "epochs", "lora_r", "lora_alpha", "lora_targets", "micro_batch_size")
+    assert {k: remedy.hyperparameters.get(k) for k in same} == {k: lora.hyperparameters.get(k) for k in same}

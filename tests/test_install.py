@@ -36,6 +36,12 @@ def test_wheel_without_train_extra_validates_plans_and_compiles(tmp_path: Path):
                             "('torch','transformers','trl','peft','datasets','wandb') if u.find_spec(m)])"],
                            capture_output=True, text=True, env=env, check=True)
     assert probe.stdout.strip() == "[]"
+    # The demo's tiny base model ships inside the wheel (package data), in the installed package.
+    shipped = subprocess.run([str(py), "-c", "import specc.demo.tinymodel as t; print(t.SHIPPED_DIR, "
+                              "[n for n in t.SHIPPED_FILES if not (t.SHIPPED_DIR / n).is_file()])"],
+                             capture_output=True, text=True, env=env, check=True, cwd=tmp_path)
+    where, missing = shipped.stdout.strip().split(" ", 1)
+    assert str(env_dir) in where and missing == "[]", shipped.stdout
     specs = tmp_path / "specs"
     shutil.copytree(REPO / "specs", specs, ignore=shutil.ignore_patterns("models"))
 

@@ -200,3 +200,63 @@ def test_concurrent_builders_share_one_cache_entry(tmp_path):
     paths = {o.strip().splitlines()[-1] for o, _ in outs}
     assert len(paths) == 1
     assert [p.name for p in tmp_path.iterdir()] == [Path(paths.pop()).name]
+
+
+# ---------------------------------------------------------------- the shipped demo model
+
+from specc.demo import tinymodel  # noqa: E402
+
+
+def test_shipped_model_is_complete_small_and_from_todays_recipe_and_corpus():
+    """Every machine starts from these bytes; they must be the recipe and corpus the code would rebuild."""
+    assert tinymodel.shipped_tiny_base("demo") == tinymodel.SHIPPED_DIR
+    assert tinymodel.shipped_tiny_base("test") is None  # the test size is built, in seconds
+    for name in tinymodel.SHIPPED_FILES:
+        assert (tinymodel.SHIPPED_DIR / name).is_file(), name
+    assert sum(p.stat().st_size for p in tinymodel.SHIPPED_DIR.iterdir()) < 6_000_000
+    info = json.loads((tinymodel.SHIPPED_DIR / "specc_tiny.json").read_text())
+    recipe = recipe_for("demo")
+    assert info["recipe"]["size"] == "demo" and info["recipe_digest"] == recipe.digest()
+    held = corpus.held_out_split(seed=0)
+    assert info["held_out_sha256"] == corpus.corpus_hash(held)
+    assert info["corpus_sha256"] == corpus.corpus_hash(corpus.pretraining_split(recipe.n_examples, seed=0,
+                                                                                held_out=held))
+    assert set(info["general_suites"]) == {"arithmetic", "copy_reverse", "formatting", "capitals", "heldout_nll"}
+
+
+def test_tiny_model_command_names_the_shipped_model_without_training():
+    code = ("import sys; from specc.cli.main import main\n"
+            "try:\n    main(['tiny-model'])\nexcept SystemExit:\n    pass\n"
+            "print('HEAVY:' + ' '.join(sorted(m for m in ('torch', 'transformers') if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == str(tinymodel.SHIPPED_DIR)
+    assert out.splitlines()[-1] == "HEAVY:"
+
+
+@needs_stack
+def test_shipped_model_scores_as_recorded_on_this_machine():
+    """Same bytes, same suites: the recorded scores are what this machine measures (a greedy flip on a
+    row or two at most, hence the small tolerance)."""
+    info = json.loads((tinymodel.SHIPPED_DIR / "specc_tiny.json").read_text())
+    now = tinymodel.rescore(tinymodel.SHIPPED_DIR)
+    for name, rec in info["general_suites"].items():
+        tol = 0.01 * abs(rec["score"]) if rec["kind"] == "perplexity" else 2.5 / rec["n"]
+        assert abs(now[name]["score"] - rec["score"]) <= tol, (name, rec["score"], now[name]["score"])
+
+
+def test_score_comparison_flags_only_what_is_outside_the_stated_tolerance():
+    shipped = {"a": {"kind": "exact_match", "score": 0.5}, "p": {"kind": "perplexity", "score": 2.0},
+               "m": {"kind": "multiple_choice", "score": 0.6}}
+    assert tinymodel.compare_scores(shipped, {"a": {"score": 0.62}, "p": {"score": 2.15}, "m": {"score": 0.5}}) == []
+    problems = tinymodel.compare_scores(shipped, {"a": {"score": 0.7}, "p": {"score": 2.3}})
+    assert [p.split(":")[0] for p in problems] == ["a", "m", "p"]
+
+
+@needs_stack
+@pytest.mark.slow
+def test_rebuilt_demo_model_scores_like_the_shipped_one(tmp_path):
+    """`specc tiny-model --rebuild` from the recipe lands within REBUILD_TOLERANCE of the shipped scores
+    (the bytes differ across CPUs; the abilities must not). Minutes on two cores."""
+    path, problems = tinymodel.rebuild(tmp_path / "rebuilt")
+    assert (path / "model.safetensors").is_file()
+    assert problems == [], problems

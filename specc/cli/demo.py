@@ -15,13 +15,19 @@ import click
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default="out/demo", show_default=True,
               help="Where the copies, builds, logs and W&B offline runs go.")
 @click.option("--size", type=click.Choice(["demo", "test"]), default="demo", show_default=True,
-              help="Tiny base model size: demo has real abilities (≈2 min to build); test is for CI.")
+              help="Tiny base model size: demo is shipped with specc (real abilities); test is built in seconds, for CI.")
 @click.option("--max-steps", type=int, default=None, help="Cap training steps (the reduced demo CI runs).")
-def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None) -> None:
-    """Plan the examples, then run a real fine-tune through the eval contract, on this CPU."""
+@click.option("--seeds", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="Seeds per arm (each arm: LoRA, full fine-tuning, the planner's remedy).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Runs at a time, each with one torch thread (default: 2, or 1 on a one-core machine).")
+def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None, seeds: int, jobs: int | None) -> None:
+    """Plan the examples, then tune one narrow task three ways over several seeds, through the eval contract."""
     from specc.demo.story import run_demo
 
-    sys.exit(run_demo(specs_dir, workdir, size=size, quick_steps=max_steps, echo=lambda m: click.echo(m)))
+    jobs = jobs or max(1, min(2, os.cpu_count() or 1))
+    sys.exit(run_demo(specs_dir, workdir, size=size, quick_steps=max_steps, seeds=tuple(range(seeds)), jobs=jobs,
+                      echo=lambda m: click.echo(m)))
 
 
 @click.command("tiny-model")
@@ -29,17 +35,40 @@ def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None) -
 @click.option("--link", "link", type=click.Path(path_type=Path), default=None, metavar="PATH",
               help="Also make PATH a link to the model, e.g. specs/models/tiny-base where the example specs "
                    "look for it.")
-def tiny_model_cmd(size: str, link: Path | None) -> None:
-    """Build (or find in the cache) specc's tiny local base model and print its directory."""
-    from specc.demo.tinymodel import ensure_tiny_base
+@click.option("--rebuild", is_flag=True,
+              help="Pretrain from scratch (minutes) instead of using the shipped weights, then compare the "
+                   "rebuilt model's suite scores with the shipped ones.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where --rebuild writes the model (default: the cache, ~/.cache/specc or $SPECC_CACHE).")
+def tiny_model_cmd(size: str, link: Path | None, rebuild: bool, out_dir: Path | None) -> None:
+    """Print the directory of specc's tiny local base model (shipped with specc for --size demo).
 
+    With --link PATH, also make PATH a link to it. With --rebuild, pretrain it again from its recipe and report
+    whether the rebuilt scores agree with the shipped ones within the stated tolerance (exit 1 when they do not).
+    """
+    from specc.demo import tinymodel
+
+    say = lambda m: click.echo(m, err=True)  # noqa: E731
     if link is not None:
         _check_link_target(link)
-    model_dir = ensure_tiny_base(size=size, progress=lambda m: click.echo(m, err=True))
+    problems: list[str] = []
+    if rebuild:
+        model_dir, problems = tinymodel.rebuild(out_dir, size=size, progress=say)
+    else:
+        model_dir = tinymodel.tiny_base(size=size, progress=say)
     if link is not None:
-        _link(link, model_dir)
-        click.echo(f"linked {link} -> {model_dir}", err=True)
+        _link(link, Path(model_dir))
+        say(f"linked {link} -> {model_dir}")
     click.echo(model_dir)
+    if not rebuild:
+        return
+    if tinymodel.shipped_tiny_base(size) is None:
+        say(f"no shipped {size} model to compare with")
+        return
+    if problems:
+        say("rebuilt scores differ from the shipped ones beyond tolerance:\n  " + "\n  ".join(problems))
+        sys.exit(1)
+    say(f"rebuilt scores agree with the shipped model's within tolerance {tinymodel.REBUILD_TOLERANCE}")
 
 
 def _check_link_target(link: Path) -> None:

@@ -157,7 +157,8 @@ def _register_optional() -> None:
     """Commands from the other areas of the tool, each in its own module (plan, compile, run...)."""
     import importlib
 
-    for module in ("specc.cli.plan", "specc.cli.build", "specc.cli.run", "specc.cli.demo", "specc.cli.check"):
+    for module in ("specc.cli.plan", "specc.cli.build", "specc.cli.run", "specc.cli.demo", "specc.cli.check",
+                   "specc.cli.report"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

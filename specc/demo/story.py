@@ -2,21 +2,28 @@
 
 What a newcomer sees, in order:
 
-1. the built-in tiny base model is built (or taken from the cache) and its general abilities are scored;
+1. the tiny base model shipped with specc (identical bytes on every machine) and its recorded scores;
 2. every example spec is planned: some stop at prompting or retrieval, the closed-API distillation is
    rejected, the rest fine-tune, each with the rule that decided it;
-3. one fine-tune runs end to end through the eval contract (firewall → baseline → LoRA SFT → eval);
-4. the same narrow task is tuned with full fine-tuning, and the forgetting of both sides is shown side by
-   side (the seed's claim that LoRA forgets less, in miniature).
+3. the same narrow task is tuned three ways, each over several seeds, each through the eval contract
+   (firewall → baseline → train → eval): (a) LoRA, (b) full fine-tuning, (c) the remedy the planner names
+   for a failed forgetting gate (rule CONTRACT-FORGETTING-REMEDY: replay general data, same LoRA);
+4. a comparison with mean ± spread over seeds and a conclusion computed from those numbers — which arm
+   reached the bar and passed the gate — never tuned to come out one way;
+5. `specc report` of all runs: one HTML page with the charts, whose file the demo names.
 
 The demo works on a copy of the example specs inside its work directory, so the repository is never
-modified. Heavy work happens in subprocesses (the runner) or in :mod:`specc.runtime` (the tiny model).
+modified. Every run is a real `specc run` in its own process; two run at a time, each with one torch
+thread, so the two cores are used without the threads of one run spinning against the other's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +36,12 @@ Echo = Callable[[str], None]
 
 LORA_SPEC = "sft-lora-tiny"
 FULL_SPEC = "full-finetune-tiny"
+REMEDY_SPEC = "sft-lora-replay-tiny"
+REMEDY_RULE = "CONTRACT-FORGETTING-REMEDY"
+ARMS = ((LORA_SPEC, "(a) LoRA"), (FULL_SPEC, "(b) full fine-tuning"), (REMEDY_SPEC, "(c) LoRA + replay (remedy)"))
+"""The three arms the demo compares: spec stem and label. (c) is what rule CONTRACT-FORGETTING-REMEDY
+advises for (a); the demo checks that the LoRA plan fired that rule before running it."""
+SEEDS = (0, 1, 2)
 QUICK_SUITE_ROWS = 16
 """Rows per general suite in the reduced demo (CI): enough to exercise every suite kind, cheap to score."""
 
@@ -103,17 +116,55 @@ def _reason(plan: Any) -> str:
     return plan.decisions[-1].verdict if plan.decisions else ""
 
 
-def run_pipeline(spec: Path, builds: Path, echo: Echo) -> PipelineOutcome:
-    """Compile one spec and run its stages with the real runner (each stage its own process)."""
-    from specc.run.runner import compile_spec, run_build
+def seed_copy(spec: Path, seed: int) -> Path:
+    """``spec`` with ``method.seed`` set, next to it (so its relative data paths still hold). Same name:
+    the runs of one spec are one arm in the report."""
+    data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    data.setdefault("method", {})["seed"] = seed
+    out = spec.with_name(f"{spec.stem}.seed{seed}.yaml")
+    out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int = 2) -> list[PipelineOutcome]:
+    """Compile each spec and run it with ``specc run`` in its own process, ``jobs`` at a time.
+
+    Why processes and not threads: the runner installs signal handlers (only the main thread may), and a
+    separate process is exactly what a user's ``specc run`` is. Each run's output goes to a log file beside
+    its build; one line per finished run is printed.
+    """
+    from specc.run.runner import compile_spec
     from specc.run.status import collect
 
-    t0 = time.perf_counter()
-    stem = spec.stem
-    build = compile_spec(spec, builds / stem)
-    echo(f"  compiled {spec.name} → {build}")
-    result = run_build(build)
-    return PipelineOutcome(stem, build, result.exit_code, time.perf_counter() - t0, collect(build))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("MKL_NUM_THREADS", "1")
+    pending = [(spec, compile_spec(spec, builds / spec.stem)) for spec in specs]
+    running: list[tuple[Path, Path, subprocess.Popen, float, Any]] = []
+    done: list[PipelineOutcome] = []
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            spec, build = pending.pop(0)
+            log = open(build.parent / f"{build.name}.run.log", "wb")  # noqa: SIM115 - closed when it ends
+            proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build)], stdout=log,
+                                    stderr=subprocess.STDOUT, env=env)
+            running.append((spec, build, proc, time.perf_counter(), log))
+        time.sleep(0.2)
+        for item in list(running):
+            spec, build, proc, t0, log = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            log.close()
+            outcome = PipelineOutcome(spec.stem, build, proc.returncode, time.perf_counter() - t0, collect(build))
+            done.append(outcome)
+            r = outcome.info.get("results") or {}
+            t = r.get("target") or {}
+            verdict = {0: "gate passed", 3: "gate failed"}.get(proc.returncode, f"CRASHED (exit {proc.returncode})")
+            echo(f"  {spec.stem:<28} target {_fmt(t.get('before'))} → {_fmt(t.get('after'))}   {verdict}"
+                 f"   ({outcome.seconds:.0f} s)")
+    order = {spec.stem: i for i, spec in enumerate(specs)}
+    return sorted(done, key=lambda o: order[o.name])
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -124,97 +175,116 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-def summarise(plan: Any, outcome: PipelineOutcome, echo: Echo) -> None:
-    """What a person wants after a run: what was decided and why, before/after, pass/fail, where things are."""
-    echo(f"\nWhat specc decided for {plan.name}, and why:")
+def summarise(plan: Any, echo: Echo) -> None:
+    """What specc decided for the LoRA arm and why (each decision with its rule)."""
+    echo(f"  What specc decided for {plan.name}, and why:")
     for d in plan.decisions:
-        reason = d.reason if len(d.reason) <= 150 else d.reason[:147] + "..."
-        echo(f"  [{d.rule}] {d.verdict}: {reason}")
-    results = outcome.info.get("results") or {}
-    target = results.get("target") or {}
-    echo(f"\nTarget ({target.get('metric')} on the golden set; bar {_fmt(target.get('bar'), 2)}): "
-         f"{_fmt(target.get('before'))} before → {_fmt(target.get('after'))} after"
-         f"  [{'met' if target.get('passed') else 'missed'}]")
-    budget = results.get("budget") or {}
-    echo(f"General suites (budget: abs drop ≤ {budget.get('max_abs_drop')}, rel drop ≤ {budget.get('max_rel_drop')}):")
-    for s in results.get("suites") or []:
-        echo(f"  {s.get('suite'):<14} {_fmt(s.get('baseline'))} → {_fmt(s.get('after'))}   {s.get('status')}")
-    for reason in results.get("reasons") or []:
-        echo(f"  · {reason}")
-    verdict = "PASSED" if results.get("passed") else "FAILED"
-    echo(f"Eval contract: {verdict} (exit {outcome.exit_code}) in {outcome.seconds:.0f} s")
-    echo(f"Build: {outcome.build}   (specc status {outcome.build})")
-    wandb_runs = sorted(p.name for p in (outcome.build / "wandb").glob("offline-run-*")) if (outcome.build / "wandb").exists() else []
-    echo(f"W&B offline runs: {outcome.build / 'wandb'} ({len(wandb_runs)} runs; `wandb sync` uploads them)")
-    adapters = sorted(str(p.parent) for p in outcome.build.glob("artifacts/*/adapter/adapter_config.json"))
-    models = sorted(str(p.parent) for p in outcome.build.glob("artifacts/*/model/model.safetensors"))
-    if adapters:
-        echo(f"Adapter: {adapters[0]}")
-    if models:
-        echo(f"Merged model: {models[0]}")
+        reason = d.reason if len(d.reason) <= 140 else d.reason[:137] + "..."
+        echo(f"    [{d.rule}] {d.verdict if len(d.verdict) <= 80 else d.verdict[:77] + '...'}: {reason}")
 
 
-def compare(lora: PipelineOutcome, full: PipelineOutcome, echo: Echo) -> None:
-    """LoRA vs full fine-tuning on the same narrow task: target gain and forgetting per suite."""
-    def rows(o: PipelineOutcome) -> dict[str, dict[str, Any]]:
-        return {s["suite"]: s for s in (o.info.get("results") or {}).get("suites") or []}
+def compare_arms(arms: list[Any], echo: Echo) -> str:
+    """Print the arms side by side (mean ± sd over seeds) and return the conclusion those numbers support."""
+    echo(f"  {'':<20}" + "".join(f" {a.label:>31}" for a in arms))
+    echo(f"  {'target after':<20}" + "".join(f" {a.target_after.text():>31}" for a in arms))
+    echo(f"  {'bar met (runs)':<20}" + "".join(f" {f'{a.bar_met}/{a.runs}':>31}" for a in arms))
+    names = [s.name for s in arms[0].suites] if arms else []
+    for name in names:
+        cells = []
+        for a in arms:
+            st = next((x for x in a.suites if x.name == name), None)
+            cells.append("n/a" if st is None else f"{st.before.text()} → {st.after.text()}")
+        echo(f"  {name:<20}" + "".join(f" {c:>31}" for c in cells))
+    echo(f"  {'gate passed (runs)':<20}" + "".join(f" {f'{a.passed}/{a.runs}':>31}" for a in arms))
+    text = conclusion(arms)
+    echo("\n" + text)
+    return text
 
-    lr, fr = rows(lora), rows(full)
-    lt = (lora.info.get("results") or {}).get("target") or {}
-    ft = (full.info.get("results") or {}).get("target") or {}
-    echo("\nThe seed's claim in miniature — same narrow task, LoRA vs full fine-tuning:")
-    echo(f"  {'':<14} {'LoRA':>22} {'full':>22}")
-    echo(f"  {'target':<14} {_fmt(lt.get('before'))+' → '+_fmt(lt.get('after')):>22} "
-         f"{_fmt(ft.get('before'))+' → '+_fmt(ft.get('after')):>22}")
-    for name in sorted(set(lr) | set(fr)):
-        def cell(r: dict[str, Any] | None) -> str:
-            if not r:
-                return "n/a"
-            return f"{_fmt(r.get('baseline'))} → {_fmt(r.get('after'))}"
-        echo(f"  {name:<14} {cell(lr.get(name)):>22} {cell(fr.get(name)):>22}")
-    echo(f"  {'gate':<14} {('passed' if (lora.info.get('results') or {}).get('passed') else 'failed'):>22} "
-         f"{('passed' if (full.info.get('results') or {}).get('passed') else 'failed'):>22}")
-    both = [n for n in sorted(set(lr) & set(fr))
-            if lr[n].get("drop") is not None and fr[n].get("drop") is not None]
-    less = [n for n in both if lr[n]["drop"] < fr[n]["drop"]]
-    more = [n for n in both if lr[n]["drop"] > fr[n]["drop"]]
-    if both:
-        echo(f"  LoRA forgot less on {len(less)} of {len(both)} suites ({', '.join(less) or 'none'}), "
-             f"more on {len(more)} ({', '.join(more) or 'none'}).")
-    summary = {"lora": lora.info.get("results"), "full": full.info.get("results")}
-    (lora.build.parent / "lora_vs_full.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+def _mean_drop(arm: Any, name: str) -> float | None:
+    st = next((x for x in arm.suites if x.name == name), None)
+    if st is None or st.before.mean is None or st.after.mean is None:
+        return None
+    return (st.before.mean - st.after.mean) if st.higher_is_better else (st.after.mean - st.before.mean)
+
+
+def conclusion(arms: list[Any]) -> str:
+    """The demo's last word, computed from the runs: which arms reached the bar and passed the gate in
+    every seed, whether the planner's remedy did, and which of LoRA and full fine-tuning forgot less."""
+    lines = []
+    for a in arms:
+        lines.append(f"{a.label}: bar met in {a.bar_met}/{a.runs} runs, forgetting gate passed in "
+                     f"{a.passed}/{a.runs} (target {a.target_after.text()}).")
+    remedy = arms[-1] if arms else None
+    if remedy is not None and remedy.runs:
+        if remedy.passed == remedy.runs and remedy.bar_met == remedy.runs:
+            lines.append(f"Conclusion: the remedy the planner recommends ({REMEDY_RULE}: replay general data, same "
+                         f"LoRA) reached the bar and passed the forgetting gate in every run.")
+        else:
+            lines.append(f"Conclusion: the numbers do NOT show the planner's remedy ({REMEDY_RULE}) working here: "
+                         f"it passed the gate in {remedy.passed}/{remedy.runs} runs and met the bar in "
+                         f"{remedy.bar_met}/{remedy.runs}. Its next step is a gentler schedule (see the plan's "
+                         f"recommendations); the demo does not tune the budget to make it pass.")
+    if len(arms) >= 2:
+        lora, full = arms[0], arms[1]
+        pairs = [(n, _mean_drop(lora, n), _mean_drop(full, n)) for n in [s.name for s in lora.suites]]
+        pairs = [(n, x, y) for n, x, y in pairs if x is not None and y is not None]
+        less = [n for n, x, y in pairs if x < y]
+        lines.append(f"{lora.label} forgot less than {full.label} on {len(less)} of {len(pairs)} suites "
+                     f"({', '.join(less) or 'none'}), by mean drop over seeds.")
+    return "\n".join(lines)
 
 
 def run_demo(specs_src: Path, workdir: Path, *, size: str = "demo", quick_steps: int | None = None,
-             echo: Echo = print) -> int:
-    """The README's main job. Returns 0 when every pipeline ran to a verdict, 1 when a stage crashed."""
-    from specc.demo.tinymodel import ensure_tiny_base
+             seeds: tuple[int, ...] = SEEDS, jobs: int = 2, echo: Echo = print) -> int:
+    """The README's main job. Returns 0 when every run reached a verdict, 1 when a stage crashed."""
+    from specc.demo.tinymodel import tiny_base
+    from specc.run.reportdata import read_arms
 
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
-    echo(f"[1/4] The built-in tiny base model ({size} size; cached after the first build)")
+    echo(f"[1/5] The tiny base model ({size} size)")
     t0 = time.perf_counter()
-    model_dir = ensure_tiny_base(size=size, progress=lambda msg: echo(f"  {msg}"))
+    model_dir = tiny_base(size=size, progress=lambda msg: echo(f"  {msg}"))
     echo(f"  ready: {model_dir} ({time.perf_counter() - t0:.0f} s)")
     _print_model_card(model_dir, echo)
 
     specs = prepare_workdir(specs_src, workdir, model_dir, quick_steps)
-    echo("\n[2/4] Planning every example spec (adapt last, not first):")
-    plans = {p.name: p for p in plan_examples(specs, echo)}
+    echo("\n[2/5] Planning every example spec (adapt last, not first):")
+    plans = {p.spec_file: p for p in plan_examples(specs, echo)}
+    lora_plan = plans[f"{LORA_SPEC}.yaml"]
+    remedy = next((d for d in lora_plan.decisions if d.rule == REMEDY_RULE), None)
+    if remedy is None:  # pragma: no cover - the planner's tests pin this rule on the example
+        echo(f"  the plan of {LORA_SPEC} did not fire {REMEDY_RULE}: the demo has no remedy to run")
+        return 1
 
-    builds = workdir / "builds"
-    echo(f"\n[3/4] Running {LORA_SPEC}: firewall → baseline → LoRA SFT → eval")
-    lora = run_pipeline(specs / f"{LORA_SPEC}.yaml", builds, echo)
-    lora_plan = next(p for p in plans.values() if p.spec_file == f"{LORA_SPEC}.yaml")
-    summarise(lora_plan, lora, echo)
+    echo(f"\n[3/5] The same narrow task three ways, {len(seeds)} seeds each, every run through the eval contract "
+         f"({jobs} run(s) at a time, {os.environ.get('OMP_NUM_THREADS', '1')} torch thread(s) each):")
+    summarise(lora_plan, echo)
+    echo(f"  (c) follows [{REMEDY_RULE}]: {remedy.reason}")
+    runs = [seed_copy(specs / f"{stem}.yaml", seed) for stem, _ in ARMS for seed in seeds]
+    outcomes = run_pipelines(runs, workdir / "builds", echo, jobs=jobs)
+    labels = {plans[f"{stem}.yaml"].name: label for stem, label in ARMS}
+    arms = read_arms([o.build for o in outcomes], labels)
 
-    echo(f"\n[4/4] Running {FULL_SPEC}: the same task with every weight trained")
-    full = run_pipeline(specs / f"{FULL_SPEC}.yaml", builds, echo)
-    compare(lora, full, echo)
-    echo(f"\nDemo finished in {time.perf_counter() - started:.0f} s. Work directory: {workdir}")
-    crashed = [o.name for o in (lora, full) if o.exit_code not in (0, 3)]
+    echo("\n[4/5] Side by side (mean ± sd over seeds; before → after):")
+    text = compare_arms(arms, echo)
+    summary = {"conclusion": text, "arms": {a.label: {"builds": [str(b.path) for b in a.builds],
+                                                      "results": [b.results for b in a.builds]} for a in arms}}
+    (workdir / "builds" / "comparison.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+    echo("\n[5/5] Report")
+    try:
+        from specc.run.htmlreport import write_report
+
+        report = write_report([o.build for o in outcomes], workdir / "report", labels=labels, conclusion=text)
+        echo(f"  Report: {report}  (charts: {', '.join(sorted(p.name for p in report.parent.glob('*.png')))})")
+    except ImportError as exc:  # matplotlib is in the train extra
+        echo(f"  no report: {exc.name} is not installed (pip install 'specc[train]')")
+    echo(f"\nDemo finished in {time.perf_counter() - started:.0f} s wall. Work directory: {workdir}")
+    crashed = [o.build.name for o in outcomes if o.exit_code not in (0, 3)]
     if crashed:
-        echo(f"stages crashed in: {', '.join(crashed)} (see the logs/ folder of each build)")
+        echo(f"runs crashed: {', '.join(crashed)} (see the logs/ folder of each build)")
         return 1
     return 0
 

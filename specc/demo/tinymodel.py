@@ -212,19 +212,37 @@ def _build(out: Path, recipe: TinyRecipe, seed: int, progress: Callable[[str], N
         "n_parameters": sum(p.numel() for p in model.parameters()),
     }
     if score_suites:
-        from specc.demo import suite_data
-        from specc.runtime import suites
-
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = suite_data.write_general_suites(tmp, seed=seed)
-            info["general_suites"] = {
-                spec.name: suites.evaluate_suite(model, tokenizer, spec).to_dict()
-                for spec in suite_data.general_suite_specs(paths)
-            }
+        info["general_suites"] = score_general_suites(model, tokenizer, seed=seed)
     if progress:
         progress(f"pretrained in {train_seconds:.1f}s, final loss {final_loss:.3f}")
     (out / "specc_tiny.json").write_text(json.dumps(info, sort_keys=True, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def score_general_suites(model, tokenizer, seed: int = 0) -> dict[str, dict]:
+    """Score ``model`` on the tiny world's general suites (held out from pretraining): name -> result dict."""
+    from specc.demo import suite_data
+    from specc.runtime import suites
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = suite_data.write_general_suites(tmp, seed=seed)
+        return {spec.name: suites.evaluate_suite(model, tokenizer, spec).to_dict()
+                for spec in suite_data.general_suite_specs(paths)}
+
+
+def rescore(model_dir: str | Path) -> dict[str, dict]:
+    """Load a saved tiny model and score its general suites on this machine (one thread, as when built)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(_build_threads())
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+        model.eval()
+        return score_general_suites(model, AutoTokenizer.from_pretrained(model_dir))
+    finally:
+        torch.set_num_threads(previous)
 
 
 def default_cache_dir() -> Path:
@@ -256,6 +274,75 @@ def ensure_tiny_base(size: str = "demo", cache_dir: str | Path | None = None, *,
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "tiny_base"
+"""The demo-size base model shipped inside the package: weights, tokenizer and ``specc_tiny.json``.
+
+Why ship weights: float results differ across machines even with fixed seeds and one thread (the same
+recipe scored arithmetic 0.438 on one machine and 0.562 on another), so a model rebuilt per machine tells a
+different story on each. Shipping the bytes makes every machine start from the same model; ``specc
+tiny-model --rebuild`` still rebuilds it from the recipe, and a test compares the rebuilt scores with the
+shipped ones within :data:`REBUILD_TOLERANCE`."""
+
+SHIPPED_FILES = ("chat_template.jinja", "config.json", "generation_config.json", "model.safetensors", "specc_tiny.json",
+                 "tokenizer.json", "tokenizer_config.json")
+
+REBUILD_TOLERANCE = {"exact_match": 0.15, "multiple_choice": 0.15, "perplexity_rel": 0.10}
+"""How far a rebuilt model's suite scores may sit from the shipped ones: the same recipe on another CPU
+gave arithmetic 0.438 vs 0.562 (suites of 48-80 rows, standard error about 0.06), so ±0.15 absolute for
+accuracy suites; held-out perplexity within 10%."""
+
+
+def shipped_tiny_base(size: str = "demo") -> Path | None:
+    """The shipped model for ``size`` when it is present and was built from today's recipe and corpus."""
+    card = SHIPPED_DIR / "specc_tiny.json"
+    if not card.is_file():
+        return None
+    info = json.loads(card.read_text(encoding="utf-8"))
+    if info.get("recipe_digest") != recipe_for(size).digest():
+        return None
+    return SHIPPED_DIR
+
+
+def tiny_base(size: str = "demo", *, progress: Callable[[str], None] | None = None) -> Path:
+    """The model the demo uses: the shipped one when it matches ``size``'s recipe, else the cached build."""
+    return shipped_tiny_base(size) or ensure_tiny_base(size, progress=progress)
+
+
+def compare_scores(shipped: dict, rebuilt: dict) -> list[str]:
+    """Suites whose rebuilt score is outside :data:`REBUILD_TOLERANCE` of the shipped one (empty: agree)."""
+    problems = []
+    for name, s in sorted(shipped.items()):
+        r = rebuilt.get(name)
+        if r is None:
+            problems.append(f"{name}: missing from the rebuilt model")
+            continue
+        a, b = float(s["score"]), float(r["score"])
+        if s.get("kind") == "perplexity" or s.get("metric") in ("perplexity", "nll"):
+            ok = abs(b - a) <= REBUILD_TOLERANCE["perplexity_rel"] * abs(a)
+            limit = f"{REBUILD_TOLERANCE['perplexity_rel']:.0%} relative"
+        else:
+            ok = abs(b - a) <= REBUILD_TOLERANCE.get(str(s.get("kind")), 0.15)
+            limit = f"{REBUILD_TOLERANCE.get(str(s.get('kind')), 0.15)} absolute"
+        if not ok:
+            problems.append(f"{name}: shipped {a:.3f}, rebuilt {b:.3f} (tolerance {limit})")
+    return problems
+
+
+def rebuild(out: str | Path | None = None, *, size: str = "demo", seed: int = 0,
+            progress: Callable[[str], None] | None = None) -> tuple[Path, list[str]]:
+    """Rebuild the model from its recipe (into ``out``, default the cache) and compare its suite scores
+    with the shipped model's; returns the directory and the suites outside tolerance."""
+    if out is None:
+        out = default_cache_dir() / f"tiny-base-{size}-{recipe_for(size, seed).digest()}-rebuilt"
+    path = build_tiny_base(out, size=size, seed=seed, progress=progress)
+    shipped = shipped_tiny_base(size)
+    if shipped is None or seed != 0:
+        return path, []
+    ship = json.loads((shipped / "specc_tiny.json").read_text(encoding="utf-8")).get("general_suites") or {}
+    built = json.loads((path / "specc_tiny.json").read_text(encoding="utf-8")).get("general_suites") or {}
+    return path, compare_scores(ship, built)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,8 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
     if not suites:
         t.find("CONTRACT-NO-GENERAL-SUITE", "the plan trains but data.general_suites is empty: forgetting cannot "
                "be measured", "add at least one general-capability suite under data.general_suites")
+    else:
+        _forgetting_remedy(spec, data, t)
     if ev.bar is None:
         t.find("CONTRACT-NO-BAR", "eval.bar is not set: the golden-set score is reported but gates nothing",
                "set eval.bar")
@@ -59,3 +61,17 @@ def make_tracking(spec: Spec, spec_sha256: str, data: list[DataFact]) -> Trackin
     return Tracking(backend=tr.backend, project=tr.project or spec.name, entity=tr.entity, mode=tr.mode,
                     log_model=tr.log_model, group=f"{spec.name}-{lock.hexdigest()[:8]}")
 
+
+def _forgetting_remedy(spec: Spec, data: list[DataFact], t: Trace) -> None:
+    """What to do when the forgetting gate fails, made concrete for this spec (rule CONTRACT-FORGETTING-REMEDY):
+    the remedy the demo's third arm runs."""
+    train = next((d for d in data if d.role == "train"), None)
+    rows = f"about {train.rows} " if train is not None and train.rows else ""
+    where = f"data.train ({train.path})" if train is not None else "the training data"
+    m = spec.method
+    lr = f"half the learning rate ({m.learning_rate / 2:g})" if m.learning_rate else "half the learning rate"
+    advice = (f"If the forgetting gate fails: keep the budget and mix {rows}general-capability examples (the base "
+              f"model's own kind of data, never the suites' or the golden set's rows) into {where}, re-run the "
+              f"firewall and the gate; if it still fails, {lr} or fewer epochs, re-checking the target bar.")
+    t.decide("CONTRACT-FORGETTING-REMEDY", f"replay {rows}general examples in {where}; then {lr} or fewer epochs.")
+    t.recommend(advice)

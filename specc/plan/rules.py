@@ -585,6 +585,14 @@ RULES: tuple[Rule, ...] = (
        "Training data that leaks into the golden set makes the scores meaningless.",
        _CONTRACT, "'the training data must stay firewalled from the golden test set, or your scores become "
                   "meaningless.'"),
+    _r("CONTRACT-FORGETTING-REMEDY", "contract", "decision",
+       "the plan trains and names general suites",
+       "if the forgetting gate fails, retune with the smallest change first: replay general data in the "
+       "training set at the same budget, then a gentler schedule, before anything bigger",
+       "Rehearsing general examples while tuning keeps what pretraining taught without training more "
+       "parameters or for more steps, which is what drives forgetting up.",
+       _CONTRACT, "'LoRA still forgets, with the amount of forgetting rising predictably as you train more "
+                  "parameters for more steps'; 'prefer the smallest intervention that achieves the goal.'"),
     _r("CONTRACT-NO-GOLDEN", "contract", "warning",
        "the plan trains and data.golden is absent",
        "flag it: the target metric cannot be measured and nothing is firewalled",
