@@ -19,10 +19,15 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
     "prompt_completion": ("prompt", "completion"),
     "preference": ("prompt", "chosen", "rejected"),
+    "unpaired_preference": ("prompt", "completion", "label"),
     "text": ("text",),
     "prompts": ("prompt",),
 }
-"""Keys each row format needs (what the stage scripts read)."""
+"""Keys each row format needs (what the stage scripts read).
+
+``unpaired_preference`` is TRL's unpaired preference shape (KTO): one completion per row with a boolean
+``label`` (true: desirable). No data role accepts it yet; the stage that trains on it adds it to
+:data:`ROLE_FORMATS`."""
 
 ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "train": ("messages", "prompt_completion", "text"),
@@ -36,12 +41,15 @@ ROLE_FORMATS: dict[str, tuple[str, ...]] = {
 def detect_format(row: dict[str, Any]) -> str | None:
     """The row format a JSONL row is written in, from its keys; None when no known format matches.
 
-    Order matters: a preference row also has ``prompt``, and a prompt/completion row is also a prompts row.
+    Order matters: a preference row also has ``prompt``, an unpaired preference row is a prompt/completion
+    row with a ``label``, and a prompt/completion row is also a prompts row.
     """
     if "messages" in row:
         return "messages"
     if "chosen" in row and "rejected" in row:
         return "preference"
+    if "prompt" in row and "completion" in row and "label" in row:
+        return "unpaired_preference"
     if "prompt" in row and "completion" in row:
         return "prompt_completion"
     if "text" in row:
@@ -81,6 +89,11 @@ def row_problem(row: dict[str, Any], fmt: str) -> str | None:
         return message + (" — " + " ".join(hints) if hints else "")
     for key in required:
         value = row[key]
+        if key == "label":
+            if not isinstance(value, bool):
+                kind = "null" if value is None else type(value).__name__
+                return f"`label` must be true (desirable) or false (undesirable), not {kind}"
+            continue
         if key == "messages" or isinstance(value, list):  # conversational values: lists of {role, content}
             if not _is_messages(value):
                 return f"`{key}` must be a non-empty list of {{role, content}} objects with string values"
