@@ -47,7 +47,8 @@ def make_lock(plan: Plan, spec_dir: str = "") -> dict[str, Any]:
         "plan_hash": plan.lock_hash(),
         "spec_file": plan.spec_file,
         "spec_sha256": plan.spec_sha256,
-        "data": [{"role": d.role, "name": d.name, "path": d.path, "sha256": d.sha256, "rows": d.rows}
+        "data": [{"role": d.role, "name": d.name, "path": d.path, "sha256": d.sha256, "rows": d.rows,
+                  **({"source": d.source} if d.source is not None else {})}  # a Hub source: its resolved commit
                  for d in plan.data],
         "models": [{"role": m.role, "ref": m.ref, "source": m.source, "revision": m.revision} for m in plan.models],
         "packages": expected_packages(),

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from specc.contract.fields import iter_text_fields
 from specc.contract.settings import FirewallSettings, InputFile
-from specc.data.jsonl import iter_jsonl
 from specc.contract.textnorm import normalize_words
 
 __all__ = ["GoldenIndex", "GoldenRow", "build_golden_index", "chunk_size_for", "exact_key"]
@@ -74,7 +73,7 @@ def build_golden_index(golden: InputFile, settings: FirewallSettings) -> GoldenI
     exact_rows: dict[str, list[int]] = {}
     ngram_rows: dict[int, dict[WordTuple, list[int]]] = {}
     prefilters: dict[int, set[WordTuple]] = {}
-    for line, obj in iter_jsonl(golden.path, display_name=golden.name):
+    for _name, line, obj in golden.rows():  # any source, through the stages' loader
         index = len(rows)
         row = GoldenRow(line=line, words=[])
         for _path, text in iter_text_fields(obj):

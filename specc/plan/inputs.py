@@ -20,24 +20,43 @@ FEW_ROWS = 100
 
 
 def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
-    """Read every data file the spec names (streaming); problems become findings of their rule."""
-    files: list[tuple[str, str, str, str]] = []
+    """Read every data source the spec names (streaming); problems become findings of their rule.
+
+    Plain JSONL files are read here with the standard library; every other source (other file kinds,
+    Hub datasets, column mappings) through the runtime loader (:mod:`specc.data.sourcefacts`)."""
+    from specc.data.sourcefacts import is_plain_jsonl, read_source_fact, same_source
+
+    facts: list[DataFact] = []
+    problems: list[tuple[DataFact, list[Any]]] = []
     for role in ("train", "preference", "prompts", "golden"):
         entry = getattr(spec.data, role)
-        if entry is not None:
-            files.append((role, role, entry.path, entry.format))
+        if entry is None:
+            continue
+        if is_plain_jsonl(entry):
+            fact, problem = read_data_fact(role, role, entry.path, entry.format, base_dir)
+            found = [problem] if problem is not None else []
+        else:
+            fact, found = read_source_fact(role, entry, base_dir)
+        facts.append(fact)
+        problems.append((fact, found))
     for suite in spec.data.general_suites:
         if suite.path is not None:
-            files.append(("suite", suite.name, suite.path, suite.kind))
-    facts: list[DataFact] = []
-    for role, name, path, declared in files:
-        fact, problem = read_data_fact(role, name, path, declared, base_dir)
-        facts.append(fact)
-        if problem is not None:
+            fact, problem = read_data_fact("suite", suite.name, suite.path, suite.kind, base_dir)
+            facts.append(fact)
+            problems.append((fact, [problem] if problem is not None else []))
+    for fact, found in problems:
+        for problem in found:
             t.find(problem.rule, problem.message, problem.hint)
-        elif role in ("train", "preference", "prompts") and fact.rows is not None and fact.rows < FEW_ROWS:
-            t.find("DATA-FEW-ROWS", f"{role} file {path!r} has {fact.rows} rows (< {FEW_ROWS})",
+        if (not any(p.rule != "DATA-HUB-UNPINNED" for p in found) and fact.role in ("train", "preference", "prompts")
+                and fact.rows is not None and fact.rows < FEW_ROWS):
+            t.find("DATA-FEW-ROWS", f"{fact.role} file {fact.path!r} has {fact.rows} rows (< {FEW_ROWS})",
                    "quality and diversity matter more than size, but tiny sets overfit")
+    golden = spec.data.golden
+    for role in ("train", "preference", "prompts"):
+        entry = getattr(spec.data, role)
+        if golden is not None and entry is not None and same_source(golden, entry):
+            t.find("DATA-GOLDEN-IS-TRAINING", f"the golden set and data.{role} are the same source ({golden.where})",
+                   "hold the golden set out: a separate file, or another split of the dataset")
     return facts
 
 

@@ -41,7 +41,7 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                    "add demonstrations under data.train"
                    + (" or preference pairs under data.preference" if "preference" in wanted else ""))
         else:
-            t.decide("METHOD-SFT-IMITATION", f"data.train ({data.train.path}) holds demonstrations to imitate.")  # type: ignore[union-attr]
+            t.decide("METHOD-SFT-IMITATION", f"data.train ({data.train.where}) holds demonstrations to imitate.")  # type: ignore[union-attr]
         if "preference" in wanted and not has_pref:
             t.find("METHOD-PREFERENCE-NEEDS-PAIRS",
                    "preference is wanted but only demonstrations are given: SFT imitates, it does not compare",

@@ -62,8 +62,11 @@ def _fact(plan: Plan, role: str) -> DataFact | None:
 def _data(fact: DataFact | None) -> dict[str, Any] | None:
     if fact is None:
         return None
-    return {"role": fact.role, "name": fact.name, "spec_path": fact.path, "format": fact.format,
-            "sha256": fact.sha256}
+    out = {"role": fact.role, "name": fact.name, "spec_path": fact.path, "format": fact.format,
+           "sha256": fact.sha256}
+    if fact.source is not None:  # how specc.runtime.datasource loads it (kind, Hub commit, mappings)
+        out["source"] = dict(fact.source)
+    return out
 
 
 def _model(plan: Plan, role: str) -> dict[str, Any] | None:

@@ -199,25 +199,38 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
                 "rejected": _as_turn("assistant", row["rejected"])}
     if fmt == "prompts":
         return {"prompt": _as_turn("user", row["prompt"])}
+    if fmt == "unpaired_preference":
+        return {"prompt": _as_turn("user", row["prompt"]), "completion": _as_turn("assistant", row["completion"]),
+                "label": bool(row["label"])}
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
 
 
-def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True):
-    """A ``datasets.Dataset`` from a JSONL file, with only the columns its format needs.
+def load_rows_dataset(path: Path | dict[str, Any], fmt: str = "auto", *, chat: bool = True):
+    """A ``datasets.Dataset`` with only the columns its format needs.
 
-    ``chat`` turns prompt/completion, preference and prompt rows into conversational rows (needs a
-    tokenizer with a chat template); without it rows pass through as plain strings.
+    ``path`` is a JSONL file or a stage CONFIG data entry: any source the spec can name, loaded by
+    :mod:`specc.runtime.datasource` (the loader the firewall read the same rows through) and mapped to
+    its canonical format (renamed columns, alpaca, sharegpt). ``chat`` turns prompt/completion, preference
+    and prompt rows into conversational rows (needs a tokenizer with a chat template); without it rows pass
+    through as plain strings.
     """
-    from datasets import load_dataset
+    if isinstance(path, dict):
+        from specc.runtime.datasource import load_mapped
 
-    ds = load_dataset("json", data_files=str(path), split="train")
+        ds = load_mapped(path)
+        fmt = path.get("format") or fmt
+    else:
+        from datasets import load_dataset
+
+        ds = load_dataset("json", data_files=str(path), split="train")
     if len(ds) == 0:
         raise ValueError(f"{path}: no rows")
     if fmt == "auto":
         fmt = detect_format(ds[0])
     if not chat:
         keep = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
-                "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"]}[fmt]
+                "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"],
+                "unpaired_preference": ["prompt", "completion", "label"]}[fmt]
         return ds.select_columns(keep)
     return ds.map(lambda row: _conversational(fmt, row), remove_columns=ds.column_names)
 

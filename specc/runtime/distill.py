@@ -88,35 +88,41 @@ def _key(prompt: Any) -> str:
     return hashlib.sha256(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
-    """Prompts from JSONL rows ``{"prompt": str | messages}`` or ``{"messages": [...]}``.
+def read_prompts(path: str | Path | dict, limit: int | None = None) -> list[PromptRow]:
+    """Prompts from rows ``{"prompt": str | messages}`` or ``{"messages": [...]}``.
 
-    For ``messages`` rows a trailing assistant turn is dropped (the teacher writes it). Duplicate prompts are
-    kept once, in first-seen order, so the output has one answer per distinct prompt.
+    ``path`` is a JSONL file, or a stage CONFIG data entry (any source, read through
+    :func:`specc.data.sources.iter_source_rows`, with its column mapping). For ``messages`` rows a trailing
+    assistant turn is dropped (the teacher writes it). Duplicate prompts are kept once, in first-seen order,
+    so the output has one answer per distinct prompt.
     """
     rows: list[PromptRow] = []
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            obj = json.loads(line)
-            if "prompt" in obj:
-                prompt = obj["prompt"]
-            elif "messages" in obj:
-                prompt = list(obj["messages"])
-                if prompt and prompt[-1].get("role") == "assistant":
-                    prompt = prompt[:-1]
-            else:
-                raise ValueError(f"{path}:{lineno}: a prompts row needs `prompt` or `messages`")
-            if not prompt:
-                raise ValueError(f"{path}:{lineno}: empty prompt")
-            row = PromptRow(prompt)
-            if row.key not in seen:
-                seen.add(row.key)
-                rows.append(row)
-            if limit is not None and len(rows) >= limit:
-                break
+    if isinstance(path, dict):
+        from specc.data.sources import Source, iter_source_rows
+
+        source = Source.from_entry(path)
+        path = source.name
+        numbered = ((line, row) for _name, line, row in iter_source_rows(source))
+    else:
+        numbered = _jsonl_rows(path)
+    for lineno, obj in numbered:
+        if "prompt" in obj:
+            prompt = obj["prompt"]
+        elif "messages" in obj:
+            prompt = list(obj["messages"])
+            if prompt and prompt[-1].get("role") == "assistant":
+                prompt = prompt[:-1]
+        else:
+            raise ValueError(f"{path}:{lineno}: a prompts row needs `prompt` or `messages`")
+        if not prompt:
+            raise ValueError(f"{path}:{lineno}: empty prompt")
+        row = PromptRow(prompt)
+        if row.key not in seen:
+            seen.add(row.key)
+            rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            break
     return rows
 
 
@@ -270,7 +276,14 @@ def generate_vllm(model_ref: str, texts: Sequence[str], *, batch_size: int, max_
         yield [o.outputs[0].text.strip() for o in outs]
 
 
-def prompts_dataset(path: str | Path, *, chat: bool, limit: int | None = None):
+def _jsonl_rows(path: str | Path):
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                yield lineno, json.loads(line)
+
+
+def prompts_dataset(path: str | Path | dict, *, chat: bool, limit: int | None = None):
     """A ``datasets.Dataset`` with one ``prompt`` column, as TRL's on-policy trainers expect.
 
     Accepts prompts, prompt/completion and messages rows (answers are dropped: the student writes its own

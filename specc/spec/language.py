@@ -35,7 +35,9 @@ Behaviour = Literal[
     "serving_cost",
 ]
 KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "realtime"]
-DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "text", "prompts"]
+DataFormat = Literal[
+    "auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts", "alpaca", "sharegpt"
+]
 MethodChoice = Literal["auto", "sft", "dpo", "rlhf", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval"]
@@ -242,19 +244,94 @@ class ModelRef(Strict):
 
 
 class DataFile(Strict):
-    """One JSONL data file."""
+    """One data source: a local file or folder (``path``) or a Hugging Face Hub dataset (``hub``).
 
-    path: str = Field(description="JSONL file, relative to the spec file.")
+    Local sources may be JSONL, JSON, CSV or Parquet files, a directory of such files, or a folder written
+    by ``datasets.save_to_disk``. Emitted scripts read every source through ``datasets`` (one loader,
+    :mod:`specc.runtime.datasource`); JSONL files are also read without it by the light commands.
+    """
+
+    path: str | None = Field(
+        default=None,
+        description=(
+            "Local data, relative to the spec file: a .jsonl/.json/.csv/.parquet file, a directory of such files, "
+            "or a datasets.save_to_disk folder. Give exactly one of path or hub."
+        ),
+    )
+    hub: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        description="Hugging Face Hub dataset id (org/name), loaded with datasets.load_dataset.",
+    )
+    revision: str | None = Field(
+        default=None,
+        description=(
+            "Hub only: commit sha, tag or branch to load. The plan records the commit it resolves to; without "
+            "a commit sha the plan warns and names the commit, so it can be pasted here."
+        ),
+    )
+    subset: str | None = Field(default=None, description="Hub only: the dataset's configuration (load_dataset name).")
+    split: str | None = Field(
+        default=None,
+        description="Split to read, with datasets' slicing (e.g. train[:20%]). Default: train.",
+    )
+    data_files: str | list[str] | None = Field(
+        default=None, description="Hub only: the files of the repository to load (load_dataset data_files)."
+    )
     format: DataFormat = Field(
         default="auto",
         description=(
             "Row format: messages ({messages:[{role,content}]}), prompt_completion ({prompt,completion}), "
-            "preference ({prompt,chosen,rejected}), text ({text}), prompts ({prompt}). auto detects it from the "
-            "first row."
+            "preference ({prompt,chosen,rejected}), unpaired_preference ({prompt,completion,label}), "
+            "text ({text}), prompts ({prompt}), alpaca ({instruction,input,output}, read as prompt/completion), "
+            "sharegpt ({conversations:[{from,value}]}, read as messages). auto detects it from the first row."
+        ),
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Renamed columns, {ours: theirs}: e.g. {prompt: question, completion: answer} reads the dataset's "
+            "question column as prompt. Ours are the format's names (prompt, completion, messages, text, chosen, "
+            "rejected, label, instruction, input, output, conversations)."
+        ),
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "sharegpt only: extra speaker names, {theirs: ours} (ours: system, user, assistant). human, user, gpt, "
+            "assistant, model, bot and system are known already."
         ),
     )
 
     _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
+    _check_names = field_validator("revision", "subset", "split")(lambda cls, v: _no_control_characters(v))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataFile:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of `path` (local data) or `hub` (a Hub dataset id)")
+        if self.path is not None:
+            hub_only = [k for k in ("revision", "subset", "data_files") if getattr(self, k) is not None]
+            if hub_only:
+                raise ValueError(f"{', '.join(hub_only)} apply to `hub` sources only")
+        for ours, theirs in self.columns.items():
+            _no_control_characters(ours)
+            _no_control_characters(theirs)
+        if self.roles and self.format not in ("sharegpt", "auto"):
+            raise ValueError("`roles` maps sharegpt speaker names; it needs format: sharegpt (or auto)")
+        bad = sorted(v for v in self.roles.values() if v not in ("system", "user", "assistant"))
+        if bad:
+            raise ValueError(f"`roles` values must be system, user or assistant, not {', '.join(bad)}")
+        return self
+
+    @property
+    def where(self) -> str:
+        """How messages name this source: the spec's path, or ``hub:org/name`` with subset and split."""
+        if self.path is not None:
+            return self.path
+        from specc.data.sources import hub_name
+
+        return hub_name(self.hub or "", self.subset, self.split)
 
 
 class Suite(Strict):

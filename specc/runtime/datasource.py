@@ -1,0 +1,184 @@
+"""The one data loader of emitted scripts: every source a spec can name, read through ``datasets``.
+
+Why one module: the firewall stage, the trainers, the teacher's prompts and ``specc check`` must read the
+same rows, in the same order, with the same column mapping; any second reader could disagree with the
+first and let golden rows through. Sources: JSONL/JSON/CSV/Parquet files, a directory of them, a
+``datasets.save_to_disk`` folder, and Hub datasets (``load_dataset(id, name=subset, split=..., revision=...)``).
+
+Hub sources and pinning: the plan resolves a Hub revision to a commit once (:func:`resolve_revision`) and
+the lock records it; stages load exactly that commit. The firewall stage also records a fingerprint of the
+rows it read (:func:`fingerprint`), and later stages refuse rows that differ (:mod:`specc.runtime.guard`).
+
+``SPECC_HUB_MIRROR`` (a directory) maps a Hub id ``org/name`` to the folder ``$SPECC_HUB_MIRROR/org/name``:
+a git clone of the dataset repository laid out as on the Hub (dataset card with ``configs``, data files).
+Air-gapped clusters use it, and so do the tests; the loading code is the same as for the Hub, and the
+revision is resolved with git in the clone instead of the Hub's API.
+
+``datasets`` is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from specc.data.jsonl import DataError
+from specc.data.sources import DATA_EXTRA, Source
+
+__all__ = ["MIRROR_ENV", "fingerprint", "iter_raw", "load_mapped", "load_raw", "mirror_folder", "resolve_revision"]
+
+MIRROR_ENV = "SPECC_HUB_MIRROR"
+
+_SHA_LEN = 40
+
+
+def _datasets(source: Source):
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(source.name, 0, f"reading a {source.kind} source needs the data stack (datasets): "
+                                        f"{DATA_EXTRA}") from None
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    return datasets
+
+
+def mirror_folder(hub: str) -> Path | None:
+    """The local clone a Hub id maps to under ``SPECC_HUB_MIRROR``; None when no mirror is set."""
+    root = os.environ.get(MIRROR_ENV)
+    return Path(root) / hub if root else None
+
+
+def resolve_revision(source: Source, revision: str | None = None) -> str:
+    """The commit sha ``revision`` (default: the main branch) of a Hub source is at, now.
+
+    Raises :class:`DataError` when it cannot be resolved (unknown revision, no network, no such dataset)."""
+    hub = source.hub or ""
+    folder = mirror_folder(hub)
+    if folder is not None:
+        if not folder.is_dir():
+            raise DataError(source.name, 0, f"{hub} is not in the Hub mirror {os.environ[MIRROR_ENV]} "
+                                            f"(looked for {folder})")
+        wanted = revision or "HEAD"
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--verify", "--quiet", f"{wanted}^{{commit}}"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DataError(source.name, 0, f"revision {wanted!r} cannot be resolved in the mirror clone {folder}")
+        return done.stdout.strip()
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        raise DataError(source.name, 0, f"a Hub source needs huggingface_hub: {DATA_EXTRA}") from None
+    try:
+        info = HfApi().dataset_info(hub, revision=revision)
+    except Exception as exc:  # offline, unknown repo or revision: the library's own message says which
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(source.name, 0, f"revision {revision or 'main'!r} of {hub} cannot be resolved: {why} "
+                                        "(offline? pin a commit sha that is in the local datasets cache)") from None
+    return str(info.sha)
+
+
+def _check_mirror_checkout(source: Source, folder: Path) -> None:
+    """A mirror clone serves its checked-out files: they must be the locked commit."""
+    if source.revision and len(source.revision) == _SHA_LEN:
+        head = resolve_revision(Source(name=source.name, kind="hub", hub=source.hub))
+        if head != source.revision:
+            raise DataError(source.name, 0, f"the mirror clone {folder} has {head[:12]} checked out, not the "
+                                            f"locked revision {source.revision[:12]}; check it out, or re-plan")
+
+
+def load_raw(source: Source):
+    """The source as a ``datasets.Dataset``, columns as stored (mapping is the caller's: see :func:`iter_raw`).
+
+    Every failure of ``datasets`` (missing split, unknown subset, a CSV with a ragged row, unreadable files)
+    becomes one :class:`DataError` naming the source."""
+    ds_lib = _datasets(source)
+    split = source.split or "train"
+    try:
+        if source.kind == "hub":
+            folder = mirror_folder(source.hub or "")
+            if folder is not None:
+                if not folder.is_dir():
+                    raise DataError(source.name, 0, f"{source.hub} is not in the Hub mirror (looked for {folder})")
+                _check_mirror_checkout(source, folder)
+                ds = ds_lib.load_dataset(str(folder), name=source.subset, split=split, data_files=source.data_files)
+            else:
+                ds = ds_lib.load_dataset(source.hub, name=source.subset, split=split, data_files=source.data_files,
+                                         revision=source.revision)
+        elif source.kind == "saved":
+            loaded = ds_lib.load_from_disk(source.path)
+            if isinstance(loaded, ds_lib.DatasetDict):
+                base = split.split("[", 1)[0]
+                if base not in loaded:
+                    raise DataError(source.name, 0, f"no split {base!r}; the folder has {', '.join(loaded)}")
+                loaded = loaded[base]
+            if "[" in split:
+                raise DataError(source.name, 0, "split slicing is not supported for save_to_disk folders")
+            ds = loaded
+        elif source.kind == "directory":
+            ds = ds_lib.load_dataset(str(source.path), split=split)
+        else:
+            builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}[source.kind]
+            ds = ds_lib.load_dataset(builder, data_files=str(source.path), split=split)
+    except DataError:
+        raise
+    except Exception as exc:  # datasets/pyarrow say what is wrong; we say where
+        raise DataError(source.name, 0, _why(exc)) from None
+    if len(ds) == 0:
+        raise DataError(source.name, 0, f"no rows (split {split!r})")
+    return ds
+
+
+def _why(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({' '.join(str(cause).split())[:300]})"
+    return text[:600]
+
+
+def iter_raw(source: Source, *, batch_size: int = 1000) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(row number, row)`` for every row of the source (1-based), in the order the trainer sees them;
+    memory is one batch (the dataset itself is memory-mapped Arrow)."""
+    ds = load_raw(source)
+    number = 0
+    for batch in ds.iter(batch_size=batch_size):
+        keys = list(batch)
+        for values in zip(*(batch[k] for k in keys)):
+            number += 1
+            yield number, dict(zip(keys, values))
+
+
+def fingerprint(source: Source) -> tuple[int, str]:
+    """``(rows, sha256)`` of the rows a source yields: each row as canonical JSON (sorted keys), in order.
+
+    The lock of a Hub source: the same commit can still serve other rows (a changed split slice, a
+    different ``datasets`` version's decoding), and the firewall's verdict holds only for the rows it read."""
+    digest = hashlib.sha256()
+    rows = 0
+    for _number, row in iter_raw(source):
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
+        rows += 1
+    return rows, digest.hexdigest()
+
+
+def load_mapped(entry: dict[str, Any]):
+    """A stage CONFIG data entry as a ``datasets.Dataset`` of canonical rows (the mapping of
+    :class:`specc.data.mapping.Mapper`: renamed columns, alpaca, sharegpt), ready for a trainer."""
+    source = Source.from_entry(entry)
+    ds = load_raw(source)
+    mapper = source.mapper()
+    if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt", "auto"):
+        return ds
+    problem = mapper.columns_problem(ds.column_names)
+    if problem is not None:
+        raise DataError(source.name, 1, problem)
+    mapper.decide(ds[0])
+    if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt"):
+        return ds
+    return ds.map(mapper, remove_columns=ds.column_names)
