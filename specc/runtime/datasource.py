@@ -124,7 +124,9 @@ def load_raw(source: Source):
             ds = ds_lib.load_dataset(str(source.path), split=split)
         else:
             builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}[source.kind]
-            ds = ds_lib.load_dataset(builder, data_files=str(source.path), split=split)
+            # CSV cells are text: an answer "1" must stay the string "1", an empty cell "" (not NaN)
+            extra = _csv_as_text(ds_lib, source) if builder == "csv" else {}
+            ds = ds_lib.load_dataset(builder, data_files=str(source.path), split=split, **extra)
     except DataError:
         raise
     except Exception as exc:  # datasets/pyarrow say what is wrong; we say where
@@ -132,6 +134,18 @@ def load_raw(source: Source):
     if len(ds) == 0:
         raise DataError(source.name, 0, f"no rows (split {split!r})")
     return ds
+
+
+def _csv_as_text(ds_lib, source: Source) -> dict[str, Any]:
+    """load_dataset arguments that keep every CSV column text (the header names them)."""
+    import csv
+
+    with open(source.path or "", encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        raise DataError(source.name, 1, "no header row: a CSV source names its columns in its first line")
+    features = ds_lib.Features({name: ds_lib.Value("string") for name in header})
+    return {"features": features, "keep_default_na": False}
 
 
 def _why(exc: BaseException) -> str:

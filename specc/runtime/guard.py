@@ -107,7 +107,7 @@ def _verify_hub(entry: dict[str, Any], locked: dict[str, Any], *, recording: boo
         fail(f"Hub source {name} has no locked revision; recompile the build")
     source = Source.from_entry(entry)
     try:
-        now = datasource.resolve_revision(source, src.get("requested_revision") or expected)
+        now = datasource.resolve_revision(source, src.get("requested_revision"))  # None: the main branch
     except DataError as exc:
         fail(f"{exc}; the lock needs revision {expected}")
     if now != expected:
