@@ -27,19 +27,26 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
-def make_hub_repo(mirror: Path, repo_id: str, splits: dict[str, list[dict]], *, config: str = "default") -> str:
-    """Write (or update, as a new commit) the repository ``mirror/repo_id``; return its commit sha."""
+def make_hub_repo(mirror: Path, repo_id: str, splits: dict[str, list[dict]] | None = None, *,
+                  configs: dict[str, dict[str, list[dict]]] | None = None) -> str:
+    """Write (or update, as a new commit) the repository ``mirror/repo_id``; return its commit sha.
+
+    ``splits`` are the splits of the ``default`` configuration; ``configs`` adds named configurations
+    (subsets), each with its own splits (all splits of one configuration share its columns, as on the Hub)."""
     folder = mirror / repo_id
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / ".git").is_dir():
         _git(folder, "init", "-q", "-b", "main")
-    files = []
-    for split, rows in splits.items():
-        rel = f"data/{split}-00000-of-00001.parquet"
-        write_parquet(folder / rel, rows)
-        files.append(f"  - split: {split}\n    path: {rel}")
-    card = (f"---\nconfigs:\n- config_name: {config}\n  data_files:\n" + "\n".join(files)
-            + "\n---\n# Test dataset\n\nLaid out as on the Hub.\n")
+    all_configs = {**({"default": splits} if splits else {}), **(configs or {})}
+    card = "---\nconfigs:\n"
+    for config, parts in all_configs.items():
+        files = []
+        for split, rows in parts.items():
+            rel = f"data/{split}-00000-of-00001.parquet" if config == "default" else f"{config}/{split}-00000-of-00001.parquet"
+            write_parquet(folder / rel, rows)
+            files.append(f"  - split: {split}\n    path: {rel}")
+        card += f"- config_name: {config}\n  data_files:\n" + "\n".join(files) + "\n"
+    card += "---\n# Test dataset\n\nLaid out as on the Hub.\n"
     (folder / "README.md").write_text(card, encoding="utf-8")
     _git(folder, "add", "-A")
     _git(folder, "commit", "-q", "-m", "data")

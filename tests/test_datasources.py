@@ -232,3 +232,16 @@ def test_bad_files_are_located_errors(tmp_path: Path) -> None:
     ragged.write_text("prompt,completion\na,b\nc,d,e\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"^ragged.csv: .*(Expected 2|columns)"):
         list(iter_source_rows(Source(name="ragged.csv", kind="csv", path=str(ragged))))
+
+
+def test_plan_text_and_diff_show_the_hub_commit(mirror: Path, proj: Path) -> None:
+    from specc.plan.diff import diff_plans, render_diff
+    from specc.plan.render import render_text
+
+    first = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA})
+    spec = _spec(proj, "{hub: acme/tickets}")
+    old = plan_spec_file(spec)
+    assert f"train: hub:acme/tickets (prompt_completion) 30 rows, commit {first[:12]}" in render_text(old)
+    second = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA[:25]})
+    text = render_diff(diff_plans(old, plan_spec_file(spec)))
+    assert second in text and "25" in text, text
