@@ -65,7 +65,13 @@ def read_source_fact(role: str, entry: Any, base_dir: Path) -> tuple[DataFact, l
     size: int | None = None
     if entry.path is not None:
         file = base_dir / entry.path
-        if not file.exists():
+        try:
+            present = file.exists()
+        except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows
+            reason = getattr(exc, "strerror", None) or str(exc)
+            return missing, [DataProblem("DATA-MISSING", f"{role} source {entry.path[:80]!r} cannot be read: {reason}",
+                                         "paths are relative to the spec's directory")]
+        if not present:
             return missing, [DataProblem("DATA-MISSING", f"{role} source {entry.path!r} does not exist",
                                          "paths are relative to the spec's directory")]
         kind = local_kind(file)
