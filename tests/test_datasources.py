@@ -87,6 +87,9 @@ def test_hub_source_is_planned_with_its_commit_and_unpinned_warning(mirror: Path
                            "format": "alpaca"}
     assert [w for w in _warnings(plan) if w.startswith("DATA-HUB-UNPINNED")] == [
         f"DATA-HUB-UNPINNED: train source hub:acme/tickets is not pinned: revision 'main' resolved to {sha}"]
+    # A Hub source is no file for the runner to hash: the guard checks its commit and rows instead.
+    assert plan.stage("firewall").inputs == {"golden": "data/golden.jsonl"}
+    assert plan.stage("firewall").config["training"][0]["source"]["revision"] == sha
     pinned = plan_spec_file(_spec(proj, f"{{hub: acme/tickets, revision: {sha}, split: 'train[:10]'}}"))
     assert not _errors(pinned) and not [w for w in _warnings(pinned) if "UNPINNED" in w]
     assert [d.rows for d in pinned.data if d.role == "train"] == [10]

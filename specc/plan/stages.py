@@ -259,11 +259,13 @@ def build_stages(plan: Plan) -> list[Stage]:
     g = _Graph(plan, launcher, config_name(plan.launch) if launcher == "accelerate" else None)
     golden = _data(_fact(plan, "golden"))
     train, pref, prompts = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts"))
-    inputs_of = lambda *ds: {d["role"]: d["spec_path"] for d in ds if d}  # noqa: E731  (spec-relative)
+    # spec-relative files; a Hub source is no file: its commit is locked and its rows fingerprinted by the guard
+    inputs_of = lambda *ds: {d["role"]: d["spec_path"] for d in ds  # noqa: E731
+                             if d and (d.get("source") or {}).get("kind") != "hub"}
     contract = plan.contract.model_dump(mode="json") if plan.contract else None
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
-          inputs={**inputs_of(train, pref, prompts), **({"golden": golden["spec_path"]} if golden else {})},
+          inputs={**inputs_of(train, pref, prompts), **inputs_of(golden)},
           outputs={"report": "reports/firewall.json"},
           config={"golden": golden, "training": [d for d in (train, pref, prompts) if d], "settings": fw})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
