@@ -248,3 +248,26 @@ def test_plan_text_and_diff_show_the_hub_commit(mirror: Path, proj: Path) -> Non
     second = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA[:25]})
     text = render_diff(diff_plans(old, plan_spec_file(spec)))
     assert second in text and "25" in text, text
+
+
+def test_check_reads_a_hub_source_and_says_which_extra_when_datasets_is_missing(mirror: Path, proj: Path) -> None:
+    leaked = ALPACA + [{"instruction": GOLDEN[1]["prompt"], "input": "", "output": GOLDEN[1]["completion"]}]
+    make_hub_repo(mirror, "acme/tickets", {"train": leaked})
+    spec = _spec(proj, "{hub: acme/tickets, format: alpaca}")
+    result = CliRunner().invoke(cli, ["check", str(spec)])
+    assert result.exit_code == 3 and "hub:acme/tickets" in result.output, result.output
+    # Without the data stack (datasets cannot be imported), the same command names the extra to install.
+    code = ("import sys; sys.modules['datasets'] = None; from specc.cli.main import main; "
+            "sys.exit(main(['check', sys.argv[1]]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ})
+    assert proc.returncode != 0 and "pip install 'specc[train]'" in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_sharegpt_training_data_keeps_assistant_only_loss(mirror: Path, proj: Path) -> None:
+    (proj / "data" / "chat.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SHAREGPT * 30), encoding="utf-8")
+    plan = plan_spec_file(_spec(proj, "{path: data/chat.jsonl, format: sharegpt}"))
+    assert not _errors(plan), _errors(plan)
+    assert [d.format for d in plan.data if d.role == "train"] == ["messages"]
+    assert plan.hyperparameters["assistant_only_loss"] is True
