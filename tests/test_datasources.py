@@ -271,3 +271,4 @@ def test_sharegpt_training_data_keeps_assistant_only_loss(mirror: Path, proj: Pa
     assert not _errors(plan), _errors(plan)
     assert [d.format for d in plan.data if d.role == "train"] == ["messages"]
     assert plan.hyperparameters["assistant_only_loss"] is True
+

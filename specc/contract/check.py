@@ -134,6 +134,9 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
         entry = getattr(data, role)
         if entry is None:
             return None
+        return make_one(role, entry)
+
+    def make_one(role: str, entry: Any) -> CheckInput:
         from specc.data.mapping import SOURCE_FORMATS
         from specc.data.sourcefacts import is_plain_jsonl, source_config
         from specc.data.sources import local_kind
@@ -147,7 +150,10 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
         return CheckInput(role=role, spec_path=entry.path, path=path,
                           display=display_path(path, relative_spec=relative_spec), format=fmt, source=source)
 
-    training = [inp for inp in (make(role) for role in TRAINING_ROLES) if inp is not None]
+    from specc.spec.language import members_of
+
+    # every member of a mixture is checked whole (a superset of the rows the mix draws)
+    training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))]
     return make("golden"), training
 
 

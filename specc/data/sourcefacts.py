@@ -35,7 +35,13 @@ def is_plain_jsonl(entry: Any) -> bool:
 
 
 def same_source(a: Any, b: Any) -> bool:
-    """Two spec entries that read the same rows: the same file, or the same Hub dataset, subset and split."""
+    """Two spec entries that read the same rows: the same file, or the same Hub dataset, subset and split.
+    A mixture is the same source as another when any of its members is."""
+    from specc.spec.language import members_of
+
+    if len(members_of(a)) != 1 or len(members_of(b)) != 1:
+        return any(same_source(x, y) for x in members_of(a) for y in members_of(b))
+    a, b = members_of(a)[0], members_of(b)[0]
     if a.path is not None or b.path is not None:
         return a.path is not None and b.path is not None and Path(a.path) == Path(b.path) and a.split == b.split
     return (a.hub, a.subset, a.split or "train", a.data_files) == (b.hub, b.subset, b.split or "train", b.data_files)
@@ -56,11 +62,14 @@ def source_config(entry: Any, kind: str, revision: str | None) -> dict[str, Any]
     return out
 
 
-def read_source_fact(role: str, entry: Any, base_dir: Path) -> tuple[DataFact, list[DataProblem]]:
-    """Facts of one non-plain source; never raises for bad data (problems come back, each with its rule)."""
+def read_source_fact(role: str, entry: Any, base_dir: Path, fact_name: str | None = None
+                     ) -> tuple[DataFact, list[DataProblem]]:
+    """Facts of one non-plain source; never raises for bad data (problems come back, each with its rule).
+    ``fact_name`` names a mixture member (``train[1]``); default: the role."""
     name = entry.where
+    fact_name = fact_name or role
     problems: list[DataProblem] = []
-    missing = DataFact(role=role, name=role, path=name, format=entry.format, exists=False)  # type: ignore[arg-type]
+    missing = DataFact(role=role, name=fact_name, path=name, format=entry.format, exists=False)  # type: ignore[arg-type]
     sha = revision = None
     size: int | None = None
     if entry.path is not None:
@@ -108,7 +117,7 @@ def read_source_fact(role: str, entry: Any, base_dir: Path) -> tuple[DataFact, l
     fmt, problem = check_format(role, name, declared, first)
     if problem is not None:
         problems.append(problem)
-    fact = DataFact(role=role, name=role, path=name, format=fmt, exists=True, sha256=sha, rows=rows,  # type: ignore[arg-type]
+    fact = DataFact(role=role, name=fact_name, path=name, format=fmt, exists=True, sha256=sha, rows=rows,  # type: ignore[arg-type]
                     bytes=size, source=source_config(entry, kind, revision))
     return fact, problems
 

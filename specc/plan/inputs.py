@@ -26,19 +26,26 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
     Hub datasets, column mappings) through the runtime loader (:mod:`specc.data.sourcefacts`)."""
     from specc.data.sourcefacts import is_plain_jsonl, read_source_fact, same_source
 
+    from specc.spec.language import Mixture, members_of
+
     facts: list[DataFact] = []
     problems: list[tuple[DataFact, list[Any]]] = []
     for role in ("train", "preference", "prompts", "golden"):
         entry = getattr(spec.data, role)
-        if entry is None:
-            continue
-        if is_plain_jsonl(entry):
-            fact, problem = read_data_fact(role, role, entry.path, entry.format, base_dir)
-            found = [problem] if problem is not None else []
-        else:
-            fact, found = read_source_fact(role, entry, base_dir)
-        facts.append(fact)
-        problems.append((fact, found))
+        mixture = isinstance(entry, Mixture)
+        members: list[DataFact] = []
+        for i, member in enumerate(members_of(entry)):
+            name = f"{role}[{i}]" if mixture else role
+            if is_plain_jsonl(member):
+                fact, problem = read_data_fact(role, name, member.path, member.format, base_dir)
+                found = [problem] if problem is not None else []
+            else:
+                fact, found = read_source_fact(role, member, base_dir, name)
+            members.append(fact)
+            problems.append((fact, found))
+        if mixture and members and all(f.exists and f.rows is not None for f in members):
+            members = _mixed(role, entry.members, members, t)  # type: ignore[union-attr]
+        facts.extend(members)
     for suite in spec.data.general_suites:
         if suite.path is not None:
             fact, problem = read_data_fact("suite", suite.name, suite.path, suite.kind, base_dir)
@@ -58,6 +65,30 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
             t.find("DATA-GOLDEN-IS-TRAINING", f"the golden set and data.{role} are the same source ({golden.where})",
                    "hold the golden set out: a separate file, or another split of the dataset")
     return facts
+
+
+def _mixed(role: str, specs: list[Any], members: list[DataFact], t: Trace) -> list[DataFact]:
+    """Members of a mixture with the rows each contributes and their estimated tokens (bytes / 4 × share)."""
+    from specc.data.mixture import MixtureError, member_counts
+
+    formats = sorted({f.format for f in members})
+    if len(formats) > 1:
+        t.find("DATA-MIXTURE-INVALID", f"the members of data.{role} differ in format ({', '.join(formats)})",
+               "map every member to one format (format:, columns:)")
+        return members
+    try:
+        counts = member_counts([f.rows or 0 for f in members], [m.weight for m in specs],
+                               [m.max_rows for m in specs], [m.fraction for m in specs])
+    except MixtureError as exc:
+        t.find("DATA-MIXTURE-INVALID", f"data.{role}: {exc}", "lower max_rows/fraction or drop the member")
+        return members
+    out = []
+    for fact, spec_member, used in zip(members, specs, counts):
+        tokens = int((fact.bytes or 0) / 4 * used / max(1, fact.rows or 0))
+        out.append(fact.model_copy(update={"mix": {"weight": spec_member.weight, "max_rows": spec_member.max_rows,
+                                                   "fraction": spec_member.fraction, "rows_used": used,
+                                                   "tokens": tokens}}))
+    return out
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,11 @@ class DataFact(Frozen):
                      "saved, hub), the Hub id, the commit its revision resolved to, subset, split, data_files, the "
                      "format as written (alpaca, sharegpt) and column/role mappings. None for plain JSONL."),
     )
+    mix: dict[str, Any] | None = Field(
+        default=None,
+        description=("For a member of a mixture: its weight, max_rows, fraction, the rows it contributes "
+                     "(rows_used) and their estimated tokens (specc.data.mixture). None outside mixtures."),
+    )
 
 
 class ModelInfo(Frozen):

@@ -101,6 +101,9 @@ def render_text(plan: Plan) -> str:
             lock = f"{d.rows} rows, sha256 {d.sha256[:12]}" if d.exists and d.sha256 else "MISSING"
             if d.exists and d.source and d.source.get("kind") == "hub":  # locked by commit, rows by the firewall
                 lock = f"{d.rows} rows, commit {str(d.source.get('revision'))[:12]}"
+            if d.mix:
+                share = f"weight {d.mix['weight']}, " if d.mix.get("weight") is not None else ""
+                lock += f"; mixture: {share}{d.mix['rows_used']} rows used, ≈{d.mix['tokens']} tokens"
             out.append(f"  {d.name}: {d.path} ({d.format}) {lock}")
     if plan.estimate is not None:
         e = plan.estimate

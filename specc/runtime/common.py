@@ -205,7 +205,7 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
 
 
-def load_rows_dataset(path: Path | dict[str, Any], fmt: str = "auto", *, chat: bool = True):
+def load_rows_dataset(path: Path | dict[str, Any] | list[dict[str, Any]], fmt: str = "auto", *, chat: bool = True):
     """A ``datasets.Dataset`` with only the columns its format needs.
 
     ``path`` is a JSONL file or a stage CONFIG data entry: any source the spec can name, loaded by
@@ -214,7 +214,12 @@ def load_rows_dataset(path: Path | dict[str, Any], fmt: str = "auto", *, chat: b
     and prompt rows into conversational rows (needs a tokenizer with a chat template); without it rows pass
     through as plain strings.
     """
-    if isinstance(path, dict):
+    if isinstance(path, list):  # a mixture: its members drawn as the plan says (specc.data.mixture)
+        from specc.runtime.datasource import load_mixture
+
+        ds = load_mixture(path)
+        fmt = path[0].get("format") or fmt
+    elif isinstance(path, dict):
         from specc.runtime.datasource import load_mapped
 
         ds = load_mapped(path)

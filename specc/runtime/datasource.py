@@ -30,7 +30,7 @@ from typing import Any
 from specc.data.jsonl import DataError
 from specc.data.sources import DATA_EXTRA, Source
 
-__all__ = ["MIRROR_ENV", "fingerprint", "iter_raw", "load_mapped", "load_raw", "mirror_folder", "resolve_revision"]
+__all__ = ["MIRROR_ENV", "fingerprint", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
 
 MIRROR_ENV = "SPECC_HUB_MIRROR"
 
@@ -111,7 +111,7 @@ def load_raw(source: Source):
                 ds = ds_lib.load_dataset(source.hub, name=source.subset, split=split, data_files=source.data_files,
                                          revision=source.revision)
         elif source.kind == "saved":
-            loaded = ds_lib.load_from_disk(source.path)
+            loaded = ds_lib.load_from_disk(os.path.abspath(source.path or ""))
             if isinstance(loaded, ds_lib.DatasetDict):
                 base = split.split("[", 1)[0]
                 if base not in loaded:
@@ -121,12 +121,12 @@ def load_raw(source: Source):
                 raise DataError(source.name, 0, "split slicing is not supported for save_to_disk folders")
             ds = loaded
         elif source.kind == "directory":
-            ds = ds_lib.load_dataset(str(source.path), split=split)
+            ds = ds_lib.load_dataset(os.path.abspath(source.path or ""), split=split)
         else:
             builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}[source.kind]
             # CSV cells are text: an answer "1" must stay the string "1", an empty cell "" (not NaN)
             extra = _csv_as_text(ds_lib, source) if builder == "csv" else {}
-            ds = ds_lib.load_dataset(builder, data_files=str(source.path), split=split, **extra)
+            ds = ds_lib.load_dataset(builder, data_files=os.path.abspath(source.path or ""), split=split, **extra)
     except DataError:
         raise
     except Exception as exc:  # datasets/pyarrow say what is wrong; we say where
@@ -196,3 +196,38 @@ def load_mapped(entry: dict[str, Any]):
     if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt"):
         return ds
     return ds.map(mapper, remove_columns=ds.column_names)
+
+
+def load_mixture(entries: list[dict[str, Any]]):
+    """The rows of a mixture (stage CONFIG entries of its members, each with ``mix``), drawn as
+    :func:`specc.data.mixture.member_counts` says: each member shuffled with the seed, cut to its count
+    (repeated when upsampled), then all members concatenated and shuffled with the seed. Same seed and
+    data: same rows in the same order."""
+    from specc.data.mixture import MixtureError, member_counts
+    from specc.data.rowformat import REQUIRED_KEYS
+
+    ds_lib = _datasets(Source.from_entry(entries[0]))
+    loaded = []
+    for entry in entries:
+        ds = load_mapped(entry)
+        fmt = entry.get("format") or "auto"
+        if fmt in REQUIRED_KEYS:
+            ds = ds.select_columns(list(REQUIRED_KEYS[fmt]))
+        loaded.append(ds)
+    mixes = [entry.get("mix") or {} for entry in entries]
+    seed = int(mixes[0].get("seed", 0))
+    try:
+        counts = member_counts([len(ds) for ds in loaded], [m.get("weight") for m in mixes],
+                               [m.get("max_rows") for m in mixes], [m.get("fraction") for m in mixes])
+    except MixtureError as exc:
+        raise DataError(entries[0].get("role", "mixture"), 0, str(exc)) from None
+    parts = []
+    for ds, mix, count in zip(loaded, mixes, counts):
+        from specc.data.mixture import kept_rows
+
+        kept = kept_rows(len(ds), mix.get("max_rows"), mix.get("fraction"))
+        shuffled = ds.shuffle(seed=seed)
+        parts.append(shuffled.select([i % kept for i in range(count)]))
+    features = parts[0].features
+    parts = [parts[0], *(p.cast(features) for p in parts[1:])]
+    return ds_lib.concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()

@@ -88,7 +88,7 @@ def _key(prompt: Any) -> str:
     return hashlib.sha256(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def read_prompts(path: str | Path | dict, limit: int | None = None) -> list[PromptRow]:
+def read_prompts(path: str | Path | dict | list, limit: int | None = None) -> list[PromptRow]:
     """Prompts from rows ``{"prompt": str | messages}`` or ``{"messages": [...]}``.
 
     ``path`` is a JSONL file, or a stage CONFIG data entry (any source, read through
@@ -98,7 +98,12 @@ def read_prompts(path: str | Path | dict, limit: int | None = None) -> list[Prom
     """
     rows: list[PromptRow] = []
     seen: set[str] = set()
-    if isinstance(path, dict):
+    if isinstance(path, list):  # a mixture of prompt sources, drawn as for training
+        from specc.runtime.datasource import load_mixture
+
+        numbered = enumerate(load_mixture(path), 1)
+        path = "mixture of " + ", ".join(str(e.get("spec_path")) for e in path)
+    elif isinstance(path, dict):
         from specc.data.sources import Source, iter_source_rows
 
         source = Source.from_entry(path)
@@ -283,7 +288,7 @@ def _jsonl_rows(path: str | Path):
                 yield lineno, json.loads(line)
 
 
-def prompts_dataset(path: str | Path | dict, *, chat: bool, limit: int | None = None):
+def prompts_dataset(path: str | Path | dict | list, *, chat: bool, limit: int | None = None):
     """A ``datasets.Dataset`` with one ``prompt`` column, as TRL's on-policy trainers expect.
 
     Accepts prompts, prompt/completion and messages rows (answers are dropped: the student writes its own

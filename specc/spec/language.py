@@ -17,9 +17,9 @@ is not supported on purpose: a plan must be reproducible from the spec and the d
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -334,6 +334,65 @@ class DataFile(Strict):
         return hub_name(self.hub or "", self.subset, self.split)
 
 
+class MixMember(DataFile):
+    """One source of a mixture (a data role given as a list): a data source plus its share."""
+
+    weight: float | None = Field(
+        default=None, ge=0,
+        description=("Share of the mixture, relative to the other members' weights (give every member a weight, "
+                     "or none: then each contributes the rows it keeps)."),
+    )
+    max_rows: int | None = Field(default=None, gt=0, description="Keep at most this many rows of this source.")
+    fraction: float | None = Field(default=None, gt=0, le=1, description="Keep this fraction of this source's rows.")
+
+
+class Mixture(RootModel[list[MixMember]]):
+    """A data role given as a list of sources, mixed deterministically given the seed
+    (:mod:`specc.data.mixture`)."""
+
+    model_config = ConfigDict(frozen=True)
+    root: list[MixMember] = Field(min_length=1, description="The sources of the mixture.")
+
+    @model_validator(mode="after")
+    def _weights(self) -> Mixture:
+        weights = [m.weight for m in self.root]
+        if any(w is not None for w in weights):
+            if any(w is None for w in weights):
+                raise ValueError("give a weight to every member of the mixture, or to none")
+            if sum(w for w in weights if w is not None) <= 0:
+                raise ValueError("the weights of the mixture sum to zero: at least one must be positive")
+        return self
+
+    @property
+    def members(self) -> list[MixMember]:
+        return list(self.root)
+
+    @property
+    def where(self) -> str:
+        return "mixture of " + ", ".join(m.where for m in self.root)
+
+    @property
+    def format(self) -> str:
+        """The members' format when they agree (what format-dependent defaults look at), else auto."""
+        formats = {m.format for m in self.root}
+        return formats.pop() if len(formats) == 1 else "auto"
+
+
+Source = Annotated[
+    Union[Annotated[DataFile, Tag("source")], Annotated[Mixture, Tag("mixture")]],
+    Discriminator(lambda v: "mixture" if isinstance(v, (list, Mixture)) else "source"),
+]
+"""A data role: one source, or a list of sources (a mixture). The list/mapping shape picks the branch, so an
+error names the fields of the shape that was written, not of both."""
+
+
+def members_of(entry: DataFile | Mixture | None) -> list[DataFile]:
+    """The sources of a data role: none, one, or a mixture's members."""
+    if entry is None:
+        return []
+    return entry.members if isinstance(entry, Mixture) else [entry]
+
+
 class Suite(Strict):
     """A general-capability suite re-run before and after every tune to catch forgetting."""
 
@@ -364,11 +423,14 @@ class Suite(Strict):
 class Data(Strict):
     """The data the plan may use. What is present shapes the method (preference pairs → DPO, ...)."""
 
-    train: DataFile | None = Field(default=None, description="Demonstrations for SFT (messages or prompt/completion).")
-    preference: DataFile | None = Field(
-        default=None, description="Chosen/rejected pairs for DPO or a reward model."
+    train: Source | None = Field(
+        default=None,
+        description="Demonstrations for SFT (messages or prompt/completion); a list of sources is a mixture.",
     )
-    prompts: DataFile | None = Field(
+    preference: Source | None = Field(
+        default=None, description="Chosen/rejected pairs for DPO or a reward model; a list of sources is a mixture."
+    )
+    prompts: Source | None = Field(
         default=None,
         description="Prompts only: what a distillation teacher answers, or what online RL samples from.",
     )
@@ -522,6 +584,10 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {}
 
 
 def _collect(model: type[BaseModel], prefix: str) -> None:
+    if issubclass(model, RootModel):  # a list section (a mixture): keys of its items, data.train[n]
+        for sub in _submodels(model.model_fields["root"].annotation):
+            _collect(sub, f"{prefix}[n]")
+        return
     for key, field in model.model_fields.items():
         SECTION_KEYS.setdefault(key, ())
         SECTION_KEYS[key] = SECTION_KEYS[key] + (prefix,)
@@ -543,7 +609,7 @@ def _submodels(ann: object) -> list[type[BaseModel]]:
 
 _collect(Spec, "")
 
-__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS"] + [
+__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS", "Mixture", "Source", "members_of"] + [
     n for n in dir() if isinstance(globals()[n], type) and issubclass(globals()[n], Strict)
 ]
 
