@@ -272,3 +272,17 @@ def test_sharegpt_training_data_keeps_assistant_only_loss(mirror: Path, proj: Pa
     assert [d.format for d in plan.data if d.role == "train"] == ["messages"]
     assert plan.hyperparameters["assistant_only_loss"] is True
 
+
+
+def test_a_changed_hub_layout_folder_is_read_as_it_is_now(mirror: Path, tmp_path: Path) -> None:
+    """Regression: datasets served the rows it had cached for an earlier folder of the same name (its cache key
+    for a card-configured folder ignores the files), so the firewall could scan other rows than the trainer's."""
+    make_hub_repo(mirror, "acme/tickets", {"train": ALPACA})
+    source = Source(name="hub:acme/tickets", kind="hub", hub="acme/tickets")
+    assert len(list(iter_source_rows(source))) == 30
+    make_hub_repo(mirror, "acme/tickets", {"train": ALPACA[:25]})  # the same repository, a new commit
+    assert len(list(iter_source_rows(source))) == 25
+    other = tmp_path / "other"
+    make_hub_repo(other, "acme/tickets", {"train": ALPACA + ALPACA[:1]})
+    local = Source(name="tickets", kind="directory", path=str(other / "acme" / "tickets"))
+    assert len(list(iter_source_rows(local))) == 31

@@ -106,7 +106,8 @@ def load_raw(source: Source):
                 if not folder.is_dir():
                     raise DataError(source.name, 0, f"{source.hub} is not in the Hub mirror (looked for {folder})")
                 _check_mirror_checkout(source, folder)
-                ds = ds_lib.load_dataset(str(folder), name=source.subset, split=split, data_files=source.data_files)
+                ds = ds_lib.load_dataset(str(folder), name=source.subset, split=split, data_files=source.data_files,
+                                         cache_dir=_content_cache(ds_lib, folder))
             else:
                 ds = ds_lib.load_dataset(source.hub, name=source.subset, split=split, data_files=source.data_files,
                                          revision=source.revision)
@@ -121,7 +122,8 @@ def load_raw(source: Source):
                 raise DataError(source.name, 0, "split slicing is not supported for save_to_disk folders")
             ds = loaded
         elif source.kind == "directory":
-            ds = ds_lib.load_dataset(os.path.abspath(source.path or ""), split=split)
+            folder = Path(os.path.abspath(source.path or ""))
+            ds = ds_lib.load_dataset(str(folder), split=split, cache_dir=_content_cache(ds_lib, folder))
         else:
             builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}[source.kind]
             # CSV cells are text: an answer "1" must stay the string "1", an empty cell "" (not NaN)
@@ -134,6 +136,17 @@ def load_raw(source: Source):
     if len(ds) == 0:
         raise DataError(source.name, 0, f"no rows (split {split!r})")
     return ds
+
+
+def _content_cache(ds_lib, folder: Path) -> str:
+    """A datasets cache directory keyed by the folder's content.
+
+    datasets keys its cache of a folder whose dataset card lists ``configs`` without the files' paths or
+    times: a folder whose files changed (or another folder with the same name) is served the rows cached
+    for the first one. Keying by content makes the rows always those of the files as they are now."""
+    from specc.data.sources import local_sha256
+
+    return os.path.join(ds_lib.config.HF_DATASETS_CACHE, "specc-by-content", local_sha256(folder)[:24])
 
 
 def _csv_as_text(ds_lib, source: Source) -> dict[str, Any]:
