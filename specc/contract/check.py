@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The spec sections that feed training, in the order the firewall stage scans them.
-TRAINING_ROLES: tuple[str, ...] = ("train", "preference", "prompts")
+TRAINING_ROLES: tuple[str, ...] = ("train", "preference", "prompts", "validation")
 
 _FORMAT_HINT = "use messages, prompt/completion, prompt/chosen/rejected, text or prompt"
 
@@ -153,7 +153,10 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
     from specc.spec.language import members_of
 
     # every member of a mixture is checked whole (a superset of the rows the mix draws)
-    training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))]
+    from specc.spec.language import HeldOutFraction
+
+    training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))
+                if not isinstance(member, HeldOutFraction)]  # a held-out share of train is scanned with train
     return make("golden"), training
 
 

@@ -34,6 +34,7 @@ ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "preference": ("preference",),
     "prompts": ("prompts", "prompt_completion", "messages"),
     "golden": ("messages", "prompt_completion", "text"),
+    "validation": ("messages", "prompt_completion", "text"),
 }
 """Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind."""
 

@@ -30,8 +30,13 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
 
     facts: list[DataFact] = []
     problems: list[tuple[DataFact, list[Any]]] = []
-    for role in ("train", "preference", "prompts", "golden"):
+    from specc.spec.language import HeldOutFraction
+
+    for role in ("train", "preference", "prompts", "validation", "golden"):
         entry = getattr(spec.data, role)
+        if isinstance(entry, HeldOutFraction):  # a share of data.train: no source of its own (stages split it)
+            facts.append(_held_out(entry.fraction, [f for f in facts if f.role == "train"]))
+            continue
         mixture = isinstance(entry, Mixture)
         members: list[DataFact] = []
         for i, member in enumerate(members_of(entry)):
@@ -59,12 +64,22 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
             t.find("DATA-FEW-ROWS", f"{fact.role} file {fact.path!r} has {fact.rows} rows (< {FEW_ROWS})",
                    "quality and diversity matter more than size, but tiny sets overfit")
     golden = spec.data.golden
-    for role in ("train", "preference", "prompts"):
+    for role in ("train", "preference", "prompts", "validation"):
         entry = getattr(spec.data, role)
+        if isinstance(entry, HeldOutFraction):
+            continue
         if golden is not None and entry is not None and same_source(golden, entry):
             t.find("DATA-GOLDEN-IS-TRAINING", f"the golden set and data.{role} are the same source ({golden.where})",
                    "hold the golden set out: a separate file, or another split of the dataset")
     return facts
+
+
+def _held_out(fraction: float, train: list[DataFact]) -> DataFact:
+    """``data.validation: {fraction: f}`` as a fact: the rows it will hold out of data.train (seeded split)."""
+    rows = sum((f.mix or {}).get("rows_used", f.rows or 0) for f in train)
+    return DataFact(role="validation", name="validation", path=f"{fraction:g} of data.train",
+                    format=train[0].format if train else "auto", exists=bool(train), rows=int(rows * fraction),
+                    source={"kind": "held_out", "fraction": fraction})
 
 
 def _mixed(role: str, specs: list[Any], members: list[DataFact], t: Trace) -> list[DataFact]:

@@ -71,7 +71,7 @@ class Finding(Frozen):
 class DataFact(Frozen):
     """A data file as the plan saw it; sha256 and rows are the lock that training stages verify."""
 
-    role: Literal["train", "preference", "prompts", "golden", "suite"]
+    role: Literal["train", "preference", "prompts", "validation", "golden", "suite"]
     name: str = Field(description="Role, or the suite's name for suites.")
     path: str = Field(description="Path as written in the spec (relative to the spec directory).")
     format: str

@@ -42,6 +42,9 @@ from specc.plan.model import DataFact, ModelInfo, Plan, Stage
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
+NOT_FILES = frozenset({"hub", "held_out"})
+"""Source kinds that are no file under the spec directory (a Hub dataset; a held-out share of data.train)."""
+
 TRAINING_KINDS = frozenset({"sft", "dpo", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
@@ -66,6 +69,8 @@ def _data(fact: DataFact | None, plan: Plan | None = None) -> dict[str, Any] | N
            "sha256": fact.sha256}
     if fact.source is not None:  # how specc.runtime.datasource loads it (kind, Hub commit, mappings)
         out["source"] = dict(fact.source)
+    if fact.source is not None and fact.source.get("kind") == "held_out" and plan is not None:
+        out["source"]["seed"] = int(_hp(plan, "seed"))
     if fact.mix is not None:  # a mixture member: its share (the seed makes the draw deterministic)
         out["mix"] = {**fact.mix, "seed": int(_hp(plan, "seed"))} if plan is not None else dict(fact.mix)
     return out
@@ -281,13 +286,15 @@ def build_stages(plan: Plan) -> list[Stage]:
     train, pref, prompts = (_role_data(plan, r) for r in ("train", "preference", "prompts"))
     # spec-relative files; a Hub source is no file: its commit is locked and its rows fingerprinted by the guard
     inputs_of = lambda *ds: {d["name"] if d.get("mix") else d["role"]: d["spec_path"]  # noqa: E731
-                             for d in _entries(*ds) if (d.get("source") or {}).get("kind") != "hub"}
+                             for d in _entries(*ds) if (d.get("source") or {}).get("kind") not in NOT_FILES}
+    validation = _role_data(plan, "validation")
+    scanned = validation if (validation or {}).get("source", {}).get("kind") != "held_out" else None
     contract = plan.contract.model_dump(mode="json") if plan.contract else None
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
-          inputs={**inputs_of(train, pref, prompts), **inputs_of(golden)},
+          inputs={**inputs_of(train, pref, prompts, scanned), **inputs_of(golden)},
           outputs={"report": "reports/firewall.json"},
-          config={"golden": golden, "training": _entries(train, pref, prompts), "settings": fw})
+          config={"golden": golden, "training": _entries(train, pref, prompts, scanned), "settings": fw})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}
@@ -319,7 +326,8 @@ def build_stages(plan: Plan) -> list[Stage]:
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
         if method == "sft" or (method in ("dpo", "rlhf") and train):
-            g.trained("sft", "sft", "Supervised fine-tuning", train)
+            g.trained("sft", "sft", "Supervised fine-tuning", train,
+                      extra_config={"validation": validation} if validation else None)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
                       extra_config={"beta": float(_hp(plan, "dpo_beta"))})

@@ -30,7 +30,7 @@ from typing import Any
 from specc.data.jsonl import DataError
 from specc.data.sources import DATA_EXTRA, Source
 
-__all__ = ["MIRROR_ENV", "fingerprint", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
+__all__ = ["MIRROR_ENV", "fingerprint", "hold_out", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
 
 MIRROR_ENV = "SPECC_HUB_MIRROR"
 
@@ -244,3 +244,16 @@ def load_mixture(entries: list[dict[str, Any]]):
     features = parts[0].features
     parts = [parts[0], *(p.cast(features) for p in parts[1:])]
     return ds_lib.concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()
+
+
+def hold_out(dataset, validation: dict[str, Any] | None):
+    """(train, validation) datasets: ``validation`` is the stage's ``validation`` entry. A held-out fraction
+    (``{"source": {"kind": "held_out", "fraction", "seed"}}``) is a seeded split of ``dataset`` (same seed and
+    rows: same split, disjoint by construction); any other entry is loaded as its own source."""
+    if not validation:
+        return dataset, None
+    src = validation.get("source") or {}
+    if src.get("kind") == "held_out":
+        parts = dataset.train_test_split(test_size=float(src["fraction"]), seed=int(src.get("seed", 0)), shuffle=True)
+        return parts["train"], parts["test"]
+    return dataset, load_mapped(validation)

@@ -47,7 +47,7 @@ def _lock() -> dict[str, Any]:
 
 def data_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for key in DATA_KEYS:
+    for key in (*DATA_KEYS, "validation"):
         value = config.get(key)
         for entry in value if isinstance(value, list) else [value]:
             if isinstance(entry, dict) and (entry.get("path") or entry.get("source")):
@@ -73,6 +73,8 @@ def verify_data(config: dict[str, Any]) -> None:
         if not entry.get("spec_path"):
             continue
         name = entry["spec_path"]
+        if (entry.get("source") or {}).get("kind") == "held_out":  # a share of data.train, checked as train
+            continue
         if (entry.get("source") or {}).get("kind") == "hub":
             _verify_hub(entry, locked.get(name) or {}, recording=config.get("kind") == "firewall")
             continue

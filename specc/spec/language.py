@@ -386,6 +386,20 @@ Source = Annotated[
 error names the fields of the shape that was written, not of both."""
 
 
+class HeldOutFraction(Strict):
+    """A validation split carved out of ``data.train``: a seeded, deterministic share of its rows."""
+
+    fraction: float = Field(gt=0, le=0.5, description="Share of the training rows held out for validation.")
+
+
+Validation = Annotated[
+    Union[Annotated[DataFile, Tag("source")], Annotated[HeldOutFraction, Tag("fraction")]],
+    Discriminator(lambda v: "fraction" if isinstance(v, HeldOutFraction)
+                  or (isinstance(v, dict) and "fraction" in v) else "source"),
+]
+"""``data.validation``: its own source, or ``{fraction: 0.05}`` of the training rows."""
+
+
 def members_of(entry: DataFile | Mixture | None) -> list[DataFile]:
     """The sources of a data role: none, one, or a mixture's members."""
     if entry is None:
@@ -437,6 +451,13 @@ class Data(Strict):
     golden: DataFile | None = Field(
         default=None,
         description="Held-out golden set for the target metric. Never opened by a training stage.",
+    )
+    validation: Validation | None = Field(
+        default=None,
+        description=(
+            "Validation rows for evaluation during training: a source (firewalled like training data), or "
+            "{fraction: 0.05} of data.train (a seeded, deterministic split)."
+        ),
     )
     general_suites: list[Suite] = Field(
         default_factory=list,
