@@ -286,3 +286,17 @@ def test_a_changed_hub_layout_folder_is_read_as_it_is_now(mirror: Path, tmp_path
     make_hub_repo(other, "acme/tickets", {"train": ALPACA + ALPACA[:1]})
     local = Source(name="tickets", kind="directory", path=str(other / "acme" / "tickets"))
     assert len(list(iter_source_rows(local))) == 31
+
+
+def test_check_does_not_count_the_current_directory_as_a_hub_sources_bytes(mirror: Path, proj: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a Hub input reached the firewall with the path ``Path("")`` (the current directory), and the
+    report summed the size of every file under it as the source's bytes."""
+    from specc.contract.check import run_check
+    from specc.spec.loader import load_spec
+
+    make_hub_repo(mirror, "acme/tickets", {"train": ALPACA})
+    (proj / "big.bin").write_bytes(b"\0" * 100_000)
+    monkeypatch.chdir(proj)
+    result = run_check(load_spec(_spec(proj, "{hub: acme/tickets}")))
+    assert [(f.name, f.bytes) for f in result.report.files] == [("hub:acme/tickets", 0)]

@@ -69,7 +69,8 @@ class CheckInput:
     source: dict[str, Any] | None = None  # how to load a source that is not plain JSONL (Hub, CSV, mapping...)
 
     def input_file(self) -> InputFile:
-        return InputFile(self.path, name=self.display, role=self.role, source=self.source,
+        hub = (self.source or {}).get("kind") == "hub"  # no local path: Path("") would mean the current directory
+        return InputFile("" if hub else self.path, name=self.display, role=self.role, source=self.source,
                          format=(self.source or {}).get("format") or self.format)
 
 

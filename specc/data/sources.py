@@ -130,10 +130,8 @@ def iter_raw_rows(source: Source) -> Iterator[tuple[int, dict[str, Any]]]:
     if source.streams_without_datasets:
         yield from iter_jsonl(source.path or "", display_name=source.name)
         return
-    try:
-        from specc.runtime import datasource
-    except ImportError as exc:  # pragma: no cover - the module itself is standard library at import time
-        raise DataError(source.name, 0, f"cannot load the data loader: {exc}") from None
+    from specc.runtime import datasource  # imports datasets only when it reads (DataError naming the extra)
+
     yield from datasource.iter_raw(source)
 
 
@@ -165,10 +163,3 @@ def _mapped(name: str, mapper: Mapper, line: int, row: dict[str, Any]) -> Iterat
         raise DataError(name, line, str(exc)) from None
     yield name, line, mapped
 
-
-def display_kind(source: Source) -> str:
-    return "Hub dataset" if source.kind == "hub" else f"{source.kind} source"
-
-
-def resolve_local(base_dir: Path, path: str) -> str:
-    return os.path.normpath(os.path.join(base_dir, path))
