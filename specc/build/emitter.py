@@ -171,7 +171,8 @@ def _localise(value: Any, spec_rel: str) -> Any:
     if not isinstance(value, dict):
         return value
     out = {k: _localise(v, spec_rel) for k, v in value.items()}
-    if isinstance(out.get("spec_path"), str):
+    hub = isinstance(out.get("source"), dict) and out["source"].get("kind") in ("hub", "held_out")  # no file
+    if isinstance(out.get("spec_path"), str) and not hub:
         out["path"] = posixpath.normpath(posixpath.join(spec_rel, out["spec_path"]))
     if out.get("source") == "local" and isinstance(out.get("ref"), str):
         out["path"] = posixpath.normpath(posixpath.join(spec_rel, out["ref"]))

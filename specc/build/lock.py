@@ -70,7 +70,8 @@ def make_lock(plan: Plan, spec_dir: str = "", spec_root: str | os.PathLike[str] 
         "plan_hash": plan.lock_hash(),
         "spec_file": plan.spec_file,
         "spec_sha256": plan.spec_sha256,
-        "data": [{"role": d.role, "name": d.name, "path": d.path, "sha256": d.sha256, "rows": d.rows}
+        "data": [{"role": d.role, "name": d.name, "path": d.path, "sha256": d.sha256, "rows": d.rows,
+                  **({"source": d.source} if d.source is not None else {})}  # a Hub source: its resolved commit
                  for d in plan.data],
         "models": [model_entry(m, spec_root) for m in plan.models],
         "packages": expected_packages(),

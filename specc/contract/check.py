@@ -34,7 +34,7 @@ from typing import Any
 
 from specc.spec.errors import github_annotation as _github_annotation
 from specc.contract.settings import FirewallSettings, InputFile
-from specc.data.jsonl import DataError, iter_jsonl
+from specc.data.jsonl import DataError
 from specc.data.rowformat import ROLE_FORMATS, _describe_keys, detect_format, row_problem
 
 __all__ = [
@@ -66,9 +66,12 @@ class CheckInput:
     path: Path  # where to read it
     display: str  # how output names it: relative to the current directory when possible
     format: str  # declared format ("auto" to detect from the first row)
+    source: dict[str, Any] | None = None  # how to load a source that is not plain JSONL (Hub, CSV, mapping...)
 
     def input_file(self) -> InputFile:
-        return InputFile(self.path, name=self.display, role=self.role)
+        hub = (self.source or {}).get("kind") == "hub"  # no local path: Path("") would mean the current directory
+        return InputFile("" if hub else self.path, name=self.display, role=self.role, source=self.source,
+                         format=(self.source or {}).get("format") or self.format)
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,29 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
         entry = getattr(data, role)
         if entry is None:
             return None
-        path = Path(os.path.normpath(os.path.join(loaded.base_dir, entry.path)))
-        return CheckInput(role=role, spec_path=entry.path, path=path,
-                          display=display_path(path, relative_spec=relative_spec), format=entry.format)
+        return make_one(role, entry)
 
-    training = [inp for inp in (make(role) for role in TRAINING_ROLES) if inp is not None]
+    def make_one(role: str, entry: Any) -> CheckInput:
+        from specc.data.mapping import SOURCE_FORMATS
+        from specc.data.sourcefacts import is_plain_jsonl, source_config
+        from specc.data.sources import local_kind
+
+        fmt = SOURCE_FORMATS.get(entry.format, entry.format)
+        if entry.path is None:  # a Hub dataset: read through the runtime loader (needs the data stack)
+            return CheckInput(role=role, spec_path=entry.where, path=Path(""), display=entry.where, format=fmt,
+                              source=source_config(entry, "hub", entry.revision))
+        path = Path(os.path.normpath(os.path.join(loaded.base_dir, entry.path)))
+        source = None if is_plain_jsonl(entry) else source_config(entry, local_kind(path) or "jsonl", None)
+        return CheckInput(role=role, spec_path=entry.path, path=path,
+                          display=display_path(path, relative_spec=relative_spec), format=fmt, source=source)
+
+    from specc.spec.language import members_of
+
+    # every member of a mixture is checked whole (a superset of the rows the mix draws)
+    from specc.spec.language import HeldOutFraction
+
+    training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))
+                if not isinstance(member, HeldOutFraction)]  # a held-out share of train is scanned with train
     return make("golden"), training
 
 
@@ -168,7 +189,7 @@ def validate_rows(inp: CheckInput) -> int:
     rows that do not fit the format."""
     fmt: str | None = None
     rows = 0
-    for line, row in iter_jsonl(inp.path, display_name=inp.display):
+    for _name, line, row in inp.input_file().rows():  # any source, through the stages' loader
         if fmt is None:
             fmt = _resolve_format(inp, line, row)
         problem = row_problem(row, fmt, inp.role)

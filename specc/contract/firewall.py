@@ -41,7 +41,8 @@ from specc.contract.neardup import NearDuplicateIndex
 from specc.contract.report import STAGES, Boilerplate as BoilerplateResult, FileSummary, FirewallReport, \
     GoldenRowResult, Hit
 from specc.contract.settings import FirewallSettings, InputFile
-from specc.data.jsonl import DataError, iter_jsonl
+from specc.data.jsonl import DataError
+from specc.data.sources import source_bytes
 from specc.contract.textnorm import ASCII_TABLE, fold_digit_groups, normalize_words
 
 __all__ = ["DataError", "FirewallReport", "FirewallSettings", "Hit", "InputFile", "scan"]
@@ -237,7 +238,7 @@ def _scan_file(
     golden_rows = index.rows
     table = ASCII_TABLE
     fold = fold_digit_groups
-    for line, row in iter_jsonl(source.path, display_name=source.name):
+    for _name, line, row in source.rows():  # any source, through the stages' loader
         rows_scanned += 1
         fields = [
             fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
@@ -308,7 +309,7 @@ def _scan_file(
         name=name,
         role=source.role,
         rows=rows_scanned,
-        bytes=os.path.getsize(source.path),
+        bytes=source_bytes(source.path) if source.path and os.path.exists(source.path) else 0,
         rows_flagged=rows_flagged,
         hits=hits,
     )

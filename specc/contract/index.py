@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from specc.contract.fields import iter_text_fields, part_kind
 from specc.contract.settings import FirewallSettings, InputFile
 from specc.contract.textnorm import normalize_words
-from specc.data.jsonl import iter_jsonl
 
 __all__ = ["Boilerplate", "GoldenIndex", "GoldenRow", "Part", "build_golden_index", "chunk_size_for",
            "exact_key"]
@@ -150,7 +149,7 @@ def build_golden_index(golden: InputFile, settings: FirewallSettings) -> GoldenI
     boilerplate = Boilerplate(settings.ignore)
     boilerplate_rows = [0] * len(boilerplate.patterns)
     candidates: list[tuple[int, list[tuple[str, list[str]]]]] = []  # golden index, (kind, words) of its parts
-    for line, obj in iter_jsonl(golden.path, display_name=golden.name):
+    for _name, line, obj in golden.rows():  # any source, through the stages' loader
         index = len(rows)
         row = GoldenRow(line=line, words=[])
         found: set[int] = set()

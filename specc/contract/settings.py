@@ -45,6 +45,23 @@ class InputFile:
     path: str | os.PathLike[str]
     name: str
     role: str = "train"
+    source: Mapping[str, Any] | None = None
+    """How to load a source that is not a plain JSONL file (a plan's ``DataFact.source``): read through
+    :func:`specc.data.sources.iter_source_rows`, the loader the stages use."""
+    format: str = "auto"
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any], role: str | None = None) -> InputFile:
+        """From a stage CONFIG data entry (``path`` relative to the build directory, ``source`` from the plan)."""
+        return cls(entry.get("path") or "", name=entry["spec_path"], role=role or entry["role"],
+                   source=entry.get("source"), format=entry.get("format") or "auto")
+
+    def rows(self):
+        """``(name, row number, row)`` of every row, from any source (:mod:`specc.data.sources`)."""
+        from specc.data.sources import Source, iter_source_rows
+
+        entry = {"path": os.fspath(self.path) if self.path else None, "source": self.source, "format": self.format}
+        return iter_source_rows(Source.from_entry(entry, name=self.name))
 
 
 @dataclass(frozen=True)

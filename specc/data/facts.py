@@ -19,7 +19,7 @@ from specc.data.jsonl import DataError, count_rows_and_sha256, iter_jsonl, not_a
 from specc.plan.model import DataFact
 from specc.data.rowformat import ROLE_FORMATS, detect_format, row_problem
 
-__all__ = ["DataProblem", "ROLE_FORMATS", "detect_format", "read_data_fact"]
+__all__ = ["DataProblem", "ROLE_FORMATS", "check_format", "detect_format", "read_data_fact"]
 
 @dataclass(frozen=True)
 class DataProblem:
@@ -78,6 +78,11 @@ def _format(role: str, path: str, declared: str, file: Path) -> tuple[str, DataP
         first = next(iter(iter_jsonl(file, display_name=path)))[1]
     except DataError as exc:
         return declared, DataProblem("DATA-UNREADABLE", str(exc), "every line must be one JSON object")
+    return check_format(role, path, declared, first)
+
+
+def check_format(role: str, path: str, declared: str, first: dict) -> tuple[str, DataProblem | None]:
+    """The format of a source from its first (canonical) row, checked against the declaration and the role."""
     detected = detect_format(first)
     if detected is None:
         keys = ", ".join(sorted(first)) or "none"

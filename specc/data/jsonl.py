@@ -30,6 +30,7 @@ __all__ = ["DataError", "MAX_LINE_BYTES", "count_rows_and_sha256", "iter_jsonl",
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DataError(ValueError):
@@ -163,6 +164,9 @@ def iter_jsonl(
                 raise DataError(name, line_no, f"line is longer than {max_line_bytes} bytes; not a JSONL row")
             start = offset
             offset += len(raw)
+            if line_no == 1 and raw.startswith(_GZIP_MAGIC):
+                raise DataError(name, 1, "gzip-compressed data, not JSONL text: decompress it (gunzip) or name "
+                                         "it .jsonl.gz")
             if line_no == 1 and raw.startswith(_UTF8_BOM):
                 raw = raw[3:]
                 start += 3

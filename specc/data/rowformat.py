@@ -23,7 +23,10 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "text": ("text",),
     "prompts": ("prompt",),
 }
-"""Keys each row format needs (what the stage scripts read)."""
+"""Keys each row format needs (what the stage scripts read).
+
+``unpaired_preference`` is TRL's unpaired preference shape (KTO): one completion per row with a boolean
+``label`` (true: desirable). ``data.preference`` accepts it, and the planner routes it to KTO."""
 
 ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "train": ("messages", "prompt_completion", "text"),
@@ -38,12 +41,15 @@ ROLE_FORMATS: dict[str, tuple[str, ...]] = {
 def detect_format(row: dict[str, Any]) -> str | None:
     """The row format a JSONL row is written in, from its keys; None when no known format matches.
 
-    Order matters: a preference row also has ``prompt``, and a prompt/completion row is also a prompts row.
+    Order matters: a preference row also has ``prompt``, an unpaired preference row is a prompt/completion
+    row with a ``label``, and a prompt/completion row is also a prompts row.
     """
     if "messages" in row:
         return "messages"
     if "chosen" in row and "rejected" in row:
         return "preference"
+    if "prompt" in row and "completion" in row and "label" in row:
+        return "unpaired_preference"
     if "prompt" in row and "completion" in row:
         # a KTO row ({prompt, completion, label}) is not a demonstration: training on it as one would
         # teach the answers labelled bad and drop the label
@@ -105,7 +111,8 @@ def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str |
         value = row[key]
         if key == "label":
             if not isinstance(value, bool):
-                return f"`label` must be true or false, not {type(value).__name__}"
+                kind = "null" if value is None else type(value).__name__
+                return f"`label` must be true (desirable) or false (undesirable), not {kind}"
             continue
         if key == "messages" or isinstance(value, list):  # conversational values: lists of {role, content}
             if not _is_messages(value):

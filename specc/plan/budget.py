@@ -246,10 +246,11 @@ def _compute(spec: Spec, method: str, distillation: str | None, budget: str, bas
     tokens = 0
     examples = 0
     for fact in inputs:
-        tokens += (fact.bytes or 0) // 4
-        examples += fact.rows or 0
+        used = fact.mix["rows_used"] if fact.mix else (fact.rows or 0)  # a mixture member: its share
+        tokens += fact.mix["tokens"] if fact.mix else (fact.bytes or 0) // 4
+        examples += used
         if method == "distill" and fact.role == "prompts" and distillation != "logit":
-            tokens += (fact.rows or 0) * new_tokens
+            tokens += used * new_tokens
     notes = list(notes)
     if inputs:
         notes.append("tokens ≈ bytes / 4 of " + ", ".join(f.path for f in inputs)

@@ -113,7 +113,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
     if m.assistant_only_loss is not None:
         r.set("assistant_only_loss", m.assistant_only_loss, "spec")
     elif "sft" in kinds:
-        r.set("assistant_only_loss", train_fmt in ("messages", "auto") and method != "distill", "derived")
+        r.set("assistant_only_loss", train_fmt in ("messages", "auto", "sharegpt") and method != "distill", "derived")
     r.set("precision", m.precision, "spec" if "precision" in m.model_fields_set else "default")
     r.set("seed", m.seed, "spec" if "seed" in m.model_fields_set else "default")
     for key in ("logging_steps", "save_total_limit"):

@@ -22,27 +22,62 @@ the rows as few-shot examples first."""
 
 
 def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
-    """Read every data file the spec names (streaming); problems become findings of their rule."""
-    files: list[tuple[str, str, str, str]] = []
+    """Read every data source the spec names (streaming); problems become findings of their rule.
+
+    Plain JSONL files are read here with the standard library; every other source (other file kinds,
+    Hub datasets, column mappings) through the runtime loader (:mod:`specc.data.sourcefacts`)."""
+    from specc.data.sourcefacts import is_plain_jsonl, read_source_fact, same_source
+
+    from specc.spec.language import Mixture, members_of
+
+    facts: list[DataFact] = []
+    problems: list[tuple[DataFact, list[Any]]] = []
+    from specc.spec.language import HeldOutFraction
+
     for role in ("train", "preference", "prompts", "validation", "golden"):
         entry = getattr(spec.data, role)
-        if entry is not None:
-            files.append((role, role, entry.path, entry.format))
+        if isinstance(entry, HeldOutFraction):  # a share of data.train: no source of its own (stages split it)
+            facts.append(_held_out(entry.fraction, [f for f in facts if f.role == "train"]))
+            continue
+        mixture = isinstance(entry, Mixture)
+        members: list[DataFact] = []
+        for i, member in enumerate(members_of(entry)):
+            name = f"{role}[{i}]" if mixture else role
+            if is_plain_jsonl(member):
+                fact, problem = read_data_fact(role, name, member.path, member.format, base_dir)
+                found = [problem] if problem is not None else []
+            else:
+                fact, found = read_source_fact(role, member, base_dir, name)
+            members.append(fact)
+            problems.append((fact, found))
+        if mixture and members and all(f.exists and f.rows is not None for f in members):
+            members = _mixed(role, entry.members, members, t)  # type: ignore[union-attr]
+        facts.extend(members)
     for suite in spec.data.general_suites:
         if suite.path is not None:
-            files.append(("suite", suite.name, suite.path, suite.kind))
-    facts: list[DataFact] = []
-    for role, name, path, declared in files:
-        fact, problem = read_data_fact(role, name, path, declared, base_dir)
-        facts.append(fact)
-        if problem is not None:
+            fact, problem = read_data_fact("suite", suite.name, suite.path, suite.kind, base_dir)
+            facts.append(fact)
+            problems.append((fact, [problem] if problem is not None else []))
+    for fact, found in problems:
+        for problem in found:
             t.find(problem.rule, problem.message, problem.hint)
-            continue
-        if role in ("train", "preference", "prompts") and fact.rows is not None and fact.rows < FEW_ROWS:
-            t.find("DATA-FEW-ROWS", f"{role} file {path!r} has {fact.rows} rows (< {FEW_ROWS})",
+        if (not any(p.rule != "DATA-HUB-UNPINNED" for p in found) and fact.role in ("train", "preference", "prompts")
+                and fact.rows is not None and fact.rows < FEW_ROWS):
+            t.find("DATA-FEW-ROWS", f"{fact.role} file {fact.path!r} has {fact.rows} rows (< {FEW_ROWS})",
                    "quality and diversity matter more than size, but tiny sets overfit")
-        if role in ("train", "preference", "prompts"):
-            _scan_personal_data(spec, role, path, base_dir / path, t)
+        local = base_dir / fact.path
+        if (fact.role in ("train", "preference", "prompts") and fact.exists and not found
+                and fact.path.endswith(".jsonl") and local.is_file()):
+            # personal data: scanned in local JSONL here (the firewall stage scans every source at run time)
+            _scan_personal_data(spec, fact.role, fact.path, local, t)
+    golden = spec.data.golden
+    for role in ("train", "preference", "prompts", "validation"):
+        entry = getattr(spec.data, role)
+        if isinstance(entry, HeldOutFraction):
+            continue
+        if golden is not None and entry is not None and same_source(golden, entry):
+            t.find("DATA-GOLDEN-IS-TRAINING", f"the golden set and data.{role} are the same source ({golden.where})",
+                   "hold the golden set out: a separate file, or another split of the dataset")
     return facts
 
 
@@ -80,6 +115,38 @@ def advise_small_data(spec: Spec, data: list[DataFact], trains: bool, t: Trace) 
                "it falls short of eval.bar")
         t.recommend(f"Try the {fact.rows} demonstrations of {fact.path} as few-shot examples in the prompt first; "
                     "record the golden-set score under evidence.prompting.")
+
+
+def _held_out(fraction: float, train: list[DataFact]) -> DataFact:
+    """``data.validation: {fraction: f}`` as a fact: the rows it will hold out of data.train (seeded split)."""
+    rows = sum((f.mix or {}).get("rows_used", f.rows or 0) for f in train)
+    return DataFact(role="validation", name="validation", path=f"{fraction:g} of data.train",
+                    format=train[0].format if train else "auto", exists=bool(train), rows=int(rows * fraction),
+                    source={"kind": "held_out", "fraction": fraction})
+
+
+def _mixed(role: str, specs: list[Any], members: list[DataFact], t: Trace) -> list[DataFact]:
+    """Members of a mixture with the rows each contributes and their estimated tokens (bytes / 4 × share)."""
+    from specc.data.mixture import MixtureError, member_counts
+
+    formats = sorted({f.format for f in members})
+    if len(formats) > 1:
+        t.find("DATA-MIXTURE-INVALID", f"the members of data.{role} differ in format ({', '.join(formats)})",
+               "map every member to one format (format:, columns:)")
+        return members
+    try:
+        counts = member_counts([f.rows or 0 for f in members], [m.weight for m in specs],
+                               [m.max_rows for m in specs], [m.fraction for m in specs])
+    except MixtureError as exc:
+        t.find("DATA-MIXTURE-INVALID", f"data.{role}: {exc}", "lower max_rows/fraction or drop the member")
+        return members
+    out = []
+    for fact, spec_member, used in zip(members, specs, counts):
+        tokens = int((fact.bytes or 0) / 4 * used / max(1, fact.rows or 0))
+        out.append(fact.model_copy(update={"mix": {"weight": spec_member.weight, "max_rows": spec_member.max_rows,
+                                                   "fraction": spec_member.fraction, "rows_used": used,
+                                                   "tokens": tokens}}))
+    return out
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                      f"data.train ({data.train.path}) holds raw text rows, not prompt → response pairs: the model "  # type: ignore[union-attr]
                      "learns to continue the documents (next-token prediction over the whole text).")
         else:
-            t.decide("METHOD-SFT-IMITATION", f"data.train ({data.train.path}) holds demonstrations to imitate.")  # type: ignore[union-attr]
+            t.decide("METHOD-SFT-IMITATION", f"data.train ({data.train.where}) holds demonstrations to imitate.")  # type: ignore[union-attr]
         if "preference" in wanted and not has_pref:
             t.find("METHOD-PREFERENCE-NEEDS-PAIRS",
                    "preference is wanted but only demonstrations are given: SFT imitates, it does not compare",

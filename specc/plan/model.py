@@ -82,6 +82,17 @@ class DataFact(Frozen):
     sha256: str | None = None
     rows: int | None = None
     bytes: int | None = Field(default=None, description="File size; the token estimate divides it by 4.")
+    source: dict[str, Any] | None = Field(
+        default=None,
+        description=("How the stages load it when it is not a plain JSONL file: kind (json, csv, parquet, directory, "
+                     "saved, hub), the Hub id, the commit its revision resolved to, subset, split, data_files, the "
+                     "format as written (alpaca, sharegpt) and column/role mappings. None for plain JSONL."),
+    )
+    mix: dict[str, Any] | None = Field(
+        default=None,
+        description=("For a member of a mixture: its weight, max_rows, fraction, the rows it contributes "
+                     "(rows_used) and their estimated tokens (specc.data.mixture). None outside mixtures."),
+    )
 
 
 class ModelInfo(Frozen):

@@ -99,6 +99,11 @@ def render_text(plan: Plan) -> str:
         out += ["", "Data:"]
         for d in plan.data:
             lock = f"{d.rows} rows, sha256 {d.sha256[:12]}" if d.exists and d.sha256 else "MISSING"
+            if d.exists and d.source and d.source.get("kind") == "hub":  # locked by commit, rows by the firewall
+                lock = f"{d.rows} rows, commit {str(d.source.get('revision'))[:12]}"
+            if d.mix:
+                share = f"weight {d.mix['weight']}, " if d.mix.get("weight") is not None else ""
+                lock += f"; mixture: {share}{d.mix['rows_used']} rows used, ≈{d.mix['tokens']} tokens"
             out.append(f"  {d.name}: {d.path} ({d.format}) {lock}")
     if plan.estimate is not None:
         e = plan.estimate
@@ -182,7 +187,8 @@ def render_markdown(plan: Plan) -> str:
         out += ["### Data", ""]
         out += md_table(["name", "path", "format", "rows", "sha256"],
                         [[d.name, f"`{d.path}`", d.format, d.rows if d.exists else "MISSING",
-                          f"`{d.sha256[:12]}`" if d.sha256 else "—"] for d in plan.data])
+                          f"`{d.sha256[:12]}`" if d.sha256 else
+                          (f"commit `{str(d.source.get('revision'))[:12]}`" if d.source else "—")] for d in plan.data])
         out.append("")
     if plan.contract is not None:
         c = plan.contract

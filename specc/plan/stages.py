@@ -44,6 +44,9 @@ from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evalu
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
+NOT_FILES = frozenset({"hub", "held_out"})
+"""Source kinds that are no file under the spec directory (a Hub dataset; a held-out share of data.train)."""
+
 TRAINING_KINDS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rl", "distill_logit"})
 """Stage kinds that train (and so run under the plan's launcher: accelerate/torchrun when distributed)."""
 
@@ -61,11 +64,34 @@ def _fact(plan: Plan, role: str) -> DataFact | None:
     return next((d for d in plan.data if d.role == role), None)
 
 
-def _data(fact: DataFact | None) -> dict[str, Any] | None:
+def _data(fact: DataFact | None, plan: Plan | None = None) -> dict[str, Any] | None:
     if fact is None:
         return None
-    return {"role": fact.role, "name": fact.name, "spec_path": fact.path, "format": fact.format,
-            "sha256": fact.sha256}
+    out = {"role": fact.role, "name": fact.name, "spec_path": fact.path, "format": fact.format,
+           "sha256": fact.sha256}
+    if fact.source is not None:  # how specc.runtime.datasource loads it (kind, Hub commit, mappings)
+        out["source"] = dict(fact.source)
+    if fact.source is not None and fact.source.get("kind") == "held_out" and plan is not None:
+        out["source"]["seed"] = int(_hp(plan, "seed"))
+    if fact.mix is not None:  # a mixture member: its share (the seed makes the draw deterministic)
+        out["mix"] = {**fact.mix, "seed": int(_hp(plan, "seed"))} if plan is not None else dict(fact.mix)
+    return out
+
+
+def _role_data(plan: Plan, role: str) -> dict[str, Any] | list[dict[str, Any]] | None:
+    """A role's data entry, or the list of its members' entries when the role is a mixture."""
+    facts = [d for d in plan.data if d.role == role]
+    if len(facts) > 1 or (facts and facts[0].mix is not None):
+        return [_data(f, plan) for f in facts]  # type: ignore[misc]
+    return _data(facts[0], plan) if facts else None
+
+
+def _entries(*values: Any) -> list[dict[str, Any]]:
+    """Data entries of roles, mixtures flattened into their members."""
+    out: list[dict[str, Any]] = []
+    for value in values:
+        out.extend(value if isinstance(value, list) else [value] if value else [])
+    return out
 
 
 def _model(plan: Plan, role: str) -> dict[str, Any] | None:
@@ -237,7 +263,9 @@ class _Graph:
         final = f"{out_dir}/adapter" if peft_cfg else f"{out_dir}/model"
         inputs = dict(extra_inputs or {})
         inputs.update(init_inputs(self.init))
-        if rows is None and data is not None:
+        if rows is None and isinstance(data, list):  # a mixture: the rows its members contribute
+            rows = sum(int((d.get("mix") or {}).get("rows_used") or 0) for d in data)
+        elif rows is None and data is not None:
             fact = next((d for d in self.plan.data if d.role == data.get("role") and d.path == data.get("spec_path")),
                         None)
             rows = fact.rows if fact is not None else None
@@ -282,17 +310,19 @@ def build_stages(plan: Plan) -> list[Stage]:
     launcher = plan.launch.launcher
     g = _Graph(plan, launcher, config_name(plan.launch) if launcher == "accelerate" else None)
     golden = _data(_fact(plan, "golden"))
-    train, pref, prompts, validation = (_data(_fact(plan, r)) for r in ("train", "preference", "prompts",
-                                                                         "validation"))
-    inputs_of = lambda *ds: {d["role"]: d["spec_path"] for d in ds if d}  # noqa: E731  (spec-relative)
+    train, pref, prompts = (_role_data(plan, r) for r in ("train", "preference", "prompts"))
+    # spec-relative files; a Hub source is no file: its commit is locked and its rows fingerprinted by the guard
+    inputs_of = lambda *ds: {d["name"] if d.get("mix") else d["role"]: d["spec_path"]  # noqa: E731
+                             for d in _entries(*ds) if (d.get("source") or {}).get("kind") not in NOT_FILES}
+    validation = _role_data(plan, "validation")
+    scanned = validation if (validation or {}).get("source", {}).get("kind") != "held_out" else None
     contract = plan.contract.model_dump(mode="json") if plan.contract else None
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
-          inputs={**inputs_of(train, pref, prompts, validation), **({"golden": golden["spec_path"]} if golden else {})},
+          inputs={**inputs_of(train, pref, prompts, scanned), **inputs_of(golden)},
           outputs={"report": "reports/firewall.json", "personal_data": "reports/personal_data.json"},
-          config={"golden": golden, "training": [d for d in (train, pref, prompts, validation) if d], "settings": fw,
-                  "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""}},
-          )
+          config={"golden": golden, "training": _entries(train, pref, prompts, scanned), "settings": fw,
+                  "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""}})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}

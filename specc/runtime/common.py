@@ -332,6 +332,9 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
                 "label": bool(row["label"])}
     if fmt == "prompts":
         return {"prompt": _as_turn("user", row["prompt"])}
+    if fmt == "unpaired_preference":
+        return {"prompt": _as_turn("user", row["prompt"]), "completion": _as_turn("assistant", row["completion"]),
+                "label": bool(row["label"])}
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
 
 
@@ -357,8 +360,14 @@ _FORMAT_COLUMNS = {"messages": ["messages"], "prompt_completion": ["prompt", "co
                    "unpaired_preference": ["prompt", "completion", "label"]}
 
 
-def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role: str | None = None):
-    """A ``datasets.Dataset`` from a JSONL file, with only the columns its format needs.
+def load_rows_dataset(path: Path | dict[str, Any] | list[dict[str, Any]], fmt: str = "auto", *, chat: bool = True,
+                      role: str | None = None):
+    """A ``datasets.Dataset`` with only the columns its format needs.
+
+    ``path`` is a JSONL file or a stage CONFIG data entry (or a mixture's entries): any source the spec can name.
+    A plain local JSONL source is read by specc's own validated reader (below); every other source (other file
+    kinds, Hub datasets, renamed columns, alpaca, sharegpt, mixtures) by :mod:`specc.runtime.datasource`, the
+    loader the firewall read the same rows through, mapped to its canonical format.
 
     ``chat`` turns prompt/completion, preference and prompt rows into conversational rows (needs a
     tokenizer with a chat template); without it rows pass through as plain strings. ``role`` is the data's
@@ -371,6 +380,14 @@ def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role:
 
     from specc.data.jsonl import DataError, iter_jsonl
     from specc.run.manifest import file_sha256
+
+    if isinstance(path, (dict, list)):
+        entry = path if isinstance(path, dict) else None
+        if entry is not None and _plain_jsonl_entry(entry):
+            fmt = entry.get("format") or fmt
+            path = Path(entry["path"])
+        else:
+            return _load_mapped_rows(path, fmt, chat)
 
     if fmt == "auto":
         first = next(iter(iter_jsonl(path)), None)
@@ -392,6 +409,36 @@ def load_rows_dataset(path: Path, fmt: str = "auto", *, chat: bool = True, role:
             log(f"REFUSED: {cause}")
             raise SystemExit(1) from None
         raise
+
+
+def _plain_jsonl_entry(entry: dict[str, Any]) -> bool:
+    """A CONFIG data entry that is one local JSONL file read as it is (no mapping): the validated reader's case."""
+    from specc.data.sources import Source
+
+    source = Source.from_entry(entry)
+    return bool(source.streams_without_datasets and not source.columns and not source.roles
+                and source.format not in ("alpaca", "sharegpt") and source.split is None)
+
+
+def _load_mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, chat: bool):
+    """Any other source, through the datasets loader and the source's mapping."""
+    if isinstance(entry, list):  # a mixture: its members drawn as the plan says (specc.data.mixture)
+        from specc.runtime.datasource import load_mixture
+
+        ds = load_mixture(entry)
+        fmt = entry[0].get("format") or fmt
+    else:
+        from specc.runtime.datasource import load_mapped
+
+        ds = load_mapped(entry)
+        fmt = entry.get("format") or fmt
+    if len(ds) == 0:
+        raise ValueError(f"{entry}: no rows")
+    if fmt == "auto":
+        fmt = detect_format(ds[0])
+    if not chat:
+        return ds.select_columns(_FORMAT_COLUMNS[fmt])
+    return ds.map(lambda row: _conversational(fmt, row), remove_columns=ds.column_names)
 
 
 # ---------------------------------------------------------------- models

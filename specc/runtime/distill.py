@@ -88,17 +88,32 @@ def _key(prompt: Any) -> str:
     return hashlib.sha256(json.dumps(prompt, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
-    """Prompts from JSONL rows ``{"prompt": str | messages}`` or ``{"messages": [...]}``.
+def read_prompts(path: str | Path | dict | list, limit: int | None = None) -> list[PromptRow]:
+    """Prompts from rows ``{"prompt": str | messages}`` or ``{"messages": [...]}``.
 
-    For ``messages`` rows a trailing assistant turn is dropped (the teacher writes it). Duplicate prompts are
-    kept once, in first-seen order, so the output has one answer per distinct prompt.
+    ``path`` is a JSONL file, or a stage CONFIG data entry (any source, read through
+    :func:`specc.data.sources.iter_source_rows`, with its column mapping). For ``messages`` rows a trailing
+    assistant turn is dropped (the teacher writes it). Duplicate prompts are kept once, in first-seen order,
+    so the output has one answer per distinct prompt.
     """
     from specc.data.jsonl import iter_jsonl  # the reader `specc check` and the firewall stage validated with
 
     rows: list[PromptRow] = []
     seen: set[str] = set()
-    for lineno, obj in iter_jsonl(path):
+    if isinstance(path, list):  # a mixture of prompt sources, drawn as for training
+        from specc.runtime.datasource import load_mixture
+
+        numbered = enumerate(load_mixture(path), 1)
+        path = "mixture of " + ", ".join(str(e.get("spec_path")) for e in path)
+    elif isinstance(path, dict):
+        from specc.data.sources import Source, iter_source_rows
+
+        source = Source.from_entry(path)
+        path = source.name
+        numbered = ((line, row) for _name, line, row in iter_source_rows(source))
+    else:
+        numbered = iter_jsonl(path)  # the reader `specc check` and the firewall stage validated with
+    for lineno, obj in numbered:
         if "prompt" in obj:
             prompt = obj["prompt"]
         elif "messages" in obj:
@@ -268,7 +283,7 @@ def generate_vllm(model_ref: str, texts: Sequence[str], *, batch_size: int, max_
         yield [o.outputs[0].text.strip() for o in outs]
 
 
-def prompts_dataset(path: str | Path, *, chat: bool, limit: int | None = None):
+def prompts_dataset(path: str | Path | dict | list, *, chat: bool, limit: int | None = None):
     """A ``datasets.Dataset`` with one ``prompt`` column, as TRL's on-policy trainers expect.
 
     Accepts prompts, prompt/completion and messages rows (answers are dropped: the student writes its own

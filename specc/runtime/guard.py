@@ -71,7 +71,7 @@ def data_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
     for key in DATA_KEYS:
         value = config.get(key)
         for entry in value if isinstance(value, list) else [value]:
-            if isinstance(entry, dict) and entry.get("path"):
+            if isinstance(entry, dict) and (entry.get("path") or entry.get("source")):
                 out.append(entry)
     seen = {e.get("spec_path") for e in out}
     for entry in fpmod.referenced_files(config)[0]:
@@ -97,9 +97,17 @@ def _save_cache(cache: HashCache) -> None:
         pass
 
 
+DATA_LOCK = "reports/data-lock.json"
+"""What the firewall stage records of each Hub source it read: commit, rows and their fingerprint."""
+
+
 def verify_data(config: dict[str, Any]) -> None:
-    """Exit 3 unless every spec data file the stage reads (training data, golden set, general suites,
-    prompts) exists and matches its locked sha256.
+    """Exit 3 unless every spec data source the stage reads (training data, golden set, general suites,
+    prompts) exists and matches its lock.
+
+    Local files and folders match their locked sha256. A Hub source matches its locked commit (its
+    revision must still resolve to it) and the fingerprint of its rows: the firewall stage records that
+    fingerprint (``reports/data-lock.json``) when it reads the rows, and every later stage compares.
 
     Build-produced files (no ``spec_path``, e.g. teacher generations) are not in the lock: their
     producing stage wrote them after the plan was made; their freshness is the upstream check's job.
@@ -109,18 +117,74 @@ def verify_data(config: dict[str, Any]) -> None:
         if not entry.get("spec_path"):
             continue
         name = entry["spec_path"]
+        kind = (entry.get("source") or {}).get("kind")
+        if kind == "held_out":  # a share of data.train, checked as train
+            continue
+        if kind == "hub":
+            _verify_hub(entry, locked.get(name) or {}, recording=config.get("kind") == "firewall")
+            continue
         path = Path(entry["path"])
         role = (locked.get(name) or {}).get("role") or entry.get("role") or "data"
         what = "general-suite file" if role == "suite" else "data file"
-        if not path.is_file():
+        if not path.exists():
             fail(f"{what} {name} ({role}) is missing (looked at {path} from the build directory)")
         expected = (locked.get(name) or {}).get("sha256")
         if not expected:
             fail(f"{what} {name} is not in the plan's lock; recompile the build")
-        actual = file_sha256(path)
+        if path.is_dir():
+            from specc.data.sources import local_sha256
+
+            actual = local_sha256(path)
+        else:
+            actual = file_sha256(path)
         if actual != expected:
             fail(f"{what} {name} changed since the plan was made: sha256 {actual[:12]}… is not the "
                  f"locked {expected[:12]}…; re-run `specc plan`, review the change, then recompile")
+
+
+def _verify_hub(entry: dict[str, Any], locked: dict[str, Any], *, recording: bool) -> None:
+    """The locked commit, then the rows: recorded by the firewall stage, compared by every other stage."""
+    from specc.data.jsonl import DataError
+    from specc.data.sources import Source
+    from specc.runtime import datasource
+
+    name = entry["spec_path"]
+    src = entry.get("source") or {}
+    expected = (locked.get("source") or {}).get("revision") or src.get("revision")
+    if not expected:
+        fail(f"Hub source {name} has no locked revision; recompile the build")
+    source = Source.from_entry(entry)
+    try:
+        now = datasource.resolve_revision(source, src.get("requested_revision"))  # None: the main branch
+    except DataError as exc:
+        fail(f"{exc}; the lock needs revision {expected}")
+    if now != expected:
+        fail(f"Hub source {name} moved since the plan was made: revision "
+             f"{src.get('requested_revision') or 'main'!r} is now {now[:12]}…, not the locked {expected[:12]}…; "
+             "re-run `specc plan`, review the change, then recompile")
+    try:
+        rows, digest = datasource.fingerprint(source)
+    except DataError as exc:
+        fail(str(exc))
+    record_path = Path(DATA_LOCK)
+    try:
+        records = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    except ValueError:
+        records = {}
+    current = {"revision": now, "rows": rows, "fingerprint": digest}
+    if recording:
+        records[name] = current
+        from specc.runtime.common import write_json
+
+        write_json(record_path, records)
+        return
+    seen = records.get(name)
+    if seen is None:
+        fail(f"{DATA_LOCK} has no record of {name}: run the firewall stage first")
+    if seen != current:
+        fail(f"the rows of Hub source {name} differ from the rows the firewall read ({seen.get('rows')} rows, "
+             f"fingerprint {str(seen.get('fingerprint'))[:12]}…; now {rows} rows, {digest[:12]}…); "
+             "re-run the firewall stage on these rows")
 
 
 def verify_models(config: dict[str, Any]) -> None:
@@ -299,20 +363,23 @@ def verify_rows(config: dict[str, Any], key: str | None = None) -> None:
     down would otherwise surface as a traceback deep inside a trainer, hours into a run. The firewall
     stage reads every row anyway, so it checks them here, before any training stage can start.
     """
-    from specc.data.jsonl import DataError, iter_jsonl
+    from specc.data.jsonl import DataError
     from specc.data.rowformat import detect_format, row_problem
+    from specc.data.sources import Source, iter_source_rows
 
     entries: list[Any] = []
     for k in (key,) if key else ("training", "golden"):
         value = config.get(k)
         entries += value if isinstance(value, list) else [value]
     for entry in entries:
-        if not isinstance(entry, dict) or not entry.get("path"):
+        if not isinstance(entry, dict) or not (entry.get("path") or entry.get("source")):
+            continue
+        if (entry.get("source") or {}).get("kind") == "held_out":  # rows of data.train, checked there
             continue
         name = entry.get("spec_path") or entry["path"]
         fmt = entry.get("format") or "auto"
         try:
-            for line, row in iter_jsonl(entry["path"], display_name=name):
+            for _name, line, row in iter_source_rows(Source.from_entry(entry, name=name)):
                 if fmt == "auto":
                     fmt = detect_format(row)
                     if fmt is None:

@@ -58,6 +58,9 @@ class SuiteSpec:
     path: str | None = None
     task: str | None = None
     limit: int | None = None
+    entry: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    """A stage CONFIG data entry whose ``source`` says how to load it (a Hub golden set, CSV, a mapping);
+    its rows are read through :func:`specc.data.sources.iter_source_rows`, as the firewall read them."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -312,7 +315,14 @@ def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 
         if not rows:
             raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
         return _refusal(model, tokenizer, suite, rows, max(max_new_tokens, 48), batch_size)
-    rows = read_rows(suite.path, suite.limit)
+    if suite.entry is not None and suite.entry.get("source"):
+        from itertools import islice
+
+        from specc.data.sources import Source, iter_source_rows
+
+        rows = [row for _n, _l, row in islice(iter_source_rows(Source.from_entry(suite.entry)), suite.limit)]
+    else:
+        rows = read_rows(suite.path, suite.limit)
     if not rows:
         raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
     if suite.kind == "exact_match":

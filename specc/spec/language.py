@@ -17,9 +17,9 @@ is not supported on purpose: a plan must be reproducible from the spec and the d
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, field_validator, model_validator
 
 from specc.spec.base import Strict
 from specc.spec.training import TrainerSettings
@@ -38,7 +38,9 @@ Behaviour = Literal[
     "serving_cost",
 ]
 KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "realtime"]
-DataFormat = Literal["auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts"]
+DataFormat = Literal[
+    "auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts", "alpaca", "sharegpt"
+]
 MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval", "refusal"]
@@ -285,18 +287,64 @@ class ModelRef(Strict):
 
 
 class DataFile(Strict):
-    """One JSONL data file."""
+    """One data source: a local file or folder (``path``) or a Hugging Face Hub dataset (``hub``).
 
-    path: str = Field(description="JSONL file, relative to the spec file.")
+    Local sources may be JSONL, JSON, CSV or Parquet files, a directory of such files, or a folder written
+    by ``datasets.save_to_disk``. Emitted scripts read every source through ``datasets`` (one loader,
+    :mod:`specc.runtime.datasource`); JSONL files are also read without it by the light commands.
+    """
+
+    path: str | None = Field(
+        default=None,
+        description=(
+            "Local data, relative to the spec file: a .jsonl/.json/.csv/.parquet file, a directory of such files, "
+            "or a datasets.save_to_disk folder. Give exactly one of path or hub."
+        ),
+    )
+    hub: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        description="Hugging Face Hub dataset id (org/name), loaded with datasets.load_dataset.",
+    )
+    revision: str | None = Field(
+        default=None,
+        description=(
+            "Hub only: commit sha, tag or branch to load. The plan records the commit it resolves to; without "
+            "a commit sha the plan warns and names the commit, so it can be pasted here."
+        ),
+    )
+    subset: str | None = Field(default=None, description="Hub only: the dataset's configuration (load_dataset name).")
+    split: str | None = Field(
+        default=None,
+        description="Split to read, with datasets' slicing (e.g. train[:20%]). Default: train.",
+    )
+    data_files: str | list[str] | None = Field(
+        default=None, description="Hub only: the files of the repository to load (load_dataset data_files)."
+    )
     format: DataFormat = Field(
         default="auto",
         description=(
             "Row format: messages ({messages:[{role,content}]}), prompt_completion ({prompt,completion}), "
             "preference ({prompt,chosen,rejected}), unpaired_preference ({prompt,completion,label}: KTO rows), "
-            "text ({text}), prompts ({prompt}). auto detects it from the first row."
+            "text ({text}), prompts ({prompt}), alpaca ({instruction,input,output}, read as prompt/completion), "
+            "sharegpt ({conversations:[{from,value}]}, read as messages). auto detects it from the first row."
         ),
     )
-
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Renamed columns, {ours: theirs}: e.g. {prompt: question, completion: answer} reads the dataset's "
+            "question column as prompt. Ours are the format's names (prompt, completion, messages, text, chosen, "
+            "rejected, label, instruction, input, output, conversations)."
+        ),
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "sharegpt only: extra speaker names, {theirs: ours} (ours: system, user, assistant). human, user, gpt, "
+            "assistant, model, bot and system are known already."
+        ),
+    )
     licence: str | None = Field(
         default=None,
         description=(
@@ -307,6 +355,34 @@ class DataFile(Strict):
 
     _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
     _check_licence = field_validator("licence")(lambda cls, v: _no_control_characters(v))
+    _check_names = field_validator("revision", "subset", "split")(lambda cls, v: _no_control_characters(v))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataFile:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of `path` (local data) or `hub` (a Hub dataset id)")
+        if self.path is not None:
+            hub_only = [k for k in ("revision", "subset", "data_files") if getattr(self, k) is not None]
+            if hub_only:
+                raise ValueError(f"{', '.join(hub_only)} apply to `hub` sources only")
+        for ours, theirs in self.columns.items():
+            _no_control_characters(ours)
+            _no_control_characters(theirs)
+        if self.roles and self.format not in ("sharegpt", "auto"):
+            raise ValueError("`roles` maps sharegpt speaker names; it needs format: sharegpt (or auto)")
+        bad = sorted(v for v in self.roles.values() if v not in ("system", "user", "assistant"))
+        if bad:
+            raise ValueError(f"`roles` values must be system, user or assistant, not {', '.join(bad)}")
+        return self
+
+    @property
+    def where(self) -> str:
+        """How messages name this source: the spec's path, or ``hub:org/name`` with subset and split."""
+        if self.path is not None:
+            return self.path
+        from specc.data.sources import hub_name
+
+        return hub_name(self.hub or "", self.subset, self.split)
 
 
 class PersonalData(Strict):
@@ -329,6 +405,79 @@ class PersonalData(Strict):
         if self.action == "allow" and not self.reason.strip():
             raise ValueError("action: allow needs a `reason` (why personal data may stay in the training rows)")
         return self
+
+
+class MixMember(DataFile):
+    """One source of a mixture (a data role given as a list): a data source plus its share."""
+
+    weight: float | None = Field(
+        default=None, ge=0,
+        description=("Share of the mixture, relative to the other members' weights (give every member a weight, "
+                     "or none: then each contributes the rows it keeps)."),
+    )
+    max_rows: int | None = Field(default=None, gt=0, description="Keep at most this many rows of this source.")
+    fraction: float | None = Field(default=None, gt=0, le=1, description="Keep this fraction of this source's rows.")
+
+
+class Mixture(RootModel[list[MixMember]]):
+    """A data role given as a list of sources, mixed deterministically given the seed
+    (:mod:`specc.data.mixture`)."""
+
+    model_config = ConfigDict(frozen=True)
+    root: list[MixMember] = Field(min_length=1, description="The sources of the mixture.")
+
+    @model_validator(mode="after")
+    def _weights(self) -> Mixture:
+        weights = [m.weight for m in self.root]
+        if any(w is not None for w in weights):
+            if any(w is None for w in weights):
+                raise ValueError("give a weight to every member of the mixture, or to none")
+            if sum(w for w in weights if w is not None) <= 0:
+                raise ValueError("the weights of the mixture sum to zero: at least one must be positive")
+        return self
+
+    @property
+    def members(self) -> list[MixMember]:
+        return list(self.root)
+
+    @property
+    def where(self) -> str:
+        return "mixture of " + ", ".join(m.where for m in self.root)
+
+    @property
+    def format(self) -> str:
+        """The members' format when they agree (what format-dependent defaults look at), else auto."""
+        formats = {m.format for m in self.root}
+        return formats.pop() if len(formats) == 1 else "auto"
+
+
+Source = Annotated[
+    Union[Annotated[DataFile, Tag("source")], Annotated[Mixture, Tag("mixture")]],
+    Discriminator(lambda v: "mixture" if isinstance(v, (list, Mixture)) else "source"),
+]
+"""A data role: one source, or a list of sources (a mixture). The list/mapping shape picks the branch, so an
+error names the fields of the shape that was written, not of both."""
+
+
+class HeldOutFraction(Strict):
+    """A validation split carved out of ``data.train``: a seeded, deterministic share of its rows."""
+
+    fraction: float = Field(gt=0, le=0.5, description="Share of the training rows held out for validation.")
+
+
+Validation = Annotated[
+    Union[Annotated[DataFile, Tag("source")], Annotated[HeldOutFraction, Tag("fraction")]],
+    Discriminator(lambda v: "fraction" if isinstance(v, HeldOutFraction)
+                  or (isinstance(v, dict) and "fraction" in v) else "source"),
+]
+"""``data.validation``: its own source, or ``{fraction: 0.05}`` of the training rows."""
+
+
+def members_of(entry: DataFile | Mixture | None) -> list[DataFile]:
+    """The sources of a data role: none, one, or a mixture's members."""
+    if entry is None:
+        return []
+    return entry.members if isinstance(entry, Mixture) else [entry]
 
 
 class Suite(Strict):
@@ -369,29 +518,32 @@ class Suite(Strict):
 class Data(Strict):
     """The data the plan may use. What is present shapes the method (preference pairs → DPO, ...)."""
 
-    train: DataFile | None = Field(default=None, description="Demonstrations for SFT (messages or prompt/completion).")
-    preference: DataFile | None = Field(
+    train: Source | None = Field(
+        default=None,
+        description="Demonstrations for SFT (messages or prompt/completion); a list of sources is a mixture.",
+    )
+    preference: Source | None = Field(
         default=None,
         description=(
-            "Chosen/rejected pairs ({prompt, chosen, rejected}) for DPO or a reward model, or unpaired "
-            "answers labelled good or bad ({prompt, completion, label: true|false}) for KTO."
+            "Chosen/rejected pairs ({prompt, chosen, rejected}) for DPO or a reward model, or unpaired answers "
+            "labelled good or bad ({prompt, completion, label: true|false}) for KTO; a list of sources is a mixture."
         ),
     )
-    prompts: DataFile | None = Field(
+    prompts: Source | None = Field(
         default=None,
         description="Prompts only: what a distillation teacher answers, or what online RL samples from.",
-    )
-    validation: DataFile | None = Field(
-        default=None,
-        description=(
-            "Validation split for evaluation during training (eval_loss every eval_steps, best checkpoint, "
-            "early stopping), in the training stage's row format. Firewalled against the golden set like "
-            "training data."
-        ),
     )
     golden: DataFile | None = Field(
         default=None,
         description="Held-out golden set for the target metric. Never opened by a training stage.",
+    )
+    validation: Validation | None = Field(
+        default=None,
+        description=(
+            "Validation rows for evaluation during training (eval_loss every eval_steps, best checkpoint, early "
+            "stopping), in the training stage's row format: a source (firewalled against the golden set like "
+            "training data), or {fraction: 0.05} of data.train (a seeded, deterministic split)."
+        ),
     )
     general_suites: list[Suite] = Field(
         default_factory=list,
@@ -580,6 +732,10 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {}
 
 
 def _collect(model: type[BaseModel], prefix: str) -> None:
+    if issubclass(model, RootModel):  # a list section (a mixture): keys of its items, data.train[n]
+        for sub in _submodels(model.model_fields["root"].annotation):
+            _collect(sub, f"{prefix}[n]")
+        return
     for key, field in model.model_fields.items():
         SECTION_KEYS.setdefault(key, ())
         SECTION_KEYS[key] = SECTION_KEYS[key] + (prefix,)
@@ -601,7 +757,7 @@ def _submodels(ann: object) -> list[type[BaseModel]]:
 
 _collect(Spec, "")
 
-__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS"] + [
+__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS", "Mixture", "Source", "members_of"] + [
     n for n in dir() if isinstance(globals()[n], type) and issubclass(globals()[n], Strict)
 ]
 

@@ -1,0 +1,259 @@
+"""The one data loader of emitted scripts: every source a spec can name, read through ``datasets``.
+
+Why one module: the firewall stage, the trainers, the teacher's prompts and ``specc check`` must read the
+same rows, in the same order, with the same column mapping; any second reader could disagree with the
+first and let golden rows through. Sources: JSONL/JSON/CSV/Parquet files, a directory of them, a
+``datasets.save_to_disk`` folder, and Hub datasets (``load_dataset(id, name=subset, split=..., revision=...)``).
+
+Hub sources and pinning: the plan resolves a Hub revision to a commit once (:func:`resolve_revision`) and
+the lock records it; stages load exactly that commit. The firewall stage also records a fingerprint of the
+rows it read (:func:`fingerprint`), and later stages refuse rows that differ (:mod:`specc.runtime.guard`).
+
+``SPECC_HUB_MIRROR`` (a directory) maps a Hub id ``org/name`` to the folder ``$SPECC_HUB_MIRROR/org/name``:
+a git clone of the dataset repository laid out as on the Hub (dataset card with ``configs``, data files).
+Air-gapped clusters use it, and so do the tests; the loading code is the same as for the Hub, and the
+revision is resolved with git in the clone instead of the Hub's API.
+
+``datasets`` is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from specc.data.jsonl import DataError
+from specc.data.sources import DATA_EXTRA, Source
+
+__all__ = ["MIRROR_ENV", "fingerprint", "hold_out", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
+
+MIRROR_ENV = "SPECC_HUB_MIRROR"
+
+_SHA_LEN = 40
+
+
+def _datasets(source: Source):
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(source.name, 0, f"reading a {source.kind} source needs the data stack (datasets): "
+                                        f"{DATA_EXTRA}") from None
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    return datasets
+
+
+def mirror_folder(hub: str) -> Path | None:
+    """The local clone a Hub id maps to under ``SPECC_HUB_MIRROR``; None when no mirror is set."""
+    root = os.environ.get(MIRROR_ENV)
+    return Path(root) / hub if root else None
+
+
+def resolve_revision(source: Source, revision: str | None = None) -> str:
+    """The commit sha ``revision`` (default: the main branch) of a Hub source is at, now.
+
+    Raises :class:`DataError` when it cannot be resolved (unknown revision, no network, no such dataset)."""
+    hub = source.hub or ""
+    folder = mirror_folder(hub)
+    if folder is not None:
+        if not folder.is_dir():
+            raise DataError(source.name, 0, f"{hub} is not in the Hub mirror {os.environ[MIRROR_ENV]} "
+                                            f"(looked for {folder})")
+        wanted = revision or "HEAD"
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--verify", "--quiet", f"{wanted}^{{commit}}"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DataError(source.name, 0, f"revision {wanted!r} cannot be resolved in the mirror clone {folder}")
+        return done.stdout.strip()
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        raise DataError(source.name, 0, f"a Hub source needs huggingface_hub: {DATA_EXTRA}") from None
+    try:
+        info = HfApi().dataset_info(hub, revision=revision)
+    except Exception as exc:  # offline, unknown repo or revision: the library's own message says which
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(source.name, 0, f"revision {revision or 'main'!r} of {hub} cannot be resolved: {why} "
+                                        "(offline? pin a commit sha that is in the local datasets cache)") from None
+    return str(info.sha)
+
+
+def _check_mirror_checkout(source: Source, folder: Path) -> None:
+    """A mirror clone serves its checked-out files: they must be the locked commit."""
+    if source.revision and len(source.revision) == _SHA_LEN:
+        head = resolve_revision(Source(name=source.name, kind="hub", hub=source.hub))
+        if head != source.revision:
+            raise DataError(source.name, 0, f"the mirror clone {folder} has {head[:12]} checked out, not the "
+                                            f"locked revision {source.revision[:12]}; check it out, or re-plan")
+
+
+def load_raw(source: Source):
+    """The source as a ``datasets.Dataset``, columns as stored (mapping is the caller's: see :func:`iter_raw`).
+
+    Every failure of ``datasets`` (missing split, unknown subset, a CSV with a ragged row, unreadable files)
+    becomes one :class:`DataError` naming the source."""
+    ds_lib = _datasets(source)
+    split = source.split or "train"
+    try:
+        if source.kind == "hub":
+            folder = mirror_folder(source.hub or "")
+            if folder is not None:
+                if not folder.is_dir():
+                    raise DataError(source.name, 0, f"{source.hub} is not in the Hub mirror (looked for {folder})")
+                _check_mirror_checkout(source, folder)
+                ds = ds_lib.load_dataset(str(folder), name=source.subset, split=split, data_files=source.data_files,
+                                         cache_dir=_content_cache(ds_lib, folder))
+            else:
+                ds = ds_lib.load_dataset(source.hub, name=source.subset, split=split, data_files=source.data_files,
+                                         revision=source.revision)
+        elif source.kind == "saved":
+            loaded = ds_lib.load_from_disk(os.path.abspath(source.path or ""))
+            if isinstance(loaded, ds_lib.DatasetDict):
+                base = split.split("[", 1)[0]
+                if base not in loaded:
+                    raise DataError(source.name, 0, f"no split {base!r}; the folder has {', '.join(loaded)}")
+                loaded = loaded[base]
+            if "[" in split:
+                raise DataError(source.name, 0, "split slicing is not supported for save_to_disk folders")
+            ds = loaded
+        elif source.kind == "directory":
+            folder = Path(os.path.abspath(source.path or ""))
+            ds = ds_lib.load_dataset(str(folder), split=split, cache_dir=_content_cache(ds_lib, folder))
+        else:
+            builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}[source.kind]
+            # CSV cells are text: an answer "1" must stay the string "1", an empty cell "" (not NaN)
+            extra = _csv_as_text(ds_lib, source) if builder == "csv" else {}
+            ds = ds_lib.load_dataset(builder, data_files=os.path.abspath(source.path or ""), split=split, **extra)
+    except DataError:
+        raise
+    except Exception as exc:  # datasets/pyarrow say what is wrong; we say where
+        raise DataError(source.name, 0, _why(exc)) from None
+    if len(ds) == 0:
+        raise DataError(source.name, 0, f"no rows (split {split!r})")
+    return ds
+
+
+def _content_cache(ds_lib, folder: Path) -> str:
+    """A datasets cache directory keyed by the folder's content.
+
+    datasets keys its cache of a folder whose dataset card lists ``configs`` without the files' paths or
+    times: a folder whose files changed (or another folder with the same name) is served the rows cached
+    for the first one. Keying by content makes the rows always those of the files as they are now."""
+    from specc.data.sources import local_sha256
+
+    return os.path.join(ds_lib.config.HF_DATASETS_CACHE, "specc-by-content", local_sha256(folder)[:24])
+
+
+def _csv_as_text(ds_lib, source: Source) -> dict[str, Any]:
+    """load_dataset arguments that keep every CSV column text (the header names them)."""
+    import csv
+
+    with open(source.path or "", encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        raise DataError(source.name, 1, "no header row: a CSV source names its columns in its first line")
+    features = ds_lib.Features({name: ds_lib.Value("string") for name in header})
+    return {"features": features, "keep_default_na": False}
+
+
+def _why(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({' '.join(str(cause).split())[:300]})"
+    return text[:600]
+
+
+def iter_raw(source: Source, *, batch_size: int = 1000) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(row number, row)`` for every row of the source (1-based), in the order the trainer sees them;
+    memory is one batch (the dataset itself is memory-mapped Arrow)."""
+    ds = load_raw(source)
+    number = 0
+    for batch in ds.iter(batch_size=batch_size):
+        keys = list(batch)
+        for values in zip(*(batch[k] for k in keys)):
+            number += 1
+            yield number, dict(zip(keys, values))
+
+
+def fingerprint(source: Source) -> tuple[int, str]:
+    """``(rows, sha256)`` of the rows a source yields: each row as canonical JSON (sorted keys), in order.
+
+    The lock of a Hub source: the same commit can still serve other rows (a changed split slice, a
+    different ``datasets`` version's decoding), and the firewall's verdict holds only for the rows it read."""
+    digest = hashlib.sha256()
+    rows = 0
+    for _number, row in iter_raw(source):
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
+        rows += 1
+    return rows, digest.hexdigest()
+
+
+def load_mapped(entry: dict[str, Any]):
+    """A stage CONFIG data entry as a ``datasets.Dataset`` of canonical rows (the mapping of
+    :class:`specc.data.mapping.Mapper`: renamed columns, alpaca, sharegpt), ready for a trainer."""
+    source = Source.from_entry(entry)
+    ds = load_raw(source)
+    mapper = source.mapper()
+    if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt", "auto"):
+        return ds
+    problem = mapper.columns_problem(ds.column_names)
+    if problem is not None:
+        raise DataError(source.name, 1, problem)
+    mapper.decide(ds[0])
+    if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt"):
+        return ds
+    return ds.map(mapper, remove_columns=ds.column_names)
+
+
+def load_mixture(entries: list[dict[str, Any]]):
+    """The rows of a mixture (stage CONFIG entries of its members, each with ``mix``), drawn as
+    :func:`specc.data.mixture.member_counts` says: each member shuffled with the seed, cut to its count
+    (repeated when upsampled), then all members concatenated and shuffled with the seed. Same seed and
+    data: same rows in the same order."""
+    from specc.data.mixture import MixtureError, member_counts
+    from specc.data.rowformat import REQUIRED_KEYS
+
+    ds_lib = _datasets(Source.from_entry(entries[0]))
+    loaded = []
+    for entry in entries:
+        ds = load_mapped(entry)
+        fmt = entry.get("format") or "auto"
+        if fmt in REQUIRED_KEYS:
+            ds = ds.select_columns(list(REQUIRED_KEYS[fmt]))
+        loaded.append(ds)
+    mixes = [entry.get("mix") or {} for entry in entries]
+    seed = int(mixes[0].get("seed", 0))
+    try:
+        counts = member_counts([len(ds) for ds in loaded], [m.get("weight") for m in mixes],
+                               [m.get("max_rows") for m in mixes], [m.get("fraction") for m in mixes])
+    except MixtureError as exc:
+        raise DataError(entries[0].get("role", "mixture"), 0, str(exc)) from None
+    parts = []
+    for ds, mix, count in zip(loaded, mixes, counts):
+        from specc.data.mixture import kept_rows
+
+        kept = kept_rows(len(ds), mix.get("max_rows"), mix.get("fraction"))
+        shuffled = ds.shuffle(seed=seed)
+        parts.append(shuffled.select([i % kept for i in range(count)]))
+    features = parts[0].features
+    parts = [parts[0], *(p.cast(features) for p in parts[1:])]
+    return ds_lib.concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()
+
+
+def hold_out(dataset, validation: dict[str, Any] | None):
+    """(train, validation) datasets: ``validation`` is the stage's ``validation`` entry. A held-out fraction
+    (``{"source": {"kind": "held_out", "fraction", "seed"}}``) is a seeded split of ``dataset`` (same seed and
+    rows: same split, disjoint by construction); any other entry is loaded as its own source."""
+    if not validation:
+        return dataset, None
+    src = validation.get("source") or {}
+    if src.get("kind") == "held_out":
+        parts = dataset.train_test_split(test_size=float(src["fraction"]), seed=int(src.get("seed", 0)), shuffle=True)
+        return parts["train"], parts["test"]
+    return dataset, load_mapped(validation)
