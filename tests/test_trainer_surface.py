@@ -198,7 +198,7 @@ def test_a_label_column_in_a_prompt_completion_file_is_a_row_error():
     assert detect_format(row) == "unpaired_preference"
     assert "labelled bad" in row_problem(row, "prompt_completion")
     assert row_problem(row, "unpaired_preference") is None
-    assert "true or false" in row_problem({**row, "label": "no"}, "unpaired_preference")
+    assert "must be true (desirable) or false (undesirable)" in row_problem({**row, "label": "no"}, "unpaired_preference")
 
 
 # ---------------------------------------------------------------- chat templates

@@ -222,10 +222,15 @@ def run_check(
         from specc.contract.firewall import scan  # the scanner itself only when there is something to scan
 
         report = scan(golden.input_file(), [inp.input_file() for inp in training], settings)
-    from specc.contract.pii import scan_files
+    from specc.contract.pii import scan_files, scan_rows
 
     policy = loaded.spec.data.personal_data
-    personal = scan_files([(inp.path, inp.display, inp.role) for inp in training], policy.action, policy.reason)
+    plain = [inp for inp in training if not inp.source]
+    personal = scan_files([(inp.path, inp.display, inp.role) for inp in plain], policy.action, policy.reason)
+    for inp in training:  # Hub, CSV, Parquet, mapped sources: row by row through the same reader as the firewall
+        if inp.source and (inp.source or {}).get("kind") != "held_out":
+            rows = ((line, row) for _n, line, row in inp.input_file().rows())
+            personal.files.append(scan_rows(rows, name=inp.display, role=inp.role))
     return CheckResult(spec=spec_display, golden=golden, training=tuple(training), rows=rows, report=report,
                        personal_data=personal)
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from specc.contract.fields import iter_text_fields
 from specc.data.jsonl import MAX_LINE_BYTES
@@ -290,6 +290,38 @@ def scan_file(path: str | Path, *, name: str | None = None, role: str = "train",
     return report
 
 
+def scan_rows(rows: Iterable[tuple[int, Any]], *, name: str, role: str = "train",
+              listed: int = LISTED_HITS) -> PiiFileReport:
+    """Scan rows already read as objects (``(row number, row)``): sources that are not one local JSONL file —
+    Hub datasets, Parquet, CSV, mapped columns — read through the stages' own reader."""
+    report = PiiFileReport(name=name, role=role)
+    for line_no, row in rows:
+        report.rows += 1
+        flagged = False
+        for field_path, value in _fields(row):
+            for kind, start, end in find_pii(value):
+                flagged = True
+                hit = PiiHit(kind, name, line_no, field_path, mask(kind, value[start:end]))
+                report.counts[kind] = report.counts.get(kind, 0) + 1
+                report.first.setdefault(kind, hit)
+                if len(report.listed) < listed:
+                    report.listed.append(hit)
+        report.rows_flagged += flagged
+    return report
+
+
+def scan_entry(entry: dict[str, Any], role: str | None = None) -> PiiFileReport:
+    """One stage CONFIG data entry: a local JSONL file by the fast byte scan, any other source row by row."""
+    from specc.data.sources import Source, iter_source_rows
+
+    role = role or entry.get("role") or "train"
+    source = Source.from_entry(entry)
+    name = entry.get("spec_path") or source.name
+    if source.streams_without_datasets and not source.columns and source.path:
+        return scan_file(source.path, name=name, role=role)
+    return scan_rows(((line, row) for _n, line, row in iter_source_rows(source)), name=name, role=role)
+
+
 def _scan_row(raw: bytes, kinds: frozenset[str], line_no: int, display: str, report: PiiFileReport,
               listed: int) -> None:
     try:
@@ -399,8 +431,9 @@ def stage_check(config: dict[str, Any], report_path: Path) -> int:
     CONFIG: ``training`` entries (``path``, ``spec_path``, ``role``) and ``personal_data`` (action, reason).
     """
     policy = config.get("personal_data") or {"action": "warn", "reason": ""}
-    report = scan_files([(d["path"], d["spec_path"], d["role"]) for d in config.get("training", [])],
-                        policy.get("action", "warn"), policy.get("reason", ""))
+    report = PiiReport(action=policy.get("action", "warn"), reason=policy.get("reason", ""),
+                       files=[scan_entry(d) for d in config.get("training", [])
+                              if (d.get("source") or {}).get("kind") != "held_out"])
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     import sys

@@ -101,10 +101,11 @@ def _check_intended_use(spec: Spec, trains: bool, method: str, base: KnownModel,
     subjects: list[tuple[str, str | None]] = [(f"base model {base.ref.ref}", base.licence)]
     if teacher is not None and method == "distill":
         subjects.append((f"teacher {teacher.ref.ref}", teacher.licence))
+    from specc.spec.language import members_of
+
     for role in ("train", "preference", "prompts"):
-        entry = getattr(spec.data, role)
-        if entry is not None:
-            subjects.append((f"data.{role} dataset {entry.path}", entry.licence))
+        for entry in members_of(getattr(spec.data, role)):  # one source, or each member of a mixture
+            subjects.append((f"data.{role} dataset {entry.where}", entry.licence))
     for what, licence in subjects:
         info = licence_info(licence) if licence else None
         if info is None:

@@ -280,7 +280,7 @@ class _Graph:
             "checkpoint_min_interval_s": int(_hp(self.plan, "checkpoint_min_interval_s")),
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
-            **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"))) if evaluates else {}),
+            **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"), self.plan)) if evaluates else {}),
             **(extra_config or {}),
         }
         needs = ["firewall"] + ([self.last_trainer] if self.last_trainer else [])

@@ -25,7 +25,7 @@ from specc.runtime import localmodel
 __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
-    "write_json", "write_text", "checkpoint_problem", "adapter_chain", "load_eval_dataset", "check_optimizer",
+    "write_json", "write_text", "checkpoint_problem", "adapter_chain", "load_eval_dataset", "split_validation", "check_optimizer",
 ]
 
 
@@ -465,11 +465,26 @@ def supports_assistant_only_loss(tokenizer) -> bool:
 
 def load_eval_dataset(config: dict[str, Any], *, chat: bool = True):
     """The stage's validation split (``config["validation"]``, locked and firewalled like its training
-    data) in the shapes TRL expects, or None when the stage evaluates nothing."""
+    data) in the shapes TRL expects, or None when the stage evaluates nothing. Any source kind the spec can
+    name; a held-out share of the training rows is split by :func:`split_validation` instead."""
     entry = config.get("validation")
     if not entry:
         return None
-    return load_rows_dataset(data_path(entry), entry.get("format", "auto"), chat=chat)
+    if (entry.get("source") or {}).get("kind") == "held_out":
+        raise ValueError("a held-out validation split is cut from the training rows: use common.split_validation")
+    return load_rows_dataset(entry, entry.get("format", "auto"), chat=chat)
+
+
+def split_validation(train_dataset, config: dict[str, Any], *, chat: bool = True):
+    """(train, validation) for the stage: a held-out fraction of data.train is a seeded split of the training
+    rows (disjoint by construction, :func:`specc.runtime.datasource.hold_out`); any other validation source is
+    loaded as its own; no validation: (train, None)."""
+    entry = config.get("validation")
+    if entry and (entry.get("source") or {}).get("kind") == "held_out":
+        from specc.runtime.datasource import hold_out
+
+        return hold_out(train_dataset, entry)
+    return train_dataset, load_eval_dataset(config, chat=chat)
 
 
 def _quantization_config(quant: dict[str, Any], dtype):
