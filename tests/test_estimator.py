@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from specc.plan.estimator import (
-    GIB, Hardware, TrainingShape, choose_budget, estimate_compute, estimate_memory, lora_trainable_params,
+    GIB, DeviceBudget, TrainingShape, choose_budget, estimate_compute, estimate_memory, lora_trainable_params,
 )
 from specc.plan.modelinfo import ModelFacts, facts_from_config, model_facts
 
@@ -48,7 +48,7 @@ def test_llama_factory_table_within_factor_1_5(facts, budget, precision, bits, p
 def test_qlora_paper_65b_fits_one_48gb_gpu_but_16bit_lora_does_not():
     # Dettmers et al. 2023 (QLoRA), abstract: a 65B model finetuned on a single 48GB GPU.
     # Assumed: seq_len 512, micro_batch 1, checkpointing on, LoRA r=16 on all linear layers.
-    choice = choose_budget(LLAMA_65B, Hardware(gpus=1, gpu_memory_gb=48), PUBLISHED_SHAPE)
+    choice = choose_budget(LLAMA_65B, DeviceBudget(gpus=1, gpu_memory_gb=48), PUBLISHED_SHAPE)
     assert choice.budget == "qlora" and choice.fits
     assert not choice.option("lora").fits and not choice.option("full").fits
     assert choice.option("qlora").needed_gib <= 48 * 0.95
@@ -56,21 +56,21 @@ def test_qlora_paper_65b_fits_one_48gb_gpu_but_16bit_lora_does_not():
 
 def test_8b_lora_fits_a_24gb_card():
     shape = TrainingShape(seq_len=512, micro_batch=1, gradient_checkpointing=True)
-    choice = choose_budget(L31_8B, Hardware(gpus=1, gpu_memory_gb=24), shape)
+    choice = choose_budget(L31_8B, DeviceBudget(gpus=1, gpu_memory_gb=24), shape)
     assert choice.budget == "lora" and choice.fits
     assert not choice.option("full").fits
 
 
 def test_8b_at_2048_tokens_micro_batch_2_on_24gb_falls_back_to_qlora_with_numbers():
     # (At micro batch 1 8B LoRA fits 24 GB at 2k tokens, as published: tests/test_calibration.py.)
-    choice = choose_budget(L31_8B, Hardware(gpus=1, gpu_memory_gb=24), TrainingShape(seq_len=2048, micro_batch=2))
+    choice = choose_budget(L31_8B, DeviceBudget(gpus=1, gpu_memory_gb=24), TrainingShape(seq_len=2048, micro_batch=2))
     assert choice.budget == "qlora"
     assert any("frozen base does not fit at 16 bits" in r for r in choice.reasons)
     assert "GiB" in choice.option("lora").reason
 
 
 def test_70b_on_one_24gb_card_nothing_fits_and_suggestions_are_given():
-    choice = choose_budget(L31_70B, Hardware(gpus=1, gpu_memory_gb=24), TrainingShape())
+    choice = choose_budget(L31_70B, DeviceBudget(gpus=1, gpu_memory_gb=24), TrainingShape())
     assert choice.budget is None and not choice.fits
     assert all(not o.fits for o in choice.options)
     text = " ".join(choice.suggestions)
@@ -81,19 +81,19 @@ def test_70b_on_one_24gb_card_nothing_fits_and_suggestions_are_given():
 
 def test_full_only_when_goal_needs_it():
     facts = model_facts("Qwen/Qwen2.5-0.5B")
-    hardware = Hardware(gpus=1, gpu_memory_gb=80)
+    hardware = DeviceBudget(gpus=1, gpu_memory_gb=80)
     assert choose_budget(facts, hardware, TrainingShape()).budget == "lora"
     assert choose_budget(facts, hardware, TrainingShape(), goal_needs_full=True).budget == "full"
     assert choose_budget(facts, hardware, TrainingShape(), goal_needs_full=True, allow=("lora", "qlora")).budget == "lora"
 
 
 def test_goal_needs_full_but_it_does_not_fit_falls_back_to_lora():
-    choice = choose_budget(L31_8B, Hardware(gpus=1, gpu_memory_gb=40), TrainingShape(), goal_needs_full=True)
+    choice = choose_budget(L31_8B, DeviceBudget(gpus=1, gpu_memory_gb=40), TrainingShape(), goal_needs_full=True)
     assert choice.budget == "lora" and any("does not fit" in r for r in choice.reasons)
 
 
 def test_forced_budget_that_does_not_fit_is_reported_with_numbers():
-    choice = choose_budget(L31_8B, Hardware(gpus=1, gpu_memory_gb=24), TrainingShape(), forced="full")
+    choice = choose_budget(L31_8B, DeviceBudget(gpus=1, gpu_memory_gb=24), TrainingShape(), forced="full")
     assert choice.forced and choice.budget == "full" and not choice.fits
     assert choice.option("full").needed_gib > 24
 
@@ -105,16 +105,16 @@ def test_multi_gpu_full_uses_sharding():
     zero2 = estimate_memory(L31_8B, replace(shape, budget="full", num_gpus=8, sharding="zero2"))
     assert eight.per_gpu < zero2.per_gpu < one.per_gpu
     assert eight.weights < one.weights / 4 and zero2.weights == one.weights
-    choice = choose_budget(L31_8B, Hardware(gpus=8, gpu_memory_gb=80), shape, goal_needs_full=True)
+    choice = choose_budget(L31_8B, DeviceBudget(gpus=8, gpu_memory_gb=80), shape, goal_needs_full=True)
     assert choice.budget == "full" and choice.option("full").sharding in ("ddp", "zero2", "fsdp")
     assert choice.option("full").sharding != "ddp"  # 8B full does not fit unsharded on 80 GB
 
 
 def test_cpu_only_hardware_says_only_tiny_models_are_realistic():
-    small = choose_budget(model_facts("HuggingFaceTB/SmolLM2-135M"), Hardware(gpus=0, cpu_memory_gb=24), TrainingShape())
+    small = choose_budget(model_facts("HuggingFaceTB/SmolLM2-135M"), DeviceBudget(gpus=0, cpu_memory_gb=24), TrainingShape())
     assert small.budget == "lora" and small.option("lora").estimate.runtime_overhead == 0
     assert any("only tiny models" in n for n in small.notes)
-    big = choose_budget(L31_8B, Hardware(gpus=0, cpu_memory_gb=24), TrainingShape())
+    big = choose_budget(L31_8B, DeviceBudget(gpus=0, cpu_memory_gb=24), TrainingShape())
     assert any("days" in n for n in big.notes)
 
 
@@ -182,7 +182,7 @@ def test_invalid_shape_is_rejected():
 # ---- compute --------------------------------------------------------------------------------------
 
 def test_compute_full_is_6NT_and_lora_is_about_two_thirds():
-    hardware = Hardware(gpus=8, gpu_memory_gb=80)
+    hardware = DeviceBudget(gpus=8, gpu_memory_gb=80)
     full = estimate_compute(L31_8B, train_tokens=1_000_000_000, epochs=2, budget="full", hardware=hardware,
                             effective_batch_tokens=1_000_000, gpu_tflops=1000, mfu=0.5)
     assert full.tokens == 2_000_000_000 and full.optimizer_steps == 2000
@@ -196,7 +196,7 @@ def test_compute_full_is_6NT_and_lora_is_about_two_thirds():
 
 def test_compute_moe_uses_active_params():
     mixtral = model_facts("mistralai/Mixtral-8x7B-v0.1")
-    est = estimate_compute(mixtral, train_tokens=1000, epochs=1, budget="full", hardware=Hardware(gpus=1))
+    est = estimate_compute(mixtral, train_tokens=1000, epochs=1, budget="full", hardware=DeviceBudget(gpus=1))
     assert est.flops == pytest.approx(6 * mixtral.active_params * 1000)
 
 
@@ -290,8 +290,8 @@ def test_gpu_type_sets_the_throughput_of_the_gpu_hour_estimate():
     assert gpu_peak_tflops("L40S") == 362.0 and gpu_peak_tflops("L4") == 121.0  # longest key wins
     assert gpu_peak_tflops("mystery-gpu") is None and gpu_peak_tflops(None) is None
     facts = model_facts("meta-llama/Llama-3.1-8B")
-    a100 = estimate_compute(facts, train_tokens=10**8, epochs=1, budget="lora", hardware=Hardware(gpus=1),
+    a100 = estimate_compute(facts, train_tokens=10**8, epochs=1, budget="lora", hardware=DeviceBudget(gpus=1),
                             gpu_tflops=gpu_peak_tflops("A100"))
-    h100 = estimate_compute(facts, train_tokens=10**8, epochs=1, budget="lora", hardware=Hardware(gpus=1),
+    h100 = estimate_compute(facts, train_tokens=10**8, epochs=1, budget="lora", hardware=DeviceBudget(gpus=1),
                             gpu_tflops=gpu_peak_tflops("H100"))
     assert h100.gpu_hours == pytest.approx(a100.gpu_hours * 312 / 989)

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from specc.plan.model import Plan, Stage, Tracking
+from specc.plan.model import Plan, Stage, TrackingSettings
 
 GROUP = "toy-abc123"
 
@@ -30,7 +30,7 @@ def make_build(root: Path, stages: list[dict[str, Any]], tracking: bool = True) 
                                  outputs=st.get("outputs", {})))
     plan = Plan(generator="test", name="toy", spec_file="toy.yaml", spec_sha256="0" * 64, levers=["fine_tune"],
                 trains=True, method="sft", stages=plan_stages,
-                tracking=Tracking(backend="wandb", project="toy-project", entity=None, mode="offline",
+                tracking=TrackingSettings(backend="wandb", project="toy-project", entity=None, mode="offline",
                                   log_model=False, group=GROUP) if tracking else None)
     doc = {"format": 1, "lock": {"plan_hash": plan.lock_hash()}, "plan": plan.model_dump(mode="json")}
     (build / "plan.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -242,10 +242,10 @@ def test_quant_storage_follows_the_run_time_compute_dtype():
 
 
 def test_offloaded_state_must_fit_host_ram():
-    from specc.plan.estimator import Hardware, choose_budget
+    from specc.plan.estimator import DeviceBudget, choose_budget
 
     shape = TrainingShape(seq_len=1024, sharding="fsdp", offload=True)
-    roomy = choose_budget(L31_8B, Hardware(gpus=8, gpu_memory_gb=24, cpu_memory_gb=1024), shape, forced="full")
-    tight = choose_budget(L31_8B, Hardware(gpus=8, gpu_memory_gb=24, cpu_memory_gb=32), shape, forced="full")
+    roomy = choose_budget(L31_8B, DeviceBudget(gpus=8, gpu_memory_gb=24, cpu_memory_gb=1024), shape, forced="full")
+    tight = choose_budget(L31_8B, DeviceBudget(gpus=8, gpu_memory_gb=24, cpu_memory_gb=32), shape, forced="full")
     assert roomy.fits and not tight.fits
     assert "host RAM per node" in tight.option("full").reason and "usable" in tight.option("full").reason

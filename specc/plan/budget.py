@@ -55,7 +55,7 @@ def estimator_precision(precision: str) -> str:
 def choose_budget(spec: Spec, method: str, distillation: str | None, base: KnownModel,
                    teacher: KnownModel | None, data: list[DataFact], t: Trace) -> BudgetResult:
     """Full / LoRA / QLoRA from the memory estimate; checkpointing only when it changes what fits."""
-    from specc.plan.estimator import Hardware, TrainingShape
+    from specc.plan.estimator import DeviceBudget, TrainingShape
 
     forced = spec.method.parameter_budget if spec.method.parameter_budget != "auto" else None
     hw = spec.constraints.hardware
@@ -84,7 +84,7 @@ def choose_budget(spec: Spec, method: str, distillation: str | None, base: Known
         precision=estimator_precision(m.precision), sharding="none" if hw.strategy == "auto" else hw.strategy,
         offload=hw.cpu_offload,
     )
-    hardware = Hardware(gpus=hw.gpus, gpu_memory_gb=hw.gpu_memory_gb, nodes=hw.nodes, cpu_memory_gb=hw.cpu_memory_gb)
+    hardware = DeviceBudget(gpus=hw.gpus, gpu_memory_gb=hw.gpu_memory_gb, nodes=hw.nodes, cpu_memory_gb=hw.cpu_memory_gb)
     wanted = set(spec.goal.behaviours)
     needs_full = bool(wanted & SKILL_BEHAVIOURS) or method == "distill"
     allow_full = spec.constraints.budget.allow_full_finetune

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from specc.plan.estimator import DEFAULT_MARGIN, Hardware, TrainingShape, choose_budget, estimate_memory
+from specc.plan.estimator import DEFAULT_MARGIN, DeviceBudget, TrainingShape, choose_budget, estimate_memory
 from specc.plan.modelinfo import model_facts
 
 __all__ = ["Published", "PUBLISHED", "TOLERANCE", "estimate_gib", "fits_on_card", "table_markdown"]
@@ -70,7 +70,7 @@ def estimate_gib(row: Published) -> float:
 
 def fits_on_card(row: Published, margin: float = DEFAULT_MARGIN) -> tuple[str | None, float]:
     """(budget the planner's choice picks on one card of ``published_gb``, GiB usable) for a ``card`` row."""
-    choice = choose_budget(model_facts(row.model), Hardware(gpus=1, gpu_memory_gb=row.published_gb),
+    choice = choose_budget(model_facts(row.model), DeviceBudget(gpus=1, gpu_memory_gb=row.published_gb),
                            replace(_shape(row), budget="lora"), margin=margin,
                            goal_needs_full=row.budget == "full")
     return choice.budget, row.published_gb * margin

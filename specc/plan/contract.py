@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from specc.plan.model import Contract, DataFact, Suite, Tracking
+from specc.plan.model import Contract, DataFact, ContractSuite, TrackingSettings
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
@@ -20,7 +20,7 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
     ev = spec.eval
     golden = next((d for d in data if d.role == "golden"), None)
     inputs = [d.role for d in data if d.role in ("train", "preference", "prompts")]
-    suites = [Suite(name=s.name, kind=s.kind, path=s.path, task=s.task, limit=s.limit) for s in spec.data.general_suites]
+    suites = [ContractSuite(name=s.name, kind=s.kind, path=s.path, task=s.task, limit=s.limit) for s in spec.data.general_suites]
     t.decide("CONTRACT-EVERY-TUNE",
              f"metric {ev.metric}" + (f", bar {ev.bar}" if ev.bar is not None else ", no bar")
              + f"; {len(suites)} general suite(s); forgetting budget abs {ev.forgetting.max_abs_drop}, "
@@ -52,13 +52,13 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
                     forgetting_advice=list(forgetting_advice or []))
 
 
-def make_tracking(spec: Spec, spec_sha256: str, data: list[DataFact]) -> Tracking:
+def make_tracking(spec: Spec, spec_sha256: str, data: list[DataFact]) -> TrackingSettings:
     """W&B group = name + short hash of the spec and data hashes: one group per reviewed input set."""
     lock = hashlib.sha256(spec_sha256.encode())
     for fact in sorted(data, key=lambda d: (d.role, d.name)):
         lock.update(f"\n{fact.role}:{fact.name}:{fact.sha256 or '-'}".encode())
     tr = spec.tracking
-    return Tracking(backend=tr.backend, project=tr.project or spec.name, entity=tr.entity, mode=tr.mode,
+    return TrackingSettings(backend=tr.backend, project=tr.project or spec.name, entity=tr.entity, mode=tr.mode,
                     log_model=tr.log_model, group=f"{spec.name}-{lock.hexdigest()[:8]}")
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from specc.plan.modelinfo import ModelFacts
 
 __all__ = [
-    "TrainingShape", "MemoryEstimate", "Hardware", "BudgetOption", "BudgetChoice", "ComputeEstimate",
+    "TrainingShape", "MemoryEstimate", "DeviceBudget", "BudgetOption", "BudgetChoice", "ComputeEstimate",
     "estimate_memory", "choose_budget", "estimate_compute", "lora_trainable_params", "GIB",
 ]
 
@@ -369,7 +369,7 @@ def estimate_memory(facts: ModelFacts, shape: TrainingShape) -> MemoryEstimate:
 
 
 @dataclass(frozen=True)
-class Hardware:
+class DeviceBudget:
     """What the run may use. ``gpus`` is per node; ``gpus == 0`` means CPU only (``cpu_memory_gb`` RAM)."""
 
     gpus: int
@@ -456,7 +456,7 @@ def _evaluate(facts: ModelFacts, shape: TrainingShape, budget: str, gpus: int, u
     return best
 
 
-def _suggestions(facts: ModelFacts, shape: TrainingShape, budget: str, hardware: Hardware, usable_gib: float,
+def _suggestions(facts: ModelFacts, shape: TrainingShape, budget: str, hardware: DeviceBudget, usable_gib: float,
                  margin: float) -> list[str]:
     """What would make ``budget`` fit: checkpointing, a shorter sequence, more GPUs, a smaller model."""
     tips: list[str] = []
@@ -497,7 +497,7 @@ def _suggestions(facts: ModelFacts, shape: TrainingShape, budget: str, hardware:
 
 def choose_budget(
     facts: ModelFacts,
-    hardware: Hardware,
+    hardware: DeviceBudget,
     shape_defaults: TrainingShape,
     *,
     margin: float = DEFAULT_MARGIN,
@@ -594,7 +594,7 @@ def estimate_compute(
     train_tokens: int,
     epochs: float,
     budget: str,
-    hardware: Hardware,
+    hardware: DeviceBudget,
     effective_batch_tokens: int | None = None,
     gpu_tflops: float | None = None,
     mfu: float = 0.35,

@@ -172,7 +172,7 @@ class Launch(Frozen):
                                description="How training stages start: python (one process) or accelerate.")
 
 
-class Suite(Frozen):
+class ContractSuite(Frozen):
     name: str
     kind: str
     path: str | None = None
@@ -186,7 +186,7 @@ class Contract(Frozen):
     metric: str
     bar: float | None
     golden: DataFact | None
-    suites: list[Suite]
+    suites: list[ContractSuite]
     max_abs_drop: float | None
     max_rel_drop: float | None
     firewall: dict[str, Any]
@@ -198,7 +198,7 @@ class Contract(Frozen):
         default_factory=list, description="What to change when the forgetting gate fails (from the risk estimate).")
 
 
-class Tracking(Frozen):
+class TrackingSettings(Frozen):
     backend: Literal["wandb", "none"]
     project: str
     entity: str | None
@@ -236,7 +236,7 @@ class Plan(Frozen):
         description="Where each hyper-parameter came from: spec, default, rule:<ID> or derived.")
     launch: Launch | None = None
     contract: Contract | None = None
-    tracking: Tracking | None = None
+    tracking: TrackingSettings | None = None
     stages: list[Stage] = Field(default_factory=list)
 
     @property
