@@ -297,16 +297,7 @@ def scan_rows(rows: Iterable[tuple[int, Any]], *, name: str, role: str = "train"
     report = PiiFileReport(name=name, role=role)
     for line_no, row in rows:
         report.rows += 1
-        flagged = False
-        for field_path, value in _fields(row):
-            for kind, start, end in find_pii(value):
-                flagged = True
-                hit = PiiHit(kind, name, line_no, field_path, mask(kind, value[start:end]))
-                report.counts[kind] = report.counts.get(kind, 0) + 1
-                report.first.setdefault(kind, hit)
-                if len(report.listed) < listed:
-                    report.listed.append(hit)
-        report.rows_flagged += flagged
+        _scan_object(row, KINDS, line_no, name, report, listed)
     return report
 
 
@@ -328,6 +319,11 @@ def _scan_row(raw: bytes, kinds: frozenset[str], line_no: int, display: str, rep
         row = json.loads(raw.decode("utf-8", "replace"))
     except ValueError:
         return
+    _scan_object(row, kinds, line_no, display, report, listed)
+
+
+def _scan_object(row: Any, kinds: Any, line_no: int, display: str, report: PiiFileReport, listed: int) -> None:
+    """Every text field of one row: counts, the first hit of each kind, the listed hits (masked)."""
     flagged = False
     for field_path, value in _fields(row):
         for kind, start, end in find_pii(value, kinds):
