@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny local model, tiny data, and helpers to write, plan and compile a spec.
+"""The test kit: a tiny local model, tiny data, helpers to write, plan, compile and run a spec's stages,
+planner scenarios on generated fixtures, and Hub-layout dataset repositories — one module for every test.
 
 Nothing is downloaded: the model is specc's own tiny Llama (built once per machine, cached under
 ``SPECC_CACHE`` or ``~/.cache/specc``), and data comes from the synthetic corpus. Training tests run the
@@ -7,8 +8,10 @@ Nothing is downloaded: the model is specc's own tiny Llama (built once per machi
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -16,6 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
+
+from specc.demo import corpus  # stdlib only: the synthetic corpus the tiny data comes from
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -167,3 +173,291 @@ def stage_runner() -> Callable[..., subprocess.CompletedProcess]:
 
 def script_of(plan, stage_id: str) -> str:
     return plan.stage(stage_id).script
+
+
+# ------------------------------------------------------------------- stage scripts on the tiny model
+
+def tiny_model_dir(seed: int = 0) -> Path:
+    """The cached tiny test base (built on first use, a few seconds)."""
+    from specc.demo.tinymodel import ensure_tiny_base
+
+    return ensure_tiny_base("test", seed=seed)
+
+
+def link_model(workspace: Path, name: str, source: Path) -> str:
+    """Place a model directory under ``workspace/models`` (symlink) and return its spec-relative path."""
+    target = workspace / "models" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(source, target_is_directory=True)
+    return f"models/{name}"
+
+
+def write_data(workspace: Path, *, n_train: int = 24, n_golden: int = 12, n_prompts: int = 16,
+               general_prompts: bool = False) -> dict[str, str]:
+    """Narrow-task train/golden files, preference pairs and a prompts file (all prompts disjoint from golden).
+
+    ``general_prompts``: the prompts file holds tasks from the tiny model's pretraining mix (what a teacher
+    can answer) instead of narrow-task prompts.
+
+    Preference pairs: the chosen answer is the house format, the rejected one the same words in lower case
+    without the format (sometimes reversed) — a difference a reward model can learn in a few steps.
+    """
+    data = workspace / "data"
+    examples = list(corpus.narrow_task_examples(n_train + n_golden + n_prompts, seed=7))
+    train, golden, extra = examples[:n_train], examples[n_train:n_train + n_golden], examples[n_train + n_golden:]
+    corpus.write_chat(data / "train.jsonl", train)
+    corpus.write_prompt_completion(data / "golden.jsonl", golden)
+    rng = random.Random(3)
+    pref = []
+    for ex in train:
+        # whatever the house format's punctuation ("[CAKE SALT]", "#12/WORDS"): its words in lower case,
+        # sometimes in reverse order
+        words = ex.completion.strip("[]#").replace("/", " ").lower().split()
+        pref.append({"prompt": ex.prompt, "chosen": ex.completion,
+                     "rejected": " ".join(reversed(words) if rng.random() < 0.5 else words)})
+    corpus.write_jsonl(data / "preference.jsonl", pref)
+    if general_prompts:
+        prompt_rows = [{"prompt": ex.prompt} for ex in corpus.pretraining_split(n_prompts + 8, seed=11)]
+    else:
+        prompt_rows = [{"prompt": ex.prompt} for ex in train[:8] + extra]
+    corpus.write_jsonl(data / "prompts.jsonl", prompt_rows)
+    from specc.demo.suite_data import write_general_suites
+
+    suites = write_general_suites(data / "suites")
+    return {"train": "data/train.jsonl", "golden": "data/golden.jsonl", "preference": "data/preference.jsonl",
+            "prompts": "data/prompts.jsonl",
+            "suite": Path(os.path.relpath(suites["arithmetic"] if "arithmetic" in suites else
+                                          next(iter(suites.values())), workspace)).as_posix()}
+
+
+def write_spec_text(workspace: Path, text: str) -> Path:
+    path = workspace / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def plan_spec(spec_path: Path):
+    from specc.plan.planner import plan_spec_file
+
+    plan = plan_spec_file(spec_path)
+    errors = [f"{f.rule}: {f.message}" for f in plan.findings if f.level == "error"]
+    assert not errors, errors
+    return plan
+
+
+def compile_spec_to(spec_path: Path, out: Path):
+    """(plan, build dir): the real compile when every template exists, else the same render per stage."""
+    from specc.build import emitter
+    from specc.build.lock import build_document
+
+    plan = plan_spec(spec_path)
+    try:
+        emitter.compile_plan(plan, spec_path.parent, out)
+        return plan, out
+    except emitter.CompileError as exc:
+        if "no template for stage kind" not in str(exc):
+            raise
+    env = emitter._environment()
+    spec_rel = Path(os.path.relpath(spec_path.parent.resolve(), out.resolve())).as_posix()
+    tracking = plan.tracking.model_dump(mode="json") if plan.tracking else None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.json").write_text(build_document(plan, spec_rel), encoding="utf-8")
+    for stage in plan.stages:
+        tpl = emitter.templates_dir() / "stages" / f"{stage.kind}.py.j2"
+        if not tpl.is_file():
+            continue
+        text = env.get_template(f"stages/{stage.kind}.py.j2").render(
+            config=emitter.script_config(stage, tracking, spec_rel), stage=stage.model_dump(mode="json"))
+        script = out / stage.script
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(emitter._python_file(stage.script, text), encoding="utf-8")
+    return plan, out
+
+
+def stage_test_env() -> dict[str, str]:
+    e = dict(os.environ)
+    e.update({"SPECC_WANDB_MODE": "disabled", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false",
+              "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    e.pop("WANDB_API_KEY", None)
+    return e
+
+
+def run_plan_stage(build: Path, plan, stage_id: str, *args: str, timeout: int = 600,
+              check: bool = True) -> subprocess.CompletedProcess:
+    """Run one emitted stage script from the build directory, as run.sh does."""
+    script = plan.stage(stage_id).script
+    proc = subprocess.run([PYTHON, script, *args], cwd=build, env=stage_test_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
+                             f"--- stderr\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def pass_firewall(build: Path, plan, spec_dir: Path) -> None:
+    """Run the build's real firewall stage (never a stand-in report): training stages require its report."""
+    run_plan_stage(build, plan, "firewall")
+
+
+def small_student(out: Path, teacher: Path) -> Path:
+    """A smaller untrained model with the teacher's tokenizer (a shared vocabulary, as logit distillation
+    needs): one layer, hidden 32. Saved once per directory."""
+    if (out / "config.json").is_file():
+        return out
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(teacher)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    model = LlamaForCausalLM(cfg)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+# ------------------------------------------------------------------- planner scenarios (no training stack)
+
+BASE_SPEC: dict[str, Any] = {
+    "specc": 1,
+    "name": "scenario",
+    "goal": {"behaviours": ["style"]},
+    "base_model": {"id": "Qwen/Qwen2.5-1.5B-Instruct"},
+    "data": {
+        "golden": {"path": "golden.jsonl"},
+        "general_suites": [{"name": "gen", "kind": "exact_match", "path": "suite.jsonl"}],
+    },
+    "eval": {"bar": 0.8},
+}
+
+
+def _rows(kind: str, n: int) -> list[dict[str, Any]]:
+    if kind == "messages":
+        return [{"messages": [{"role": "user", "content": f"question {i} about the product line"},
+                              {"role": "assistant", "content": f"Answer {i}, in the house style."}]} for i in range(n)]
+    if kind == "preference":
+        return [{"prompt": f"p{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(n)]
+    if kind == "prompts":
+        return [{"prompt": f"teacher prompt {i}"} for i in range(n)]
+    if kind == "unpaired_preference":
+        return [{"prompt": f"p{i}", "completion": f"answer {i}", "label": i % 3 != 0} for i in range(n)]
+    if kind == "prompt_completion":
+        return [{"prompt": f"golden {i}", "completion": f"gold answer {i}"} for i in range(n)]
+    raise ValueError(kind)
+
+
+def _tiny_config(hidden: int, layers: int, vocab: int) -> dict[str, Any]:
+    return {"model_type": "llama", "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "intermediate_size": hidden * 2, "vocab_size": vocab,
+            "max_position_embeddings": 512, "tie_word_embeddings": False}
+
+
+def make_fixture_dir(root: Path) -> Path:
+    """Write every data file and model config the scenarios name into ``root``."""
+    files = {
+        "train.jsonl": _rows("messages", 200),
+        "small.jsonl": _rows("messages", 10),
+        "pref.jsonl": _rows("preference", 150),
+        "kto.jsonl": _rows("unpaired_preference", 150),
+        "qa.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(150)],
+        "prompts.jsonl": _rows("prompts", 300),
+        "golden.jsonl": _rows("prompt_completion", 40),
+        "suite.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(30)],
+    }
+    files["fifty.jsonl"] = _rows("messages", 50)
+    files["raw_text.jsonl"] = [{"text": f"Section {i}. The clinic's intake procedure, paragraph {i}."} for i in range(150)]
+    pii = _rows("messages", 150)
+    pii[7]["messages"][0]["content"] = "Please reply to jane.doe@acme-mail.io about order 12."
+    pii[42]["messages"][1]["content"] = "Charged card 4111 1111 1111 1111 as requested."
+    pii[99]["messages"][0]["content"] = "Call me back on +44 20 7946 0958 tomorrow."
+    pii[120]["messages"][0]["content"] = "cc: ops@acme-mail.io and billing@acme-mail.io"
+    files["pii.jsonl"] = pii
+    files["pii_prompts.jsonl"] = [{"prompt": f"Summarise ticket {i}"} for i in range(120)] + [
+        {"prompt": "Customer IBAN GB82 WEST 1234 5698 7654 32 was charged twice; draft a reply."}]
+    for name, rows in files.items():
+        (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    # 200,000 short rows: enough optimizer steps for a high forgetting risk, small enough to plan fast.
+    (root / "big.jsonl").write_text("".join(f'{{"prompt": "q{i}", "completion": "a{i}"}}\n' for i in range(200_000)),
+                                    encoding="utf-8")
+    (root / "broken.jsonl").write_text('{"messages": [\n', encoding="utf-8")
+    for name, cfg in {"tiny": _tiny_config(64, 2, 1000), "tiny-big": _tiny_config(256, 4, 1000),
+                      "tiny-other": _tiny_config(64, 2, 2000)}.items():
+        (root / "models" / name).mkdir(parents=True, exist_ok=True)
+        (root / "models" / name / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    return root
+
+
+def overlay(base: Any, patch: Any) -> Any:
+    """Deep-merge ``patch`` onto ``base``: mappings merge, ``None`` deletes a key, anything else replaces."""
+    if not isinstance(base, dict) or not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def write_scenario_spec(root: Path, patch: dict[str, Any], name: str = "spec.yaml") -> Path:
+    path = root / name
+    path.write_text(yaml.safe_dump(overlay(BASE_SPEC, patch), sort_keys=True), encoding="utf-8")
+    return path
+
+
+def plan_for(root: Path, patch: dict[str, Any], name: str = "spec.yaml") -> Any:
+    from specc.plan.planner import plan_spec_file
+
+    return plan_spec_file(write_scenario_spec(root, patch, name))
+
+
+# ------------------------------------------------------------------- Hub-layout dataset repositories
+
+def _git(folder: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin", "HOME": str(folder)}
+    done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True, env=env)
+    return done.stdout.strip()
+
+
+def write_parquet(path: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def make_hub_repo(mirror: Path, repo_id: str, splits: dict[str, list[dict]] | None = None, *,
+                  configs: dict[str, dict[str, list[dict]]] | None = None) -> str:
+    """Write (or update, as a new commit) the repository ``mirror/repo_id``; return its commit sha.
+
+    ``splits`` are the splits of the ``default`` configuration; ``configs`` adds named configurations
+    (subsets), each with its own splits (all splits of one configuration share its columns, as on the Hub)."""
+    folder = mirror / repo_id
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / ".git").is_dir():
+        _git(folder, "init", "-q", "-b", "main")
+    all_configs = {**({"default": splits} if splits else {}), **(configs or {})}
+    card = "---\nconfigs:\n"
+    for config, parts in all_configs.items():
+        files = []
+        for split, rows in parts.items():
+            rel = f"data/{split}-00000-of-00001.parquet" if config == "default" else f"{config}/{split}-00000-of-00001.parquet"
+            write_parquet(folder / rel, rows)
+            files.append(f"  - split: {split}\n    path: {rel}")
+        card += f"- config_name: {config}\n  data_files:\n" + "\n".join(files) + "\n"
+    card += "---\n# Test dataset\n\nLaid out as on the Hub.\n"
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    _git(folder, "add", "-A")
+    _git(folder, "commit", "-q", "-m", "data")
+    return _git(folder, "rev-parse", "HEAD")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 from specc.plan.calibration import PUBLISHED, TOLERANCE, estimate_gib, fits_on_card, table_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ESTIMATOR.md"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 
 SFT = {"goal": {"behaviours": ["style"], "consistency_required": True}, "evidence": {"prompting": {"score": 0.5}},
        "data": {"train": {"path": "train.jsonl"}}}

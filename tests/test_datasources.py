@@ -2,7 +2,7 @@
 pinning — each read through the real loader (:mod:`specc.runtime.datasource`, ``datasets``).
 
 Hub datasets are tested through the same loader code against local repositories laid out as the Hub lays
-them out (:mod:`hubkit`: a git clone with a dataset card's ``configs`` and ``data/*.parquet``), reached by
+them out (``make_hub_repo`` in conftest.py: a git clone with a dataset card's ``configs`` and ``data/*.parquet``), reached by
 ``SPECC_HUB_MIRROR``; nothing is mocked. The firewall stage runs as the emitted script, in a subprocess.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hubkit import make_hub_repo, write_parquet
+from conftest import make_hub_repo, write_parquet
 from specc.build.emitter import compile_plan
 from specc.cli.main import main as cli
 from specc.data.jsonl import DataError

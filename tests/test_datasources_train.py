@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hubkit import make_hub_repo
+from conftest import make_hub_repo
 
 pytestmark = pytest.mark.train
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for, write_spec
+from conftest import make_fixture_dir, plan_for, write_scenario_spec as write_spec
 from specc.plan.diff import diff_plans, render_diff
 
 SFT = {"goal": {"behaviours": ["style"], "consistency_required": True}, "evidence": {"prompting": {"score": 0.5}},

@@ -1,6 +1,6 @@
 """Mixtures (issue 11): a data role given as a list of sources, with weight / max_rows / fraction, drawn
 deterministically given the seed; the plan shows rows and tokens per member; the firewall scans every member.
-Hub members come from Hub-layout repositories through ``SPECC_HUB_MIRROR`` (see :mod:`hubkit`)."""
+Hub members come from Hub-layout repositories through ``SPECC_HUB_MIRROR`` (see ``make_hub_repo`` in conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hubkit import make_hub_repo
+from conftest import make_hub_repo
 from specc.build.emitter import compile_plan
 from specc.cli.main import main as cli
 from specc.data.mixture import MixtureError, member_counts

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for, write_spec
+from conftest import make_fixture_dir, plan_for, write_scenario_spec as write_spec
 from specc.contract.metrics import higher_is_better, meets_bar
 from specc.plan.planner import make_plan
 from specc.plan.render import render

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scenarios.planner_fixtures import make_fixture_dir, write_spec
+from conftest import make_fixture_dir, write_scenario_spec as write_spec
 from specc.cli.main import main
 from specc.plan.rules import RULES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 
 
 @pytest.fixture(scope="module")

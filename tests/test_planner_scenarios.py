@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 from specc.plan.rules import RULES_BY_ID
 
 CATALOGUE = yaml.safe_load((Path(__file__).parent / "scenarios" / "catalogue.yaml").read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 from specc.plan.model import Plan
 from specc.plan.render import md_cell, render, render_markdown, render_text
 

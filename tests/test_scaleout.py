@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 from specc.build.launch import config_text, distributed_type
 from specc.plan.estimator import TrainingShape, estimate_memory
 from specc.plan.model import Launch
@@ -33,7 +33,7 @@ def _hw(**hw):
 
 
 def _plan(root, *patches):
-    from scenarios.planner_fixtures import overlay
+    from conftest import overlay
 
     patch: dict = {}
     for p in patches:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 from specc.plan.modelinfo import model_facts
 from specc.plan.teacher import teacher_serving
 

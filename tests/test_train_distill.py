@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-import stagekit as kit
+import conftest as kit
 
 SPEC = """
 specc: 1
@@ -40,11 +40,11 @@ tracking: {{mode: disabled}}
 
 def _workspace(root, kind):
     root.mkdir(parents=True, exist_ok=True)
-    teacher = kit.link_model(root, "teacher", kit.tiny_model())
-    student = kit.link_model(root, "student", kit.small_student(root / "_student", kit.tiny_model()))
+    teacher = kit.link_model(root, "teacher", kit.tiny_model_dir())
+    student = kit.link_model(root, "student", kit.small_student(root / "_student", kit.tiny_model_dir()))
     data = kit.write_data(root, general_prompts=True)
-    spec = kit.write_spec(root, SPEC.format(kind=kind, teacher=teacher, student=student, **data))
-    plan, build = kit.compile_spec(spec, root / "build")
+    spec = kit.write_spec_text(root, SPEC.format(kind=kind, teacher=teacher, student=student, **data))
+    plan, build = kit.compile_spec_to(spec, root / "build")
     return plan, build
 
 
@@ -63,7 +63,7 @@ def test_sequence_generate_is_batched_and_resumable(sequence):
     assert [s.kind for s in plan.stages][2:4] == ["generate", "sft"]
     kit.pass_firewall(build, plan, build.parent)
     out = build / plan.stage("generate").outputs["data"]
-    first = kit.run_stage(build, plan, "generate", "--max-new-tokens", "16", "--max-steps", "2")
+    first = kit.run_plan_stage(build, plan, "generate", "--max-new-tokens", "16", "--max-steps", "2")
     rows = _rows(out)
     assert len(rows) == 2 * plan.stage("generate").config["batch_size"]
     assert all(isinstance(r["prompt"], str) and isinstance(r["completion"], str) for r in rows)
@@ -71,7 +71,7 @@ def test_sequence_generate_is_batched_and_resumable(sequence):
     # A rerun skips what is answered and continues; a torn last line (a crash mid-write) is cut off.
     with open(out, "a", encoding="utf-8") as fh:
         fh.write('{"prompt": "torn')
-    again = kit.run_stage(build, plan, "generate", "--max-new-tokens", "16", "--max-steps", "1")
+    again = kit.run_plan_stage(build, plan, "generate", "--max-new-tokens", "16", "--max-steps", "1")
     assert re.search(rf"{len(rows)} already answered", again.stderr)
     more = _rows(out)
     assert more[: len(rows)] == rows and len(more) == len(rows) + plan.stage("generate").config["batch_size"]
@@ -84,8 +84,8 @@ def test_sequence_student_sft_consumes_the_teacher_file(sequence):
     out = build / plan.stage("generate").outputs["data"]
     if not out.is_file():
         kit.pass_firewall(build, plan, build.parent)
-        kit.run_stage(build, plan, "generate", "--max-new-tokens", "16", "--max-steps", "2")
-    kit.run_stage(build, plan, "sft", "--max-steps", "2")
+        kit.run_plan_stage(build, plan, "generate", "--max-new-tokens", "16", "--max-steps", "2")
+    kit.run_plan_stage(build, plan, "sft", "--max-steps", "2")
     adapter = build / plan.stage("sft").outputs["adapter"]
     assert (adapter / "adapter_model.safetensors").is_file()
     assert plan.stage("sft").inputs["data"] == plan.stage("generate").outputs["data"]
@@ -96,7 +96,7 @@ def test_logit_distillation_trains_the_student(tmp_path):
     plan, build = _workspace(tmp_path / "logit", "logit")
     assert "distill_logit" in [s.kind for s in plan.stages]
     kit.pass_firewall(build, plan, build.parent)
-    proc = kit.run_stage(build, plan, "distill_logit")
+    proc = kit.run_plan_stage(build, plan, "distill_logit")
     events = [json.loads(line[8:]) for line in proc.stdout.splitlines() if line.startswith("@@specc ")]
     losses = [e["loss"] for e in events if "loss" in e]
     assert losses and all(x > 0 for x in losses)
@@ -104,7 +104,7 @@ def test_logit_distillation_trains_the_student(tmp_path):
     adapter = build / plan.stage("distill_logit").outputs["adapter"]
     assert (adapter / "adapter_model.safetensors").is_file()
     assert (build / "artifacts/distill_logit/specc_done.json").is_file()
-    kit.run_stage(build, plan, "merge")  # the next stage loads the student's adapter
+    kit.run_plan_stage(build, plan, "merge")  # the next stage loads the student's adapter
     assert (build / plan.stage("merge").outputs["model"] / "config.json").is_file()
 
 
@@ -125,7 +125,7 @@ def test_generate_refuses_an_api_teacher_edited_into_the_script(sequence, ref, t
     copy.write_text(script.read_text())
     try:
         _edit_teacher(copy, "model", ref)
-        proc = kit.subprocess.run([kit.PYTHON, str(copy.relative_to(build))], cwd=build, env=kit.env(),
+        proc = kit.subprocess.run([kit.PYTHON, str(copy.relative_to(build))], cwd=build, env=kit.stage_test_env(),
                                   capture_output=True, text=True, timeout=120)
         assert proc.returncode == 3, proc.stderr
         assert "REFUSED" in proc.stderr and "teacher" in proc.stderr
@@ -142,6 +142,6 @@ def test_distill_scripts_help_without_the_training_stack(sequence, tmp_path):
                 "try:\n    runpy.run_path(%r, run_name='__main__')\nexcept SystemExit as e:\n    assert e.code == 0\n"
                 "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft', 'bitsandbytes') if m in sys.modules]\n"
                 "assert not heavy, heavy\n") % (script, script)
-        proc = kit.subprocess.run([kit.PYTHON, "-c", code], cwd=b, env=kit.env(), capture_output=True, text=True)
+        proc = kit.subprocess.run([kit.PYTHON, "-c", code], cwd=b, env=kit.stage_test_env(), capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert "usage:" in proc.stdout

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-import stagekit as kit
+import conftest as kit
 
 pytestmark = pytest.mark.train
 
@@ -38,11 +38,11 @@ tracking: {{mode: disabled}}
 @pytest.fixture(scope="module")
 def qlora(tmp_path_factory):
     root = tmp_path_factory.mktemp("qlora")
-    model = kit.link_model(root, "tiny-base", kit.tiny_model())
+    model = kit.link_model(root, "tiny-base", kit.tiny_model_dir())
     data = kit.write_data(root)
-    plan, build = kit.compile_spec(kit.write_spec(root, SPEC.format(model=model, **data)), root / "build")
+    plan, build = kit.compile_spec_to(kit.write_spec_text(root, SPEC.format(model=model, **data)), root / "build")
     kit.pass_firewall(build, plan, build.parent)
-    proc = kit.run_stage(build, plan, "sft")
+    proc = kit.run_plan_stage(build, plan, "sft")
     return plan, build, proc
 
 
@@ -89,5 +89,5 @@ def test_the_base_really_was_quantised(qlora):
 
 def test_merge_consumes_the_qlora_adapter(qlora):
     plan, build, _ = qlora
-    kit.run_stage(build, plan, "merge")
+    kit.run_plan_stage(build, plan, "merge")
     assert (build / plan.stage("merge").outputs["model"] / "config.json").is_file()

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-import stagekit as kit
+import conftest as kit
 
 pytestmark = pytest.mark.train
 
@@ -38,10 +38,10 @@ tracking: {{mode: disabled}}
 
 def _workspace(root, algo):
     root.mkdir(parents=True, exist_ok=True)
-    model = kit.link_model(root, "tiny-base", kit.tiny_model())
+    model = kit.link_model(root, "tiny-base", kit.tiny_model_dir())
     data = kit.write_data(root)
-    spec = kit.write_spec(root, SPEC.format(model=model, algo=algo, **data))
-    plan, build = kit.compile_spec(spec, root / "build")
+    spec = kit.write_spec_text(root, SPEC.format(model=model, algo=algo, **data))
+    plan, build = kit.compile_spec_to(spec, root / "build")
     return plan, build
 
 
@@ -49,9 +49,9 @@ def _workspace(root, algo):
 def rlhf(tmp_path_factory):
     plan, build = _workspace(tmp_path_factory.mktemp("rlhf"), "rloo")
     kit.pass_firewall(build, plan, build.parent)
-    kit.run_stage(build, plan, "sft")
-    reward = kit.run_stage(build, plan, "reward")
-    rl = kit.run_stage(build, plan, "rl")
+    kit.run_plan_stage(build, plan, "sft")
+    reward = kit.run_plan_stage(build, plan, "reward")
+    rl = kit.run_plan_stage(build, plan, "rl")
     return plan, build, reward, rl
 
 
@@ -95,7 +95,7 @@ def test_rl_consumes_reward_and_sft_and_moves_the_policy(rlhf):
 
 def test_merge_consumes_the_rl_adapter(rlhf):
     plan, build, *_ = rlhf
-    kit.run_stage(build, plan, "merge")
+    kit.run_plan_stage(build, plan, "merge")
     merged = build / plan.stage("merge").outputs["model"]
     from transformers import AutoModelForCausalLM
 
@@ -110,6 +110,6 @@ def test_grpo_variant_trains_against_the_same_reward(rlhf, tmp_path):
     shutil.copytree(build / "artifacts", g_build / "artifacts", symlinks=True)
     shutil.copytree(build / "reports", g_build / "reports")
     shutil.rmtree(g_build / "artifacts" / "rl")
-    proc = kit.run_stage(g_build, g_plan, "rl")
+    proc = kit.run_plan_stage(g_build, g_plan, "rl")
     assert (g_build / g_plan.stage("rl").outputs["adapter"] / "adapter_model.safetensors").is_file()
     assert any("reward" in e for e in _progress(proc))

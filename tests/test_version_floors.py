@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.planner_fixtures import make_fixture_dir, plan_for
+from conftest import make_fixture_dir, plan_for
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
