@@ -198,6 +198,10 @@ def verify_models(config: dict[str, Any]) -> None:
     cache = _cache()
     try:
         for entry in fpmod.referenced_files(config)[1]:
+            if entry.get("source") == "local" and entry.get("path"):
+                from specc.runtime.common import model_ref
+
+                model_ref(entry)  # a missing local model: one located line (exit 1) before anything else
             expected = (locked.get(entry["ref"]) or {}).get("sha256")
             if entry.get("source") != "local" or not entry.get("path") or not expected:
                 continue
