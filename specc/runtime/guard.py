@@ -125,10 +125,12 @@ def verify_data(config: dict[str, Any]) -> None:
             continue
         path = Path(entry["path"])
         role = (locked.get(name) or {}).get("role") or entry.get("role") or "data"
-        what = "general-suite file" if role == "suite" else "data file"
+        what = {"suite": "general-suite file", "data": "file"}.get(role, "data file")
         if not path.exists():
             fail(f"{what} {name} ({role}) is missing (looked at {path} from the build directory)")
-        expected = (locked.get(name) or {}).get("sha256")
+        # data files are in the lock; other spec files a stage reads (a reward function, a chat template) carry
+        # the sha256 the plan recorded for them in their own entry
+        expected = (locked.get(name) or {}).get("sha256") or entry.get("sha256")
         if not expected:
             fail(f"{what} {name} is not in the plan's lock; recompile the build")
         if path.is_dir():
