@@ -64,11 +64,13 @@ def _all_fields(cls: str, classes: dict[str, tuple[set[str], list[str]]], seen: 
 
 
 def _exported(wheels: list[str], package: str, cls: str) -> bool:
-    """Does ``package/__init__.py`` name ``cls`` (the stages import it as ``from package import cls``)?"""
+    """Does ``package/__init__.py`` (``package`` may be dotted: ``trl.experimental.orpo``) name ``cls`` (the stages
+    import it as ``from package import cls``)?"""
+    init = package.replace(".", "/") + "/__init__.py"
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as zf:
-            if f"{package}/__init__.py" in zf.namelist():
-                return cls in zf.read(f"{package}/__init__.py").decode("utf-8", "replace")
+            if init in zf.namelist():
+                return cls in zf.read(init).decode("utf-8", "replace")
     return False
 
 
@@ -79,7 +81,7 @@ def missing(wheels: list[str], names: dict[str, list[str]] | None = None) -> dic
     classes = _classes(wheels)
     out: dict[str, list[str]] = {}
     for qualified, wanted in names.items():
-        package, cls = qualified.split(".")[0], qualified.split(".")[-1]
+        package, _, cls = qualified.rpartition(".")
         if cls not in classes:
             out[qualified] = ["<class not found>"]
             continue

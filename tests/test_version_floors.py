@@ -26,6 +26,7 @@ import version_floors  # noqa: E402
 
 TEACHER = "teacher: {path: model, licence: apache-2.0}\ntracking: {backend: wandb, mode: disabled}\n"
 GRAPHS = {
+    "orpo": dict(name="tiny-orpo", method={"method": "orpo"}, data={"preference": "preference.jsonl"}),
     "sft-qlora": dict(method={"parameter_budget": "qlora"}),
     "sft-full": dict(method={"parameter_budget": "full"}, allow_full=True),
     "sft-dpo": dict(name="tiny-sft-dpo", method={"method": "dpo"},
@@ -36,6 +37,7 @@ GRAPHS = {
                           data={"prompts": "prompts.jsonl"}, extra=TEACHER),
 }
 TRL_CONFIG = {"sft": ["trl.SFTConfig"], "dpo": ["trl.DPOConfig"], "reward": ["trl.RewardConfig"],
+              "orpo": ["trl.experimental.orpo.ORPOConfig"], "kto": ["trl.KTOConfig"],
               "rl": ["trl.RLOOConfig", "trl.GRPOConfig"], "distill_logit": ["trl.DistillationConfig"]}
 
 
