@@ -175,6 +175,24 @@ def script_of(plan, stage_id: str) -> str:
     return plan.stage(stage_id).script
 
 
+def run_firewall_stage(spec: Path, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Plan and compile ``spec`` into ``<spec dir>/build``, then run its emitted firewall stage as run.sh would.
+    The returned process carries ``.build``."""
+    from specc.build.emitter import compile_plan
+    from specc.plan.planner import plan_spec_file
+
+    plan = plan_spec_file(spec)
+    assert plan.ok, [f.message for f in plan.findings if f.level == "error"]
+    build = spec.parent / "build"
+    compile_plan(plan, spec.parent, build)
+    [script] = sorted((build / "stages").glob("*firewall*.py"))
+    full_env = {**os.environ, "SPECC_WANDB_MODE": "disabled", **(env or {})}
+    proc = subprocess.run([PYTHON, str(script)], capture_output=True, text=True, env=full_env, timeout=120,
+                          cwd=spec.parent)
+    proc.build = build  # type: ignore[attr-defined]
+    return proc
+
+
 # ------------------------------------------------------------------- stage scripts on the tiny model
 
 def tiny_model_dir(seed: int = 0) -> Path:

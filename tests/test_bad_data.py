@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_firewall_stage
 from click.testing import CliRunner
 
 from specc.cli.main import main as cli
-from specc.build.emitter import compile_plan
-from specc.plan.planner import plan_spec_file
 
 from strategies import write_fuzz_project
 
@@ -65,17 +65,6 @@ def _plan_cli(spec: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _firewall_stage(spec: Path) -> subprocess.CompletedProcess:
-    plan = plan_spec_file(spec)
-    assert plan.ok, [f.message for f in plan.findings if f.level == "error"]
-    build = spec.parent / "build"
-    compile_plan(plan, spec.parent, build)
-    [script] = sorted((build / "stages").glob("*firewall*.py"))
-    env = {**os.environ, "SPECC_WANDB_MODE": "disabled"}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=spec.parent)
-    proc.build = build  # type: ignore[attr-defined]
-    return proc
 
 
 # ------------------------------------------------------------------------ caught by `specc plan`
@@ -130,7 +119,7 @@ def test_firewall_stage_stops_on_bad_rows_past_the_first(case, tmp_path):
     spec = _project(tmp_path, content)
     code, output = _plan_cli(spec)
     assert code == 0, output  # the planner does not read past the first row (documented in datafacts.py)
-    proc = _firewall_stage(spec)
+    proc = run_firewall_stage(spec)
     assert proc.returncode != 0
     assert expected in proc.stderr, proc.stderr[-2000:]
     assert not list(proc.build.rglob("specc_done.json"))
@@ -142,7 +131,7 @@ def test_firewall_stage_stops_on_bad_rows_past_the_first(case, tmp_path):
 def test_golden_equal_to_training_is_refused_with_exit_3(tmp_path):
     spec = _project(tmp_path, _lines(GOOD), golden=_lines(GOOD))
     assert _plan_cli(spec)[0] == 0
-    proc = _firewall_stage(spec)
+    proc = run_firewall_stage(spec)
     assert proc.returncode == 3, proc.stderr[-2000:]
     report = json.loads((proc.build / "reports" / "firewall.json").read_text())
     assert report["passed"] is False
@@ -179,7 +168,7 @@ def test_row_schema_errors_past_the_first_row_stop_the_build_before_training(cas
     if code != 0:
         assert expected in output, output
         return
-    proc = _firewall_stage(spec)
+    proc = run_firewall_stage(spec)
     assert proc.returncode != 0 and expected in proc.stderr, (
         f"bad row not caught before training (plan exit {code}, firewall exit {proc.returncode})\n"
         + proc.stderr[-1500:])
@@ -222,7 +211,7 @@ def test_rows_that_would_crash_training_are_caught_by_check_the_firewall_and_pla
     result = CliRunner().invoke(cli, ["check", str(spec)])
     assert result.exit_code == 1 and "data/train.jsonl:7" in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    proc = _firewall_stage(spec)
+    proc = run_firewall_stage(spec)
     assert proc.returncode == 1 and "data/train.jsonl:7" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and not list(proc.build.rglob("specc_done.json"))
     # on the first row the planner sees it too
@@ -235,7 +224,7 @@ def test_bad_golden_rows_are_caught_before_training(case, tmp_path):
     spec = _chat_project(tmp_path, TRAINER_CRASH_CASES[case], 4, golden=True)
     result = CliRunner().invoke(cli, ["check", str(spec)])
     assert result.exit_code == 1 and "data/golden.jsonl:4" in result.output, result.output
-    proc = _firewall_stage(spec)
+    proc = run_firewall_stage(spec)
     assert proc.returncode == 1 and "data/golden.jsonl:4" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
 

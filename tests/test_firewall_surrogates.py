@@ -6,20 +6,15 @@ training (the shared reader, :mod:`specc.data.jsonl`)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from specc.cli.main import main as cli
-from specc.build.emitter import compile_plan
 from specc.contract.firewall import FirewallSettings, InputFile, scan
-from specc.plan.planner import plan_spec_file
 
+from conftest import run_firewall_stage
 from strategies import write_fuzz_project
 
 GOLDEN_Q = "Which river flows through the ancient city of Kyiv before reaching the Black Sea"
@@ -89,13 +84,6 @@ def test_firewall_stage_refuses_a_lone_surrogate_with_its_line_not_a_traceback(t
     _write(proj / "data" / "golden.jsonl", GOLDEN_LINES)
     spec = proj / "spec.yaml"
     spec.write_text(SPEC, encoding="utf-8")
-    plan = plan_spec_file(spec)
-    assert plan.ok, [f.message for f in plan.findings if f.level == "error"]
-    build = proj / "build"
-    compile_plan(plan, proj, build)
-    [script] = sorted((build / "stages").glob("*firewall*.py"))
-    env = {**os.environ, "SPECC_WANDB_MODE": "disabled", "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=proj)
+    proc = run_firewall_stage(spec, env={"PYTHONIOENCODING": "utf-8"})
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "lone surrogate" in proc.stderr, proc.stderr

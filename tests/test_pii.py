@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_firewall_stage
 from click.testing import CliRunner
 
 from specc.cli.main import main as cli
@@ -210,23 +212,10 @@ def test_check_warns_but_passes_under_warn(tmp_path):
     assert "::warning file=" in gh and "title=specc personal data" in gh
 
 
-def _firewall_stage(spec: Path) -> subprocess.CompletedProcess:
-    from specc.build.emitter import compile_plan
-    from specc.plan.planner import plan_spec_file
-
-    plan = plan_spec_file(spec)
-    build = spec.parent / "build"
-    compile_plan(plan, spec.parent, build)
-    [script] = sorted((build / "stages").glob("*firewall*.py"))
-    env = {**os.environ, "SPECC_WANDB_MODE": "disabled"}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=spec.parent)
-    proc.build = build  # type: ignore[attr-defined]
-    return proc
 
 
 def test_firewall_stage_reports_personal_data_and_proceeds_under_warn(tmp_path):
-    proc = _firewall_stage(_project(tmp_path, "warn", {7: PLANTED[5][1]}))
+    proc = run_firewall_stage(_project(tmp_path, "warn", {7: PLANTED[5][1]}))
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((proc.build / "reports" / "personal_data.json").read_text())
     assert report["passed"] is True and report["total"] == 1

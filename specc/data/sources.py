@@ -14,7 +14,6 @@ naming the source and row.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -64,21 +63,11 @@ def _files(path: Path) -> list[Path]:
 
 def local_sha256(path: Path) -> str:
     """Content hash of a local source: the file's bytes, or (for a folder) every file's relative name and bytes,
-    in name order, so the lock notices an added, removed or edited file."""
-    if path.is_file():
-        return _file_sha256(path)
-    digest = hashlib.sha256()
-    for file in _files(path):
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + _file_sha256(file).encode() + b"\n")
-    return digest.hexdigest()
+    in name order, so the lock notices an added, removed or edited file. The same hash as a local model's
+    (:func:`specc.run.manifest.content_sha256`: hidden entries skipped, links followed)."""
+    from specc.run.manifest import content_sha256
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return content_sha256(path)
 
 
 def source_bytes(path: str | os.PathLike[str]) -> int:

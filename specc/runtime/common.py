@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from specc.data.rowformat import REQUIRED_KEYS
 from specc.runtime import localmodel
 
 __all__ = [
@@ -355,11 +356,6 @@ def _validated_rows(path: str, fmt: str, role: str | None, keep: list[str] | Non
             yield _conversational(fmt, row) if chat else row
 
 
-_FORMAT_COLUMNS = {"messages": ["messages"], "prompt_completion": ["prompt", "completion"], "text": ["text"],
-                   "preference": ["prompt", "chosen", "rejected"], "prompts": ["prompt"],
-                   "unpaired_preference": ["prompt", "completion", "label"]}
-
-
 def load_rows_dataset(path: Path | dict[str, Any] | list[dict[str, Any]], fmt: str = "auto", *, chat: bool = True,
                       role: str | None = None):
     """A ``datasets.Dataset`` with only the columns its format needs.
@@ -394,7 +390,7 @@ def load_rows_dataset(path: Path | dict[str, Any] | list[dict[str, Any]], fmt: s
         if first is None:
             raise ValueError(f"{path}: no rows")
         fmt = detect_format(first[1])
-    keep = None if chat else _FORMAT_COLUMNS[fmt]
+    keep = None if chat else list(REQUIRED_KEYS[fmt])
     fingerprint = f"specc-rows-{file_sha256(Path(path))[:32]}-{fmt}-{role}-{int(chat)}"
     try:
         return Dataset.from_generator(_validated_rows, fingerprint=fingerprint,
@@ -437,7 +433,7 @@ def _load_mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, ch
     if fmt == "auto":
         fmt = detect_format(ds[0])
     if not chat:
-        return ds.select_columns(_FORMAT_COLUMNS[fmt])
+        return ds.select_columns(list(REQUIRED_KEYS[fmt]))
     return ds.map(lambda row: _conversational(fmt, row), remove_columns=ds.column_names)
 
 
