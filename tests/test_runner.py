@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from specc.run.progress import Display, parse_line
-from specc.run.runner import (EXIT_FAILED, EXIT_GATE, EXIT_OK, LockHeld, RunLock, UsageError, run_build)
+from specc.exit_codes import ExitCode
+from specc.run.runner import LockHeld, RunLock, UsageError, run_build
 from test_runner_helpers import GROUP, make_build, manifest, writer
 
 SPECC = [sys.executable, "-m", "specc"]
@@ -41,7 +42,7 @@ def _run(build: Path, **kw):
 def test_runs_in_order_records_manifest_and_logs(tmp_path):
     build = _three(tmp_path)
     res, out = _run(build)
-    assert res.exit_code == EXIT_OK and res.ran == ["firewall", "train", "eval"]
+    assert res.exit_code == ExitCode.OK and res.ran == ["firewall", "train", "eval"]
     m = manifest(build)
     assert list(m["stages"]) == ["firewall", "train", "eval"]
     for rec in m["stages"].values():
@@ -73,20 +74,20 @@ def test_rerun_skips_unchanged_and_reruns_downstream_of_a_change(tmp_path):
 def test_failure_stops_and_gate_exits_3(tmp_path):
     build = _three(tmp_path, middle="import sys; print('boom'); sys.exit(7)\n")
     res, out = _run(build)
-    assert res.exit_code == EXIT_FAILED and res.failed == "train" and res.ran == ["firewall", "train"]
+    assert res.exit_code == ExitCode.INVALID and res.failed == "train" and res.ran == ["firewall", "train"]
     st = manifest(build)["stages"]
     assert st["train"]["status"] == "failed" and st["train"]["exit_code"] == 7
     assert st["eval"]["status"] == "pending"
     assert "| boom" in out
     (build / "stages/01_train.py").write_text("import sys; sys.exit(3)\n")
     res, _ = _run(build)
-    assert res.exit_code == EXIT_GATE and manifest(build)["stages"]["train"]["status"] == "gated"
+    assert res.exit_code == ExitCode.REFUSED and manifest(build)["stages"]["train"]["status"] == "gated"
 
 
 def test_exit_zero_without_declared_outputs_is_a_failure(tmp_path):
     build = _three(tmp_path, middle="print('forgot to save')\n")
     res, _ = _run(build)
-    assert res.exit_code == EXIT_FAILED
+    assert res.exit_code == ExitCode.INVALID
     assert "outputs are missing: model" in manifest(build)["stages"]["train"]["note"]
 
 
@@ -139,7 +140,7 @@ def test_lock_refuses_second_run_naming_the_pid(tmp_path):
             _run(build)
         assert exc.value.pid == holder.pid and f"pid {holder.pid}" in str(exc.value)
         cli = subprocess.run([*SPECC, "run", str(build)], capture_output=True, text=True)
-        assert cli.returncode == EXIT_GATE and f"pid {holder.pid}" in cli.stderr
+        assert cli.returncode == ExitCode.REFUSED and f"pid {holder.pid}" in cli.stderr
     finally:
         holder.kill()
         holder.wait()

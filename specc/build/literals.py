@@ -13,7 +13,6 @@ that is all a Plan holds, and it is exactly what each target language can expres
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
 import shlex
@@ -173,9 +172,3 @@ def yaml_literal(value: Any) -> Rendered:
     if yaml.safe_load(text) != (list(value) if isinstance(value, tuple) else value):
         raise LiteralError(f"yaml literal does not round-trip: {text[:80]}")
     return Rendered(text)
-
-
-def json_text(value: Any) -> str:
-    """Canonical JSON for files the build writes (sorted keys, two-space indent, trailing newline)."""
-    check_value(value)
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

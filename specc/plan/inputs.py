@@ -27,13 +27,10 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
     Plain JSONL files are read here with the standard library; every other source (other file kinds,
     Hub datasets, column mappings) through the runtime loader (:mod:`specc.data.sourcefacts`)."""
     from specc.data.sourcefacts import is_plain_jsonl, read_source_fact, same_source
-
-    from specc.spec.language import Mixture, members_of
+    from specc.spec.language import HeldOutFraction, Mixture, members_of
 
     facts: list[DataFact] = []
     problems: list[tuple[DataFact, list[Any]]] = []
-    from specc.spec.language import HeldOutFraction
-
     for role in ("train", "preference", "prompts", "validation", "golden"):
         entry = getattr(spec.data, role)
         if isinstance(entry, HeldOutFraction):  # a share of data.train: no source of its own (stages split it)

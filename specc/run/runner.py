@@ -45,8 +45,6 @@ from specc.run import preflight
 from specc.plan.model import Plan, Stage
 from specc.run.progress import Display, parse_line
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = (
-    ExitCode.OK, ExitCode.INVALID, ExitCode.USAGE, ExitCode.REFUSED, ExitCode.INTERRUPTED)
 LOCK_NAME = ".specc-run.lock"
 BUILD_PREFIXES = ("artifacts/", "results/", "reports/", "logs/", "stages/", "launch/")
 """Stage input paths starting with these are produced inside the build; other inputs are data files
@@ -58,17 +56,17 @@ SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD|^API_KEY|^TOKEN)$"
 class RunError(Exception):
     """A run that cannot start or continue; ``exit_code`` is what ``specc run`` exits with."""
 
-    exit_code = EXIT_FAILED
+    exit_code = ExitCode.INVALID
 
 
 class UsageError(RunError):
-    exit_code = EXIT_USAGE
+    exit_code = ExitCode.USAGE
 
 
 class LockHeld(RunError):
     """Another ``specc run`` holds this build's lock."""
 
-    exit_code = EXIT_GATE
+    exit_code = ExitCode.REFUSED
 
     def __init__(self, build_dir: Path, pid: int | None):
         self.pid = pid
@@ -431,7 +429,7 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
     plan = load_plan(build)
     if not plan.stages:
         display.info(f"{build}: the plan has no stages to run (it does not train)")
-        return RunResult(EXIT_OK)
+        return RunResult(ExitCode.OK)
     selected, forced = select_stages(plan, from_stage, only)
     try:
         return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from")
@@ -448,7 +446,7 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
         m.data["plan"] = {"name": plan.name, "lock_hash": plan.lock_hash(), "group": plan.tracking.group
                           if plan.tracking else None}
         m.data["runner"] = {"pid": os.getpid(), "started_at": mf.now_iso()}
-        result = RunResult(EXIT_OK, recovered_from_pid=lock.stale_pid)
+        result = RunResult(ExitCode.OK, recovered_from_pid=lock.stale_pid)
         _recover(m, lock, plan, display)
         _check_needs(selected, m)
         _check_models(build, plan, selected, forced, m)
@@ -477,7 +475,7 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
             result.ran.append(stage.id)
             if status != "completed":
                 result.failed = stage.id
-                result.exit_code = EXIT_GATE if status == "gated" else EXIT_FAILED
+                result.exit_code = ExitCode.REFUSED if status == "gated" else ExitCode.INVALID
                 break
         m.data["runner"]["ended_at"] = mf.now_iso()
         m.save()
@@ -582,7 +580,7 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
                  ended_at=mf.now_iso(), duration_s=round(time.monotonic() - t0, 3),
                  note="stopped by the user; rerun to resume from the last checkpoint")
         display.info(f"      {stage.id}: interrupted; rerun `specc run` to resume")
-        raise SystemExit(EXIT_INTERRUPTED)
+        raise SystemExit(ExitCode.INTERRUPTED)
     except BaseException:  # e.g. the disk filled up writing the log: never leave the stage running alone
         if proc is not None:
             _stop(proc)
@@ -601,7 +599,7 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
         else:
             for o in outputs.values():
                 o["sha256"] = mf.hash_path(build / o["path"], m.cache)
-    elif code == EXIT_GATE:
+    elif code == ExitCode.REFUSED:
         status, note = "gated", "a gate refused (see the log)"
     elif code < 0:
         status, note = "failed", f"killed by signal {-code}"
