@@ -17,7 +17,7 @@ carries it:
 
 It is computed from ``plan.json`` alone, so the runner (before launching), a stage (at start) and a
 downstream stage (checking an upstream's marker) all compute the same value, and two compiles of the
-same spec and data give the same fingerprints. Standard library only: the runner and the stage guard
+same spec and data give the same fingerprints. No training stack (stdlib plus the light plan modules): the runner and the stage guard
 import it without the training stack.
 """
 
@@ -28,14 +28,18 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from specc.plan.stages import TRAINING_KINDS
+
 __all__ = ["FORMAT", "FIREWALLED_KINDS", "Fingerprint", "read_build", "stage_entry", "locked_inputs",
            "upstream_stages", "stage_fingerprint", "explain", "done_marker_path", "semantic_config"]
 
 FORMAT = 1
 
-FIREWALLED_KINDS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rl", "generate", "distill_logit"})
+FIREWALLED_KINDS = TRAINING_KINDS | {"generate"}
 """Stage kinds whose guard requires a passed firewall report (``guard.verify_inputs(CONFIG)`` with the
-default ``require_firewall=True`` in their templates): the firewall's verdict is one of their inputs."""
+default ``require_firewall=True`` in their templates): the firewall's verdict is one of their inputs. Every
+training kind, derived from the stage builder's list so a new method cannot be left out, plus the teacher's
+generation (its prompts are firewalled)."""
 
 BOOKKEEPING_KEYS = frozenset({"tracking", "title", "stage", "kind", "inputs", "outputs", "checkpoint_min_interval_s"})
 """Top-level keys that name or track a stage rather than decide what it computes (the script's CONFIG
