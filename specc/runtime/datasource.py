@@ -112,15 +112,7 @@ def load_raw(source: Source):
                 ds = ds_lib.load_dataset(source.hub, name=source.subset, split=split, data_files=source.data_files,
                                          revision=source.revision)
         elif source.kind == "saved":
-            loaded = ds_lib.load_from_disk(os.path.abspath(source.path or ""))
-            if isinstance(loaded, ds_lib.DatasetDict):
-                base = split.split("[", 1)[0]
-                if base not in loaded:
-                    raise DataError(source.name, 0, f"no split {base!r}; the folder has {', '.join(loaded)}")
-                loaded = loaded[base]
-            if "[" in split:
-                raise DataError(source.name, 0, "split slicing is not supported for save_to_disk folders")
-            ds = loaded
+            ds = _saved_split(ds_lib, source, ds_lib.load_from_disk(os.path.abspath(source.path or "")), split)
         elif source.kind == "directory":
             folder = Path(os.path.abspath(source.path or ""))
             ds = ds_lib.load_dataset(str(folder), split=split, cache_dir=_content_cache(ds_lib, folder))
@@ -135,7 +127,58 @@ def load_raw(source: Source):
         raise DataError(source.name, 0, _why(exc)) from None
     if len(ds) == 0:
         raise DataError(source.name, 0, f"no rows (split {split!r})")
+    if source.kind == "csv":
+        ds = _typed_csv_labels(source, ds)
     return ds
+
+
+def _saved_split(ds_lib, source: Source, loaded, split: str):
+    """The rows of ``split`` (with datasets' slicing, ``train[:20%]``, ``train[10:]+test``) of a
+    ``save_to_disk`` folder: ``load_from_disk`` takes no split, so the slice is applied here with
+    datasets' own parser (:class:`datasets.ReadInstruction`), exactly as ``load_dataset`` would apply it.
+    A folder holding one Dataset (no splits) is that split, whatever its name."""
+    names = [part.split("[", 1)[0].strip() for part in split.split("+")]
+    if isinstance(loaded, ds_lib.DatasetDict):
+        missing = [n for n in names if n not in loaded]
+        if missing:
+            raise DataError(source.name, 0, f"no split {missing[0]!r}; the folder has {', '.join(loaded)}")
+        tables = {n: loaded[n] for n in names}
+    else:
+        tables = {n: loaded for n in names}
+    if "[" not in split and len(names) == 1:
+        return tables[names[0]]
+    try:
+        parts = ds_lib.ReadInstruction.from_spec(split).to_absolute({n: len(t) for n, t in tables.items()})
+    except (ValueError, AssertionError) as exc:
+        raise DataError(source.name, 0, f"split {split!r}: {_why(exc)}") from None
+    picked = [tables[p.splitname].select(range(p.from_, p.to)) for p in parts]
+    return picked[0] if len(picked) == 1 else ds_lib.concatenate_datasets(picked)
+
+
+_LABELS = {"true": True, "1": True, "false": False, "0": False}
+"""CSV spellings of an unpaired-preference ``label`` (case and surrounding spaces ignored)."""
+
+
+def _typed_csv_labels(source: Source, ds):
+    """CSV cells are text, so a KTO ``label`` arrives as "true"/"false"/"1"/"0": typed to booleans here, once,
+    for every reader (firewall, check, trainer). Any other value is an error at its line (header = line 1).
+    Applies when the source is unpaired preference (declared, or detected from its renamed columns)."""
+    mapper = source.mapper()
+    column = mapper.columns.get("label", "label")
+    if column not in ds.column_names:
+        return ds
+    first = mapper.rename({name: "" for name in ds.column_names})
+    if mapper.fmt != "unpaired_preference" and not (mapper.fmt == "auto" and {"prompt", "completion"} <= set(first)):
+        return ds
+    values = ds[column]
+    typed = []
+    for number, value in enumerate(values, 2):
+        label = _LABELS.get(str(value).strip().lower()) if value is not None else None
+        if label is None:
+            raise DataError(source.name, number, f"`{column}` must be true/false (or 1/0) in an unpaired-preference "
+                                                 f"CSV, not {value!r}")
+        typed.append(label)
+    return ds.remove_columns(column).add_column(column, typed)
 
 
 def _content_cache(ds_lib, folder: Path) -> str:
