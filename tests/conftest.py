@@ -456,26 +456,27 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
 
 
 def make_hub_repo(mirror: Path, repo_id: str, splits: dict[str, list[dict]] | None = None, *,
-                  configs: dict[str, dict[str, list[dict]]] | None = None) -> str:
+                  configs: dict[str, dict[str, list[dict]]] | None = None, card: str = "") -> str:
     """Write (or update, as a new commit) the repository ``mirror/repo_id``; return its commit sha.
 
     ``splits`` are the splits of the ``default`` configuration; ``configs`` adds named configurations
-    (subsets), each with its own splits (all splits of one configuration share its columns, as on the Hub)."""
+    (subsets), each with its own splits (all splits of one configuration share its columns, as on the Hub).
+    ``card`` is more YAML for the dataset card's front matter (e.g. ``"license: cc-by-nc-4.0\n"``)."""
     folder = mirror / repo_id
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / ".git").is_dir():
         _git(folder, "init", "-q", "-b", "main")
     all_configs = {**({"default": splits} if splits else {}), **(configs or {})}
-    card = "---\nconfigs:\n"
+    text = "---\nconfigs:\n"
     for config, parts in all_configs.items():
         files = []
         for split, rows in parts.items():
             rel = f"data/{split}-00000-of-00001.parquet" if config == "default" else f"{config}/{split}-00000-of-00001.parquet"
             write_parquet(folder / rel, rows)
             files.append(f"  - split: {split}\n    path: {rel}")
-        card += f"- config_name: {config}\n  data_files:\n" + "\n".join(files) + "\n"
-    card += "---\n# Test dataset\n\nLaid out as on the Hub.\n"
-    (folder / "README.md").write_text(card, encoding="utf-8")
+        text += f"- config_name: {config}\n  data_files:\n" + "\n".join(files) + "\n"
+    text = "---\n" + card + text.removeprefix("---\n") + "---\n# Test dataset\n\nLaid out as on the Hub.\n"
+    (folder / "README.md").write_text(text, encoding="utf-8")
     _git(folder, "add", "-A")
     _git(folder, "commit", "-q", "-m", "data")
     return _git(folder, "rev-parse", "HEAD")

@@ -78,3 +78,102 @@ def test_csv_labels_of_unpaired_preference_rows_are_booleans(hf_cache: Path) -> 
     plain.write_text("prompt,completion\na,1\n", encoding="utf-8")
     assert [r for *_x, r in iter_source_rows(Source(name="pc.csv", kind="csv", path=str(plain)))] == [
         {"prompt": "a", "completion": "1"}]
+
+
+# ------------------------------------------------------------------------ issue 14: dataset-card licences
+
+ALPACA = [{"instruction": f"Format ticket {i} for item {i * 7}", "input": "", "output": f"#{i}/ITEM"} for i in range(120)]
+GOLDEN = [{"prompt": f"ticket: golden thing {i} of {i * 3}", "completion": f"#{i}/GOLDEN"} for i in range(8)]
+
+
+def _project(tmp_path: Path) -> Path:
+    from strategies import write_fuzz_project
+
+    root = write_fuzz_project(tmp_path / "proj")
+    (root / "data" / "golden.jsonl").write_text("".join(json.dumps(r) + "\n" for r in GOLDEN), encoding="utf-8")
+    return root
+
+
+def _spec(proj: Path, data: str, *, use: str | None = None) -> Path:
+    spec = proj / "spec.yaml"
+    goal = "{behaviours: [format], consistency_required: true" + (f", intended_use: {use}" if use else "") + "}"
+    spec.write_text(f"""\
+specc: 1
+name: sources
+goal: {goal}
+evidence: {{prompting: {{score: 0.1}}}}
+constraints: {{hardware: {{gpus: 0, cpu_memory_gb: 16}}}}
+base_model: {{path: model, licence: apache-2.0}}
+data:
+{data}
+  golden: {{path: data/golden.jsonl}}
+eval: {{bar: 0.5}}
+tracking: {{mode: disabled}}
+""", encoding="utf-8")
+    return spec
+
+
+def _findings(plan, rule: str) -> list[str]:
+    return [f"{f.level}: {f.message}" for f in plan.findings if f.rule == rule]
+
+
+def test_a_non_commercial_dataset_card_refuses_a_commercial_plan_quoting_the_card(mirror: Path, tmp_path: Path) -> None:
+    from specc.plan.planner import plan_spec_file
+
+    sha = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA}, card="license: cc-by-nc-4.0\n")
+    proj = _project(tmp_path)
+    train = f"  train: {{hub: acme/tickets, revision: {sha}}}"
+    plan = plan_spec_file(_spec(proj, train, use="commercial"))
+    [refused] = _findings(plan, "LICENCE-NONCOMMERCIAL-USE")
+    assert refused.startswith("error: goal.intended_use is commercial but data.train dataset hub:acme/tickets is "
+                              "licensed cc-by-nc-4.0, which forbids it."), refused
+    assert f"the dataset card at {sha[:12]}: license: cc-by-nc-4.0" in refused and not plan.ok
+    [fact] = [d for d in plan.data if d.role == "train"]
+    assert (fact.licence, fact.licence_source) == ("cc-by-nc-4.0", f"dataset card at {sha[:12]}: license: cc-by-nc-4.0")
+    # research use is allowed (a traced decision), unstated use is a warning, a mixture member is checked too
+    research = plan_spec_file(_spec(proj, train, use="research"))
+    assert not _findings(research, "LICENCE-NONCOMMERCIAL-USE") and research.ok
+    assert any(d.rule == "LICENCE-RESEARCH-USE" for d in research.decisions)
+    assert [w.split(":")[0] for w in _findings(plan_spec_file(_spec(proj, train)), "LICENCE-INTENDED-USE-UNSTATED")] == [
+        "warning"]
+    (proj / "data" / "extra.jsonl").write_text("".join(json.dumps({"prompt": f"x{i}", "completion": f"y{i}"}) + "\n"
+                                                       for i in range(120)), encoding="utf-8")
+    mixed = plan_spec_file(_spec(proj, f"  train:\n    - {{path: data/extra.jsonl, licence: mit}}\n"
+                                       f"    - {{hub: acme/tickets, revision: {sha}}}", use="commercial"))
+    assert [m.split(" is licensed")[0] for m in _findings(mixed, "LICENCE-NONCOMMERCIAL-USE")] == [
+        "error: goal.intended_use is commercial but data.train dataset hub:acme/tickets"]
+    # the spec's `licence:` declares the terms the user holds (a commercial licence bought separately)
+    declared = plan_spec_file(_spec(proj, f"  train: {{hub: acme/tickets, revision: {sha}, licence: cc-by-4.0}}",
+                                    use="commercial"))
+    assert not _findings(declared, "LICENCE-NONCOMMERCIAL-USE") and declared.ok
+    assert [d.licence_source for d in declared.data if d.role == "train"] == ["spec"]
+
+
+def test_a_card_without_a_licence_is_a_note(mirror: Path, tmp_path: Path) -> None:
+    from specc.plan.planner import plan_spec_file
+
+    sha = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA})
+    proj = _project(tmp_path)
+    plan = plan_spec_file(_spec(proj, f"  train: {{hub: acme/tickets, revision: {sha}}}", use="commercial"))
+    assert _findings(plan, "LICENCE-DATASET-UNSTATED") == [
+        f"info: data.train dataset hub:acme/tickets: its dataset card states no licence (dataset card at "
+        f"{sha[:12]}: its front matter has no `license:`)"]
+    assert plan.ok
+    other = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA}, card="license: other\nlicense_name: acme-terms\n")
+    plan = plan_spec_file(_spec(proj, f"  train: {{hub: acme/tickets, revision: {other}}}", use="commercial"))
+    [note] = _findings(plan, "LICENCE-DATASET-UNSTATED")
+    assert "its dataset card states licence 'other', which is not in specc's registry" in note
+    assert "license: other (license_name: acme-terms)" in note
+    # a declared licence needs no note
+    declared = plan_spec_file(_spec(proj, f"  train: {{hub: acme/tickets, revision: {sha}, licence: mit}}"))
+    assert not _findings(declared, "LICENCE-DATASET-UNSTATED")
+
+
+def test_card_licence_parsing() -> None:
+    from specc.data.card import card_licence
+
+    assert card_licence("---\nlicense: [cc-by-sa-4.0]\n---\n# x").licence == "cc-by-sa-4.0"
+    assert card_licence("---\nlicense: [mit, apache-2.0]\n---\n").licence == "mit, apache-2.0"
+    assert card_licence("# no front matter\nlicense: mit\n") .licence is None
+    assert card_licence(None).words == "no dataset card (README.md)"
+    assert card_licence("---\nlicense: [unclosed\n---\n").licence is None

@@ -70,7 +70,7 @@ def read_source_fact(role: str, entry: Any, base_dir: Path, fact_name: str | Non
     fact_name = fact_name or role
     problems: list[DataProblem] = []
     missing = DataFact(role=role, name=fact_name, path=name, format=entry.format, exists=False)  # type: ignore[arg-type]
-    sha = revision = None
+    sha = revision = card = None
     size: int | None = None
     if entry.path is not None:
         file = base_dir / entry.path
@@ -102,6 +102,7 @@ def read_source_fact(role: str, entry: Any, base_dir: Path, fact_name: str | Non
         except DataError as exc:
             return missing, [DataProblem("DATA-UNREADABLE", str(exc), "pin a revision that exists, or check the id")]
         source = Source(**{**source.__dict__, "revision": revision})
+        card = _card(source, revision)
         if entry.revision is None or not _COMMIT.match(entry.revision):
             problems.append(DataProblem(
                 "DATA-HUB-UNPINNED",
@@ -117,9 +118,30 @@ def read_source_fact(role: str, entry: Any, base_dir: Path, fact_name: str | Non
     fmt, problem = check_format(role, name, declared, first)
     if problem is not None:
         problems.append(problem)
+    licence, licence_source = declared_licence(entry)
+    if licence is None and card is not None:
+        licence, licence_source = card.licence, f"dataset card at {str(revision)[:12]}: {card.words}"
     fact = DataFact(role=role, name=fact_name, path=name, format=fmt, exists=True, sha256=sha, rows=rows,  # type: ignore[arg-type]
-                    bytes=size, source=source_config(entry, kind, revision))
+                    bytes=size, source=source_config(entry, kind, revision), licence=licence,
+                    licence_source=licence_source)
     return fact, problems
+
+
+def declared_licence(entry: Any) -> tuple[str | None, str | None]:
+    """The licence the spec declares for a source (it overrides what a dataset card says)."""
+    licence = getattr(entry, "licence", None)
+    return (licence, "spec") if licence else (None, None)
+
+
+def _card(source: Source, revision: str | None) -> Any:
+    """What the dataset card says of its licence at the pinned commit (an unreadable card says so)."""
+    from specc.data.card import CardLicence, card_licence
+    from specc.runtime.datasource import card_text
+
+    try:
+        return card_licence(card_text(source, str(revision)))
+    except DataError as exc:
+        return CardLicence(None, f"the card cannot be read ({exc.message})")
 
 
 def _rows_and_bytes(source: Source, size: int | None) -> tuple[int, int | None]:

@@ -8,7 +8,10 @@ and while the intended use is unstated such a licence is a warning that asks for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from specc.plan.inputs import KnownModel
+from specc.plan.model import DataFact
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
@@ -16,12 +19,13 @@ __all__ = ["check_licences"]
 
 
 def check_licences(spec: Spec, trains: bool, method: str, base: KnownModel, teacher: KnownModel | None,
-                    t: Trace) -> dict[str, str]:
-    """Fire licence rules; return a one-line verdict per model role for plan.models."""
+                    t: Trace, data: Sequence[DataFact] = ()) -> dict[str, str]:
+    """Fire licence rules; return a one-line verdict per model role for plan.models. ``data`` (the plan's data
+    facts) carries the licence each Hub dataset's card states at the pinned commit."""
     from specc.plan.registry.lookup import closed_api_match, licence_info
 
     verdicts: dict[str, str] = {}
-    _check_intended_use(spec, trains, method, base, teacher, t)
+    _check_intended_use(spec, trains, method, base, teacher, t, data)
     if trains:
         closed = closed_api_match(base.ref.ref)
         if closed is not None:
@@ -90,27 +94,54 @@ def _unknown_licence(model: KnownModel, role: str, t: Trace) -> str:
 
 
 
+def _dataset_subjects(spec: Spec, data: Sequence[DataFact], t: Trace) -> list[tuple[str, str | None, str]]:
+    """``(what, licence, where it is stated)`` of every training dataset (each mixture member): the licence
+    the spec declares, else the one its Hub dataset card states at the pinned commit. A Hub source whose card
+    states no licence specc knows (and the spec declares none) is a note: only a person can read its terms."""
+    from specc.plan.registry.lookup import licence_info
+    from specc.spec.language import Mixture, members_of
+
+    facts = {f.name: f for f in data}
+    out: list[tuple[str, str | None, str]] = []
+    for role in ("train", "preference", "prompts"):
+        entry = getattr(spec.data, role)
+        for i, member in enumerate(members_of(entry)):  # one source, or each member of a mixture
+            what = f"data.{role} dataset {member.where}"
+            if member.licence:
+                out.append((what, member.licence, ""))
+                continue
+            fact = facts.get(f"{role}[{i}]" if isinstance(entry, Mixture) else role)
+            if member.hub is None or fact is None or not fact.licence_source:
+                out.append((what, None, ""))
+                continue
+            card = fact.licence_source
+            if fact.licence is None or licence_info(fact.licence) is None:
+                said = (f"its dataset card states licence {fact.licence!r}, which is not in specc's registry"
+                        if fact.licence else "its dataset card states no licence")
+                t.find("LICENCE-DATASET-UNSTATED", f"{what}: {said} ({card})",
+                       f"read the dataset's terms, then declare them with `licence:` on data.{role}"
+                       + (f"[{i}]" if isinstance(entry, Mixture) else ""))
+            out.append((what, fact.licence, f"; the {card}"))
+    return out
+
+
 def _check_intended_use(spec: Spec, trains: bool, method: str, base: KnownModel, teacher: KnownModel | None,
-                        t: Trace) -> None:
+                        t: Trace, data: Sequence[DataFact] = ()) -> None:
     """Base, teacher and dataset licences against goal.intended_use (commercial, research, internal)."""
     from specc.plan.registry.lookup import licence_info
 
     if not trains:
         return
     use = spec.goal.intended_use
-    subjects: list[tuple[str, str | None]] = [(f"base model {base.ref.ref}", base.licence)]
+    subjects: list[tuple[str, str | None, str]] = [(f"base model {base.ref.ref}", base.licence, "")]
     if teacher is not None and method == "distill":
-        subjects.append((f"teacher {teacher.ref.ref}", teacher.licence))
-    from specc.spec.language import members_of
-
-    for role in ("train", "preference", "prompts"):
-        for entry in members_of(getattr(spec.data, role)):  # one source, or each member of a mixture
-            subjects.append((f"data.{role} dataset {entry.where}", entry.licence))
-    for what, licence in subjects:
+        subjects.append((f"teacher {teacher.ref.ref}", teacher.licence, ""))
+    subjects.extend(_dataset_subjects(spec, data, t))
+    for what, licence, stated in subjects:
         info = licence_info(licence) if licence else None
         if info is None:
             continue
-        clause = f"{info.name}: \"{info.conditions}\" ({info.source})"
+        clause = f"{info.name}: \"{info.conditions}\" ({info.source}){stated}"
         if info.commercial_use is False:
             if use == "commercial":
                 t.find("LICENCE-NONCOMMERCIAL-USE",

@@ -93,6 +93,15 @@ class DataFact(Frozen):
         description=("For a member of a mixture: its weight, max_rows, fraction, the rows it contributes "
                      "(rows_used) and their estimated tokens (specc.data.mixture). None outside mixtures."),
     )
+    licence: str | None = Field(
+        default=None,
+        description=("The dataset's licence id: as the spec declares it (`licence:`), else as the dataset card of a "
+                     "Hub source states it at the locked commit. None when neither says."),
+    )
+    licence_source: str | None = Field(
+        default=None,
+        description="Where the licence was read: `spec`, or the card's words (`dataset card at <commit>: license: ...`).",
+    )
 
 
 class ModelInfo(Frozen):

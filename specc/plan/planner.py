@@ -73,7 +73,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
     if lv.trains:
         pref = next((d for d in data if d.role == "preference" and d.exists), None)
         method, distillation = choose_method(spec, lv, base, teacher, t, data, pref.format if pref else None)
-    verdicts = check_licences(spec, lv.trains, method, base, teacher, t)
+    verdicts = check_licences(spec, lv.trains, method, base, teacher, t, data)
 
     budget, estimate, hp, sources, contract, launch, forgetting = None, None, {}, {}, None, None, None
     check_safety(spec, lv.trains, t)

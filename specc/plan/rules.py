@@ -382,6 +382,13 @@ RULES: tuple[Rule, ...] = (
        "non-commercial licence accepted for research use",
        "Research-only and non-commercial terms allow research; the plan records that it relied on that use.",
        _USE, "—"),
+    _r("LICENCE-DATASET-UNSTATED", "licence", "info",
+       "a Hub training dataset's card (README.md front matter at the pinned commit) states no licence, or one "
+       "specc's registry does not know, and the spec declares none (`licence:` on the source)",
+       "note it: read the dataset's terms and declare them",
+       "A dataset's licence binds the model trained on it like a model licence does; the card is where the Hub "
+       "states it, and a missing or unknown one is a question only a person can answer.",
+       _USE, "—"),
     _r("LICENCE-INTENDED-USE-UNSTATED", "licence", "warning",
        "a model or dataset licence forbids commercial use and goal.intended_use is not stated",
        "flag it: state the intended use",

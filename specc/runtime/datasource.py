@@ -30,7 +30,7 @@ from typing import Any
 from specc.data.jsonl import DataError
 from specc.data.sources import DATA_EXTRA, Source
 
-__all__ = ["MIRROR_ENV", "fingerprint", "hold_out", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
+__all__ = ["MIRROR_ENV", "card_text", "fingerprint", "hold_out", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
 
 MIRROR_ENV = "SPECC_HUB_MIRROR"
 
@@ -81,6 +81,33 @@ def resolve_revision(source: Source, revision: str | None = None) -> str:
         raise DataError(source.name, 0, f"revision {revision or 'main'!r} of {hub} cannot be resolved: {why} "
                                         "(offline? pin a commit sha that is in the local datasets cache)") from None
     return str(info.sha)
+
+
+def card_text(source: Source, commit: str) -> str | None:
+    """The dataset card (README.md) of a Hub source at ``commit``; None when the repository has none.
+
+    Read as the revision is resolved (git in a mirror clone; the Hub's API otherwise), never through
+    ``datasets``, so planning a Hub source costs no data-stack import. Raises :class:`DataError` when the
+    card cannot be fetched (offline)."""
+    hub = source.hub or ""
+    folder = mirror_folder(hub)
+    if folder is not None:
+        done = subprocess.run(["git", "-C", str(folder), "show", f"{commit}:README.md"],
+                              capture_output=True, text=True, check=False)
+        return done.stdout if done.returncode == 0 else None
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
+    except ImportError:
+        raise DataError(source.name, 0, f"a Hub source needs huggingface_hub: {DATA_EXTRA}") from None
+    try:
+        path = hf_hub_download(hub, "README.md", repo_type="dataset", revision=commit)
+    except EntryNotFoundError:
+        return None
+    except Exception as exc:  # offline: the library's own message says why
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(source.name, 0, f"the dataset card of {hub} at {commit[:12]} cannot be read: {why}") from None
+    return Path(path).read_text(encoding="utf-8", errors="replace")
 
 
 def _check_mirror_checkout(source: Source, folder: Path) -> None:
