@@ -71,7 +71,7 @@ def test_csv_labels_of_unpaired_preference_rows_are_booleans(hf_cache: Path) -> 
     renamed.write_text("q,completion,verdict\na,b,true\nc,d,maybe\n", encoding="utf-8")
     source = Source(name="renamed.csv", kind="csv", path=str(renamed), format="unpaired_preference",
                     columns={"label": "verdict", "prompt": "q"})
-    with pytest.raises(DataError, match=r"^renamed.csv:3: `verdict` must be true/false \(or 1/0\).*not 'maybe'"):
+    with pytest.raises(DataError, match=r"^renamed.csv:2: `verdict` must be true/false \(or 1/0\).*not 'maybe'"):
         list(iter_source_rows(source))
     # a prompt/completion CSV keeps its text: "1" is an answer, not a label
     plain = hf_cache / "pc.csv"
@@ -177,3 +177,47 @@ def test_card_licence_parsing() -> None:
     assert card_licence("# no front matter\nlicense: mit\n") .licence is None
     assert card_licence(None).words == "no dataset card (README.md)"
     assert card_licence("---\nlicense: [unclosed\n---\n").licence is None
+
+
+# ------------------------------------------------------------------------ one validation path for rows
+
+def test_the_loader_every_stage_uses_refuses_a_bad_row_of_any_source_with_its_location(
+        mirror: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: rows of non-JSONL sources reached the trainer unchecked (only the firewall stage validated
+    them), so a bad row crashed inside TRL, or trained, instead of stopping with its place."""
+    from conftest import write_parquet
+    from specc.runtime import common
+
+    root = mirror.parent
+    bad = [*ROWS[:2], {"prompt": "p2", "completion": None}, *ROWS[3:]]
+    write_parquet(root / "bad.parquet", bad)
+    cases = {
+        "bad.parquet:3: `completion` must be a string, not null":
+            {"path": str(root / "bad.parquet"), "spec_path": "bad.parquet", "role": "train",
+             "format": "prompt_completion"},
+        "no_assistant.json:2: the conversation has no assistant turn":
+            {"path": str(root / "no_assistant.json"), "spec_path": "no_assistant.json", "role": "train"},
+        "hub:acme/chats:2: conversations[2]: unknown speaker `agent`":
+            {"spec_path": "hub:acme/chats", "role": "train",
+             "source": {"kind": "hub", "hub": "acme/chats", "format": "sharegpt"}},
+    }
+    (root / "no_assistant.json").write_text(json.dumps([
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+        {"messages": [{"role": "user", "content": "c"}]}]), encoding="utf-8")
+    make_hub_repo(mirror, "acme/chats", {"train": [
+        {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
+        {"conversations": [{"from": "human", "value": "q"}, {"from": "agent", "value": "a"}]}]})
+    for expected, entry in cases.items():
+        with pytest.raises(SystemExit) as stopped:
+            common.load_rows_dataset(entry, chat=False)
+        out = capsys.readouterr()
+        assert stopped.value.code == 1 and f"REFUSED: {expected}" in out.out + out.err, (expected, out)
+    # a mixture validates each member (rows numbered within the member)
+    good = {"path": str(root / "good.parquet"), "spec_path": "good.parquet", "role": "train",
+            "format": "prompt_completion", "mix": {"seed": 0}}
+    write_parquet(root / "good.parquet", ROWS)
+    with pytest.raises(SystemExit):
+        common.load_rows_dataset([good, {**cases["bad.parquet:3: `completion` must be a string, not null"],
+                                         "mix": {"seed": 0}}], chat=False)
+    assert "REFUSED: bad.parquet:3: `completion` must be a string, not null" in capsys.readouterr().err
+    assert len(common.load_rows_dataset(good, chat=False)) == len(ROWS)

@@ -417,7 +417,18 @@ def _plain_jsonl_entry(entry: dict[str, Any]) -> bool:
 
 
 def _load_mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, chat: bool):
-    """Any other source, through the datasets loader and the source's mapping."""
+    """Any other source, through the datasets loader and the source's mapping; a bad row (validated in the
+    loader) stops the stage with its location, before anything trains."""
+    from specc.data.jsonl import DataError
+
+    try:
+        return _mapped_rows(entry, fmt, chat)
+    except DataError as exc:
+        log(f"REFUSED: {exc}")
+        raise SystemExit(1) from None
+
+
+def _mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, chat: bool):
     if isinstance(entry, list):  # a mixture: its members drawn as the plan says (specc.data.mixture)
         from specc.runtime.datasource import load_mixture
 

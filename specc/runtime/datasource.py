@@ -30,7 +30,8 @@ from typing import Any
 from specc.data.jsonl import DataError
 from specc.data.sources import DATA_EXTRA, Source
 
-__all__ = ["MIRROR_ENV", "card_text", "fingerprint", "hold_out", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision"]
+__all__ = ["MIRROR_ENV", "card_text", "fingerprint", "hold_out", "iter_raw", "load_mapped", "load_mixture", "load_raw", "mirror_folder", "resolve_revision",
+           "validate_rows"]
 
 MIRROR_ENV = "SPECC_HUB_MIRROR"
 
@@ -188,7 +189,8 @@ _LABELS = {"true": True, "1": True, "false": False, "0": False}
 
 def _typed_csv_labels(source: Source, ds):
     """CSV cells are text, so a KTO ``label`` arrives as "true"/"false"/"1"/"0": typed to booleans here, once,
-    for every reader (firewall, check, trainer). Any other value is an error at its line (header = line 1).
+    for every reader (firewall, check, trainer). Any other value is an error at its row (1-based, as
+    :func:`iter_raw` numbers rows).
     Applies when the source is unpaired preference (declared, or detected from its renamed columns)."""
     mapper = source.mapper()
     column = mapper.columns.get("label", "label")
@@ -199,7 +201,7 @@ def _typed_csv_labels(source: Source, ds):
         return ds
     values = ds[column]
     typed = []
-    for number, value in enumerate(values, 2):
+    for number, value in enumerate(values, 1):
         label = _LABELS.get(str(value).strip().lower()) if value is not None else None
         if label is None:
             raise DataError(source.name, number, f"`{column}` must be true/false (or 1/0) in an unpaired-preference "
@@ -264,17 +266,54 @@ def fingerprint(source: Source) -> tuple[int, str]:
     return rows, digest.hexdigest()
 
 
-def load_mapped(entry: dict[str, Any]):
-    """A stage CONFIG data entry as a ``datasets.Dataset`` of canonical rows (the mapping of
-    :class:`specc.data.mapping.Mapper`: renamed columns, alpaca, sharegpt), ready for a trainer."""
-    source = Source.from_entry(entry)
-    ds = load_raw(source)
+def validate_rows(source: Source, ds, role: str | None) -> str:
+    """Every row of a loaded source mapped and checked by the rules of ``specc check`` and the firewall
+    (:func:`specc.data.rowformat.row_problem`); returns the canonical format. The first bad row is a
+    :class:`DataError` naming the source, the row (1-based, in load order) and the field, so a stage stops
+    before anything trains, whatever the source kind. Memory: one batch."""
+    from specc.data.rowformat import ROLE_FORMATS, detect_format, row_problem
+
     mapper = source.mapper()
-    if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt", "auto"):
-        return ds
     problem = mapper.columns_problem(ds.column_names)
     if problem is not None:
         raise DataError(source.name, 1, problem)
+    fmt: str | None = None
+    number = 0
+    for batch in ds.iter(batch_size=1000):
+        keys = list(batch)
+        for values in zip(*(batch[k] for k in keys)):
+            number += 1
+            row = dict(zip(keys, values))
+            if fmt is None:
+                mapper.decide(row)
+            try:
+                mapped = mapper(row)
+            except ValueError as exc:
+                raise DataError(source.name, number, str(exc)) from None
+            if fmt is None:
+                fmt = mapper.canonical if mapper.fmt != "auto" else detect_format(mapped)
+                if fmt is None:
+                    raise DataError(source.name, number, f"row keys ({', '.join(sorted(mapped)) or 'none'}) match "
+                                                         "no known format; declare `format:` or map `columns:`")
+                allowed = ROLE_FORMATS.get(role or "", ())
+                if allowed and fmt not in allowed:
+                    raise DataError(source.name, number, f"a {role} source must be {' or '.join(allowed)}, not {fmt}")
+            problem = row_problem(mapped, fmt, role)
+            if problem is not None:
+                raise DataError(source.name, number, problem)
+    return fmt or "auto"
+
+
+def load_mapped(entry: dict[str, Any]):
+    """A stage CONFIG data entry as a ``datasets.Dataset`` of canonical rows (the mapping of
+    :class:`specc.data.mapping.Mapper`: renamed columns, alpaca, sharegpt), ready for a trainer. Every row
+    is validated first (:func:`validate_rows`): a bad row is a located error, never a trainer's crash."""
+    source = Source.from_entry(entry)
+    ds = load_raw(source)
+    validate_rows(source, ds, entry.get("role"))
+    mapper = source.mapper()
+    if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt", "auto"):
+        return ds
     mapper.decide(ds[0])
     if not mapper.columns and mapper.fmt not in ("alpaca", "sharegpt"):
         return ds
