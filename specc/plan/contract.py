@@ -20,7 +20,8 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
     ev = spec.eval
     golden = next((d for d in data if d.role == "golden"), None)
     inputs = [d.role for d in data if d.role in ("train", "preference", "prompts")]
-    suites = [ContractSuite(name=s.name, kind=s.kind, path=s.path, task=s.task, limit=s.limit) for s in spec.data.general_suites]
+    suites = [ContractSuite(name=s.name, kind=s.kind, path=s.where if s.reads_rows else None, task=s.task,
+                            limit=s.limit) for s in spec.data.general_suites]
     t.decide("CONTRACT-EVERY-TUNE",
              f"metric {ev.metric}" + (f", bar {ev.bar}" if ev.bar is not None else ", no bar")
              + f"; {len(suites)} general suite(s); forgetting budget abs {ev.forgetting.max_abs_drop}, "

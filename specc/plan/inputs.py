@@ -51,10 +51,17 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
             members = _mixed(role, entry.members, members, t)  # type: ignore[union-attr]
         facts.extend(members)
     for suite in spec.data.general_suites:
-        if suite.path is not None:
-            fact, problem = read_data_fact("suite", suite.name, suite.path, suite.kind, base_dir)
-            facts.append(fact)
-            problems.append((fact, [problem] if problem is not None else []))
+        if not suite.reads_rows:
+            continue
+        source = suite.as_source()
+        if is_plain_jsonl(source):
+            fact, problem = read_data_fact("suite", suite.name, source.path, suite.kind, base_dir)
+            found = [problem] if problem is not None else []
+        else:  # any other source (a Hub split, Parquet, CSV, a folder), read as the eval stages will read it
+            fact, found = read_source_fact("suite", source, base_dir, suite.name)
+            fact = fact.model_copy(update={"format": suite.kind})
+        facts.append(fact)
+        problems.append((fact, found))
     for fact, found in problems:
         for problem in found:
             t.find(problem.rule, problem.message, problem.hint)

@@ -100,10 +100,25 @@ def _model(plan: Plan, role: str) -> dict[str, Any] | None:
 
 
 def _suites(plan: Plan) -> list[dict[str, Any]]:
+    """The general suites as the eval stages read them; a suite from any source other than a plain JSONL file
+    carries its ``source`` (kind, Hub commit, split, columns), as data roles do."""
     if plan.contract is None:
         return []
-    return [{"name": s.name, "kind": s.kind, "spec_path": s.path, "task": s.task, "limit": s.limit}
-            for s in plan.contract.suites]
+    out = []
+    for s in plan.contract.suites:
+        entry: dict[str, Any] = {"name": s.name, "kind": s.kind, "spec_path": s.path, "task": s.task, "limit": s.limit}
+        fact = next((d for d in plan.data if d.role == "suite" and d.name == s.name), None)
+        if fact is not None and fact.source is not None:
+            entry.update(role="suite", source=dict(fact.source))
+        out.append(entry)
+    return out
+
+
+def _hub_suites(plan: Plan) -> dict[str, Any]:
+    """Hub suites for the firewall stage's CONFIG: its guard records the rows of every Hub source it is given
+    (``reports/data-lock.json``), and the baseline and eval stages score exactly those rows or refuse."""
+    hub = [s for s in _suites(plan) if (s.get("source") or {}).get("kind") == "hub"]
+    return {"suites": hub} if hub else {}
 
 
 def _peft(plan: Plan, budget: str) -> dict[str, Any] | None:
@@ -322,7 +337,8 @@ def build_stages(plan: Plan) -> list[Stage]:
           inputs={**inputs_of(train, pref, prompts, scanned), **inputs_of(golden)},
           outputs={"report": "reports/firewall.json", "personal_data": "reports/personal_data.json"},
           config={"golden": golden, "training": _entries(train, pref, prompts, scanned), "settings": fw,
-                  "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""}})
+                  "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""},
+                  **_hub_suites(plan)})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}

@@ -47,9 +47,10 @@ def fail(message: str) -> NoReturn:
     sys.exit(GUARD_EXIT)
 
 
-DATA_KEYS = ("data", "training", "golden", "validation")
-"""Keys of a stage CONFIG that name locked data files (a single entry or a list of entries). Other
-entries with a ``spec_path`` (general suites, prompts) are found and checked too."""
+DATA_KEYS = ("data", "training", "golden", "validation", "suites")
+"""Keys of a stage CONFIG that name locked data sources (a single entry or a list of entries; general suites
+too, which may be Hub sources with no file). Other entries with a ``spec_path`` and a file (prompts, a reward
+function) are found and checked too."""
 
 
 def _document() -> dict[str, Any]:

@@ -304,25 +304,32 @@ def _refusal(model, tokenizer, suite: SuiteSpec, rows: list[dict], max_new_token
     return _binomial(suite.name, suite.kind, [is_refusal(o) for o in outputs], "refusal_rate")
 
 
+def suite_rows(suite: SuiteSpec) -> list[dict]:
+    """The first ``limit`` rows of a suite: from the source its entry names (a Hub split, Parquet, CSV, a
+    folder: read through :func:`specc.data.sources.iter_source_rows`, as the firewall and the guard read
+    them), else its JSONL file, else specc's built-in refusal prompts."""
+    if suite.entry is not None and suite.entry.get("source"):
+        from itertools import islice
+
+        from specc.data.sources import Source, iter_source_rows
+
+        return [row for _n, _l, row in islice(iter_source_rows(Source.from_entry(suite.entry)), suite.limit)]
+    if suite.kind == "refusal" and not suite.path:
+        return read_rows(BUILTIN_REFUSAL_PROMPTS, suite.limit)
+    return read_rows(suite.path, suite.limit)
+
+
 def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 32,
                    batch_size: int = 16) -> SuiteResult:
     """Score ``model`` on one suite. The model is put in eval mode; nothing is trained."""
     model.eval()
     if suite.kind == "lm_eval":
         return _lm_eval(model, tokenizer, suite, batch_size)
+    rows = suite_rows(suite)
     if suite.kind == "refusal":
-        rows = read_rows(suite.path or BUILTIN_REFUSAL_PROMPTS, suite.limit)
         if not rows:
             raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
         return _refusal(model, tokenizer, suite, rows, max(max_new_tokens, 48), batch_size)
-    if suite.entry is not None and suite.entry.get("source"):
-        from itertools import islice
-
-        from specc.data.sources import Source, iter_source_rows
-
-        rows = [row for _n, _l, row in islice(iter_source_rows(Source.from_entry(suite.entry)), suite.limit)]
-    else:
-        rows = read_rows(suite.path, suite.limit)
     if not rows:
         raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
     if suite.kind == "exact_match":

@@ -493,26 +493,72 @@ class Suite(Strict):
     )
     path: str | None = Field(
         default=None,
-        description="JSONL suite file (not for lm_eval). For refusal: rows {prompt}; omit to use the built-in set.",
+        description=("Local suite rows, relative to the spec file: a .jsonl/.json/.csv/.parquet file, a directory of "
+                     "such files or a datasets.save_to_disk folder (not for lm_eval). For refusal: rows {prompt}; "
+                     "omit to use the built-in set. Give at most one of path or hub."),
+    )
+    hub: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        description="Hugging Face Hub dataset id (org/name) holding the suite's rows, loaded with datasets.load_dataset.",
+    )
+    revision: str | None = Field(
+        default=None,
+        description="Hub only: commit sha, tag or branch; the plan locks the commit it resolves to (as for data.train).",
+    )
+    subset: str | None = Field(default=None, description="Hub only: the dataset's configuration (load_dataset name).")
+    split: str | None = Field(
+        default=None, description="Split to read, with datasets' slicing (e.g. test[:200]). Default: train.",
+    )
+    data_files: str | list[str] | None = Field(
+        default=None, description="Hub only: the files of the repository to load (load_dataset data_files)."
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Renamed columns, {ours: theirs}: e.g. {prompt: question, completion: answer}.",
     )
     task: str | None = Field(default=None, description="lm-evaluation-harness task name (lm_eval only).")
     limit: int | None = Field(default=None, gt=0, description="Evaluate only the first N rows (quick checks).")
 
     _check_path = field_validator("path")(lambda cls, v: _no_interpolation(v))
     _check_task = field_validator("task")(lambda cls, v: _no_control_characters(v))
+    _check_names = field_validator("revision", "subset", "split")(lambda cls, v: _no_control_characters(v))
 
     @model_validator(mode="after")
     def _source(self) -> Suite:
+        given = self.path is not None or self.hub is not None
+        if self.path is not None and self.hub is not None:
+            raise ValueError("give at most one of `path` (local rows) or `hub` (a Hub dataset id)")
+        hub_only = [k for k in ("revision", "subset", "data_files") if getattr(self, k) is not None]
+        if hub_only and self.hub is None:
+            raise ValueError(f"{', '.join(hub_only)} apply to `hub` suites only")
+        for ours, theirs in self.columns.items():
+            _no_control_characters(ours)
+            _no_control_characters(theirs)
         if self.kind == "lm_eval":
-            if not self.task or self.path:
-                raise ValueError("an `lm_eval` suite names a `task` and no `path`")
+            if not self.task or given or self.split or self.columns:
+                raise ValueError("an `lm_eval` suite names a `task` and no `path` or `hub`")
         elif self.kind == "refusal":
             if self.task:
-                raise ValueError("a `refusal` suite names no `task` (a `path` of {prompt} rows, or none for the "
-                                 "built-in set)")
-        elif not self.path or self.task:
-            raise ValueError(f"an `{self.kind}` suite names a `path` and no `task`")
+                raise ValueError("a `refusal` suite names no `task` (a `path` or `hub` of {prompt} rows, or none "
+                                 "for the built-in set)")
+        elif not given or self.task:
+            raise ValueError(f"an `{self.kind}` suite names a `path` or a `hub` dataset, and no `task`")
         return self
+
+    @property
+    def reads_rows(self) -> bool:
+        """The suite's rows come from a source of the spec (not an lm_eval task, not the built-in refusal set)."""
+        return self.path is not None or self.hub is not None
+
+    def as_source(self) -> DataFile:
+        """The suite's rows as a data source (read, locked and pinned like any data role's)."""
+        return DataFile(path=self.path, hub=self.hub, revision=self.revision, subset=self.subset, split=self.split,
+                        data_files=self.data_files, columns=dict(self.columns))
+
+    @property
+    def where(self) -> str:
+        return self.as_source().where if self.reads_rows else (self.task or "built-in")
 
 
 class Data(Strict):
