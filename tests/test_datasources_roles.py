@@ -221,3 +221,44 @@ def test_the_loader_every_stage_uses_refuses_a_bad_row_of_any_source_with_its_lo
                                          "mix": {"seed": 0}}], chat=False)
     assert "REFUSED: bad.parquet:3: `completion` must be a string, not null" in capsys.readouterr().err
     assert len(common.load_rows_dataset(good, chat=False)) == len(ROWS)
+
+
+# ------------------------------------------------------------------------ every role from every source
+
+def test_a_golden_set_that_is_a_training_source_is_refused_for_hub_and_mixture_members(mirror: Path,
+                                                                                       tmp_path: Path) -> None:
+    from specc.plan.planner import plan_spec_file
+
+    sha = make_hub_repo(mirror, "acme/tickets", {"train": ALPACA, "test": ALPACA[:8]})
+    proj = _project(tmp_path)
+    (proj / "data" / "extra.jsonl").write_text("".join(json.dumps({"prompt": f"x{i}", "completion": f"y{i}"}) + "\n"
+                                                       for i in range(120)), encoding="utf-8")
+
+    def refused(data: str, golden: str) -> list[str]:
+        text = _spec(proj, data).read_text().replace("  golden: {path: data/golden.jsonl}\n", f"  golden: {golden}\n")
+        (proj / "spec.yaml").write_text(text)
+        return [f.message for f in plan_spec_file(proj / "spec.yaml").findings if f.rule == "DATA-GOLDEN-IS-TRAINING"]
+
+    member = f"  train:\n    - {{path: data/extra.jsonl}}\n    - {{hub: acme/tickets, revision: {sha}, format: alpaca}}"
+    assert refused(member, f"{{hub: acme/tickets, revision: {sha}, split: train}}") == [
+        "the golden set and data.train are the same source (hub:acme/tickets[train])"]
+    assert refused(member, "{path: data/extra.jsonl}") == [
+        "the golden set and data.train are the same source (data/extra.jsonl)"]
+    assert refused("  preference: {path: data/extra.jsonl}\n  train: {path: data/extra.jsonl}",
+                   "{path: ./data/extra.jsonl}") != []
+    # another split of the same dataset is a held-out golden set
+    assert refused(member, f"{{hub: acme/tickets, revision: {sha}, split: test, format: alpaca}}") == []
+
+
+def test_the_golden_set_is_one_source_and_a_list_says_how_to_combine_files(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from specc.cli.main import main as cli
+
+    proj = _project(tmp_path)
+    spec = _spec(proj, "  train: {path: data/golden.jsonl}")
+    spec.write_text(spec.read_text().replace("  golden: {path: data/golden.jsonl}\n",
+                                             "  golden:\n    - {path: a.jsonl}\n    - {path: b.jsonl}\n"))
+    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "data.golden: the golden set is one source" in result.output and "one folder" in result.output

@@ -17,7 +17,7 @@ is not supported on purpose: a plan must be reproducible from the spec and the d
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, field_validator, model_validator
 
@@ -581,7 +581,9 @@ class Data(Strict):
     )
     golden: DataFile | None = Field(
         default=None,
-        description="Held-out golden set for the target metric. Never opened by a training stage.",
+        description=("Held-out golden set for the target metric, from any source (a Hub split, Parquet, CSV, a folder "
+                     "of files). One source: several files go in one folder or a Hub dataset's data_files. Never "
+                     "opened by a training stage."),
     )
     validation: Validation | None = Field(
         default=None,
@@ -599,6 +601,15 @@ class Data(Strict):
         default_factory=PersonalData,
         description="Policy for personal data found in training rows by the plan, `specc check` and the firewall stage.",
     )
+
+    @field_validator("golden", mode="before")
+    @classmethod
+    def _one_golden_source(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            raise ValueError("the golden set is one source (its rows are scored and firewalled as one set): to "
+                             "combine several files, put them in one folder (path: golden/) or list them under "
+                             "data_files of a Hub dataset")
+        return v
 
     @model_validator(mode="after")
     def _unique_suites(self) -> Data:
