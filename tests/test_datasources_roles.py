@@ -262,3 +262,51 @@ def test_the_golden_set_is_one_source_and_a_list_says_how_to_combine_files(tmp_p
     result = CliRunner().invoke(cli, ["validate", str(spec)])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "data.golden: the golden set is one source" in result.output and "one folder" in result.output
+
+
+# ------------------------------------------------------------------------ bad inputs: located, nothing trained
+
+BAD_INPUTS = {
+    "unknown column": ("{hub: acme/tickets, columns: {prompt: instrution, completion: output}}",
+                       ["hub:acme/tickets", "unknown column `instrution` (columns.prompt); the dataset has columns: "
+                        "instruction, input, output", "did you mean `instruction`?"]),
+    "missing split": ("{hub: acme/tickets, split: validation}", ["hub:acme/tickets[validation]", "validation"]),
+    "revision not resolvable offline": ("{hub: acme/tickets, revision: v9.9}",
+                                        ["hub:acme/tickets", "revision 'v9.9' cannot be resolved"]),
+    "weights summing to zero": ("[{path: data/local.jsonl, weight: 0}, {hub: acme/tickets, weight: 0}]",
+                                ["spec.yaml:", "data.train", "sum to zero"]),
+    "mixture member empty after max_rows": ("[{path: data/local.jsonl}, {hub: acme/tickets, max_rows: 5, "
+                                            "fraction: 0.001}]",
+                                            ["member 1 is hub:acme/tickets", "no rows left after fraction/max_rows"]),
+    "gzip file named .jsonl": ("{path: data/packed.jsonl}", ["data/packed.jsonl", "gzip"]),
+    "CSV with a ragged row": ("{path: data/ragged.csv}", ["data/ragged.csv", "Expected 2 fields in line 3, saw 3"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_each_bad_input_is_a_located_error_and_nothing_runs(case: str, mirror: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from click.testing import CliRunner
+
+    from specc.cli.main import main as cli
+
+    make_hub_repo(mirror, "acme/tickets", {"train": ALPACA})
+    proj = _project(tmp_path)
+    data = proj / "data"
+    (data / "local.jsonl").write_text("".join(json.dumps({"prompt": f"x{i}", "completion": f"y{i}"}) + "\n"
+                                              for i in range(120)), encoding="utf-8")
+    (data / "packed.jsonl").write_bytes(gzip.compress(b'{"prompt": "a", "completion": "b"}\n' * 120))
+    (data / "ragged.csv").write_text("prompt,completion\na,b\nc,d,e\n" + "f,g\n" * 120, encoding="utf-8")
+    train, expected = BAD_INPUTS[case]
+    spec = _spec(proj, f"  train: {train}")
+    monkeypatch.chdir(proj)
+    result = CliRunner().invoke(cli, ["run", str(spec)])
+    assert result.exit_code not in (0, None), result.output
+    for words in expected:
+        assert words in result.output, (case, words, result.output)
+    assert "Traceback" not in result.output
+    built = proj / "build"
+    written = sorted(p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()) if built.exists() else []
+    assert not [p for p in written if p.startswith(("artifacts/", "results/", "reports/"))], written

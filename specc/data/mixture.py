@@ -17,7 +17,12 @@ __all__ = ["MixtureError", "kept_rows", "member_counts"]
 
 
 class MixtureError(ValueError):
-    """A mixture that cannot be drawn (weights summing to zero, a member left empty); names the member."""
+    """A mixture that cannot be drawn (weights summing to zero, a member left empty); names the member
+    (``member``: its index, None when the whole mixture is at fault)."""
+
+    def __init__(self, message: str, member: int | None = None) -> None:
+        super().__init__(message)
+        self.member = member
 
 
 def kept_rows(rows: int, max_rows: int | None, fraction: float | None) -> int:
@@ -32,7 +37,7 @@ def member_counts(rows: Sequence[int], weights: Sequence[float | None], max_rows
     kept = [kept_rows(n, m, f) for n, m, f in zip(rows, max_rows, fractions)]
     for i, k in enumerate(kept):
         if k <= 0:
-            raise MixtureError(f"member {i}: no rows left after fraction/max_rows (it has {rows[i]} rows)")
+            raise MixtureError(f"member {i}: no rows left after fraction/max_rows (it has {rows[i]} rows)", i)
     given = [w for w in weights if w is not None]
     if not given:
         return kept

@@ -142,7 +142,8 @@ def _mixed(role: str, specs: list[Any], members: list[DataFact], t: Trace) -> li
         counts = member_counts([f.rows or 0 for f in members], [m.weight for m in specs],
                                [m.max_rows for m in specs], [m.fraction for m in specs])
     except MixtureError as exc:
-        t.find("DATA-MIXTURE-INVALID", f"data.{role}: {exc}", "lower max_rows/fraction or drop the member")
+        which = f" (member {exc.member} is {specs[exc.member].where})" if exc.member is not None else ""
+        t.find("DATA-MIXTURE-INVALID", f"data.{role}: {exc}{which}", "lower max_rows/fraction or drop the member")
         return members
     out = []
     for fact, spec_member, used in zip(members, specs, counts):
