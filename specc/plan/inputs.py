@@ -129,12 +129,17 @@ def _held_out(fraction: float, train: list[DataFact]) -> DataFact:
                     source={"kind": "held_out", "fraction": fraction})
 
 
+CHAT_MIX = frozenset({"messages", "prompt_completion"})
+"""Member formats a mixture may combine: prompt/completion rows (alpaca, say) join chat rows (sharegpt) as
+one-turn conversations (:func:`specc.runtime.datasource.load_mixture`), so the mix is trained as messages."""
+
+
 def _mixed(role: str, specs: list[Any], members: list[DataFact], t: Trace) -> list[DataFact]:
     """Members of a mixture with the rows each contributes and their estimated tokens (bytes / 4 × share)."""
     from specc.data.mixture import MixtureError, member_counts
 
     formats = sorted({f.format for f in members})
-    if len(formats) > 1:
+    if len(formats) > 1 and set(formats) != CHAT_MIX:
         t.find("DATA-MIXTURE-INVALID", f"the members of data.{role} differ in format ({', '.join(formats)})",
                "map every member to one format (format:, columns:)")
         return members

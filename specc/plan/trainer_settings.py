@@ -161,7 +161,8 @@ def settle_assistant_only_loss(spec: Any, data: list[Any], values: dict[str, Any
     if "assistant_only_loss" not in values or spec.data.train is None:
         return
     fact = next((d for d in data if d.role == "train" and d.exists), None)
-    if fact is None or fact.format == "messages" or not values["assistant_only_loss"]:
+    chat = any(d.format == "messages" for d in data if d.role == "train" and d.exists)  # a mix with chat: messages
+    if fact is None or chat or not values["assistant_only_loss"]:
         return
     if sources.get("assistant_only_loss") == "spec":
         t.find("METHOD-SETTING-UNUSED",

@@ -433,7 +433,8 @@ def _mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, chat: b
         from specc.runtime.datasource import load_mixture
 
         ds = load_mixture(entry)
-        fmt = entry[0].get("format") or fmt
+        formats = {e.get("format") or fmt for e in entry}
+        fmt = formats.pop() if len(formats) == 1 else "messages"  # chat and prompt/completion: joined as chat
     else:
         from specc.runtime.datasource import load_mapped
 

@@ -322,19 +322,23 @@ def load_mapped(entry: dict[str, Any]):
 
 def load_mixture(entries: list[dict[str, Any]]):
     """The rows of a mixture (stage CONFIG entries of its members, each with ``mix``), drawn as
-    :func:`specc.data.mixture.member_counts` says: each member shuffled with the seed, cut to its count
+    :func:`specc.data.mixture.member_counts` says (a mix of chat and prompt/completion members is all chat:
+    prompt/completion rows become one-turn conversations): each member shuffled with the seed, cut to its count
     (repeated when upsampled), then all members concatenated and shuffled with the seed. Same seed and
     data: same rows in the same order."""
     from specc.data.mixture import MixtureError, member_counts
     from specc.data.rowformat import REQUIRED_KEYS
 
     ds_lib = _datasets(Source.from_entry(entries[0]))
+    chat = len({entry.get("format") or "auto" for entry in entries}) > 1  # messages + prompt/completion members
     loaded = []
     for entry in entries:
         ds = load_mapped(entry)
         fmt = entry.get("format") or "auto"
         if fmt in REQUIRED_KEYS:
             ds = ds.select_columns(list(REQUIRED_KEYS[fmt]))
+        if chat and fmt == "prompt_completion":  # joins the chat members as one-turn conversations
+            ds = ds.map(_as_chat, remove_columns=ds.column_names)
         loaded.append(ds)
     mixes = [entry.get("mix") or {} for entry in entries]
     seed = int(mixes[0].get("seed", 0))
@@ -353,6 +357,11 @@ def load_mixture(entries: list[dict[str, Any]]):
     features = parts[0].features
     parts = [parts[0], *(p.cast(features) for p in parts[1:])]
     return ds_lib.concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()
+
+
+def _as_chat(row: dict[str, Any]) -> dict[str, Any]:
+    """A prompt/completion row as the one-turn conversation it is (for a mixture with chat members)."""
+    return {"messages": [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["completion"]}]}
 
 
 def hold_out(dataset, validation: dict[str, Any] | None):
