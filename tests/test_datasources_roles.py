@@ -310,3 +310,28 @@ def test_each_bad_input_is_a_located_error_and_nothing_runs(case: str, mirror: P
     built = proj / "build"
     written = sorted(p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()) if built.exists() else []
     assert not [p for p in written if p.startswith(("artifacts/", "results/", "reports/"))], written
+
+
+def test_plan_and_diff_follow_a_hub_suite_and_a_card_licence(mirror: Path, tmp_path: Path) -> None:
+    from specc.plan.diff import diff_plans, render_diff
+    from specc.plan.planner import plan_spec_file
+
+    suite = [{"prompt": f"{i} + {i} =", "completion": str(2 * i)} for i in range(6)]
+    first = make_hub_repo(mirror, "acme/general", {"test": suite})
+    proj = _project(tmp_path)
+    (proj / "data" / "extra.jsonl").write_text("".join(json.dumps({"prompt": f"x{i}", "completion": f"y{i}"}) + "\n"
+                                                       for i in range(120)), encoding="utf-8")
+    spec = _spec(proj, "  train: {path: data/extra.jsonl}\n  general_suites:\n"
+                       "    - {name: sums, kind: exact_match, hub: acme/general, split: test}")
+    old = plan_spec_file(spec)
+    [fact] = [d for d in old.data if d.role == "suite"]
+    assert (fact.name, fact.path, fact.rows, fact.format) == ("sums", "hub:acme/general[test]", 6, "exact_match")
+    assert fact.source["revision"] == first
+    assert any(f.rule == "DATA-HUB-UNPINNED" and "suite source hub:acme/general[test]" in f.message
+               for f in old.findings)
+    [entry] = old.stage("baseline").config["suites"]
+    assert entry["source"]["revision"] == first and entry["spec_path"] == "hub:acme/general[test]"
+    assert old.stage("firewall").config["suites"] == [entry]  # the firewall records its rows for the guard
+    second = make_hub_repo(mirror, "acme/general", {"test": suite[:4]}, card="license: cc-by-nc-4.0\n")
+    text = render_diff(diff_plans(old, plan_spec_file(spec)))
+    assert second in text and first in text, text
