@@ -335,3 +335,25 @@ def test_plan_and_diff_follow_a_hub_suite_and_a_card_licence(mirror: Path, tmp_p
     second = make_hub_repo(mirror, "acme/general", {"test": suite[:4]}, card="license: cc-by-nc-4.0\n")
     text = render_diff(diff_plans(old, plan_spec_file(spec)))
     assert second in text and first in text, text
+
+
+def test_check_json_counts_the_rows_of_every_source(tmp_path: Path, hf_cache: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the personal-data scan of a non-JSONL source reused the name of the row counts, so
+    `specc check --format json` crashed (a generator has no .get) on a spec without a golden set whose training
+    data is a CSV/Parquet/Hub source."""
+    from click.testing import CliRunner
+
+    from specc.cli.main import main as cli
+
+    proj = _project(tmp_path)
+    (proj / "data" / "qa.csv").write_text("question,answer\n" + "".join(f"what is {i},{i}\n" for i in range(120)),
+                                          encoding="utf-8")
+    spec = _spec(proj, "  train: {path: data/qa.csv, columns: {prompt: question, completion: answer}}")
+    spec.write_text(spec.read_text().replace("  golden: {path: data/golden.jsonl}\n", ""))  # nothing to scan
+    monkeypatch.chdir(proj)
+    result = CliRunner().invoke(cli, ["check", "spec.yaml", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["skipped"] == "no golden set" and payload["files"] == [
+        {"name": "data/qa.csv", "role": "train", "rows": 120}], payload

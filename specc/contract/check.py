@@ -229,8 +229,8 @@ def run_check(
     personal = scan_files([(inp.path, inp.display, inp.role) for inp in plain], policy.action, policy.reason)
     for inp in training:  # Hub, CSV, Parquet, mapped sources: row by row through the same reader as the firewall
         if inp.source and (inp.source or {}).get("kind") != "held_out":
-            rows = ((line, row) for _n, line, row in inp.input_file().rows())
-            personal.files.append(scan_rows(rows, name=inp.display, role=inp.role))
+            source_rows = ((line, row) for _n, line, row in inp.input_file().rows())
+            personal.files.append(scan_rows(source_rows, name=inp.display, role=inp.role))
     return CheckResult(spec=spec_display, golden=golden, training=tuple(training), rows=rows, report=report,
                        personal_data=personal)
 
