@@ -124,8 +124,10 @@ def advise_small_data(spec: Spec, data: list[DataFact], trains: bool, t: Trace) 
 def _held_out(fraction: float, train: list[DataFact]) -> DataFact:
     """``data.validation: {fraction: f}`` as a fact: the rows it will hold out of data.train (seeded split)."""
     rows = sum((f.mix or {}).get("rows_used", f.rows or 0) for f in train)
+    formats = {f.format for f in train}
+    fmt = "messages" if formats == CHAT_MIX else train[0].format if train else "auto"  # a chat mix is chat
     return DataFact(role="validation", name="validation", path=f"{fraction:g} of data.train",
-                    format=train[0].format if train else "auto", exists=bool(train), rows=int(rows * fraction),
+                    format=fmt, exists=bool(train), rows=int(rows * fraction),
                     source={"kind": "held_out", "fraction": fraction})
 
 
