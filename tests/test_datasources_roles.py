@@ -279,7 +279,8 @@ BAD_INPUTS = {
                                             "fraction: 0.001}]",
                                             ["member 1 is hub:acme/tickets", "no rows left after fraction/max_rows"]),
     "gzip file named .jsonl": ("{path: data/packed.jsonl}", ["data/packed.jsonl", "gzip"]),
-    "CSV with a ragged row": ("{path: data/ragged.csv}", ["data/ragged.csv", "Expected 2 fields in line 3, saw 3"]),
+    "CSV with a ragged row": ("{path: data/ragged.csv}", ["data/ragged.csv:3: a ragged row: 3 fields where the "
+                                                         "header has 2"]),
 }
 
 

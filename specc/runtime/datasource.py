@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,9 @@ def _datasets(source: Source):
     except ImportError:
         raise DataError(source.name, 0, f"reading a {source.kind} source needs the data stack (datasets): "
                                         f"{DATA_EXTRA}") from None
-    datasets.logging.set_verbosity_error()
+    # every failure of datasets becomes one located DataError (load_raw): its own log line of the same error
+    # (e.g. "Failed to read file ... ParserError") would only repeat it, unlocated
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     datasets.disable_progress_bars()
     return datasets
 
@@ -152,7 +155,7 @@ def load_raw(source: Source):
     except DataError:
         raise
     except Exception as exc:  # datasets/pyarrow say what is wrong; we say where
-        raise DataError(source.name, 0, _why(exc)) from None
+        raise _located(source, exc) from None
     if len(ds) == 0:
         raise DataError(source.name, 0, f"no rows (split {split!r})")
     if source.kind == "csv":
@@ -205,7 +208,7 @@ def _typed_csv_labels(source: Source, ds):
         label = _LABELS.get(str(value).strip().lower()) if value is not None else None
         if label is None:
             raise DataError(source.name, number, f"`{column}` must be true/false (or 1/0) in an unpaired-preference "
-                                                 f"CSV, not {value!r}")
+                                                 f"CSV, not {value!r} (row {number}: line {number + 1} of the file)")
         typed.append(label)
     return ds.remove_columns(column).add_column(column, typed)
 
@@ -231,6 +234,20 @@ def _csv_as_text(ds_lib, source: Source) -> dict[str, Any]:
         raise DataError(source.name, 1, "no header row: a CSV source names its columns in its first line")
     features = ds_lib.Features({name: ds_lib.Value("string") for name in header})
     return {"features": features, "keep_default_na": False}
+
+
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _located(source: Source, exc: BaseException) -> DataError:
+    """datasets' failure as a DataError; a ragged CSV row (pandas names its line) is located at that line."""
+    why = _why(exc)
+    ragged = _RAGGED.search(why) if source.kind == "csv" else None
+    if ragged is not None:
+        expected, line, saw = ragged.groups()
+        return DataError(source.name, int(line), f"a ragged row: {saw} fields where the header has {expected} "
+                                                 f"(Expected {expected} fields in line {line}, saw {saw})")
+    return DataError(source.name, 0, why)
 
 
 def _why(exc: BaseException) -> str:
