@@ -130,6 +130,9 @@ def test_a_non_commercial_dataset_card_refuses_a_commercial_plan_quoting_the_car
     assert f"the dataset card at {sha[:12]}: license: cc-by-nc-4.0" in refused and not plan.ok
     [fact] = [d for d in plan.data if d.role == "train"]
     assert (fact.licence, fact.licence_source) == ("cc-by-nc-4.0", f"dataset card at {sha[:12]}: license: cc-by-nc-4.0")
+    from specc.plan.render import render_text
+
+    assert f"commit {sha[:12]}; licence cc-by-nc-4.0 (dataset card)" in render_text(plan)
     # research use is allowed (a traced decision), unstated use is a warning, a mixture member is checked too
     research = plan_spec_file(_spec(proj, train, use="research"))
     assert not _findings(research, "LICENCE-NONCOMMERCIAL-USE") and research.ok

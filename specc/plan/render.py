@@ -104,6 +104,8 @@ def render_text(plan: Plan) -> str:
             if d.mix:
                 share = f"weight {d.mix['weight']}, " if d.mix.get("weight") is not None else ""
                 lock += f"; mixture: {share}{d.mix['rows_used']} rows used, ≈{d.mix['tokens']} tokens"
+            if d.licence:  # as the spec declares it, or as the Hub dataset card states it
+                lock += f"; licence {d.licence} ({'spec' if d.licence_source == 'spec' else 'dataset card'})"
             out.append(f"  {d.name}: {d.path} ({d.format}) {lock}")
     if plan.estimate is not None:
         e = plan.estimate
