@@ -361,3 +361,18 @@ def test_check_json_counts_the_rows_of_every_source(tmp_path: Path, hf_cache: Pa
     payload = json.loads(result.output)
     assert payload["skipped"] == "no golden set" and payload["files"] == [
         {"name": "data/qa.csv", "role": "train", "rows": 120}], payload
+
+
+def test_a_hub_revision_that_cannot_be_resolved_offline_is_a_located_plan_error(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Hub path (no mirror), offline: the planner names the source and says why, nothing is compiled."""
+    from specc.plan.planner import plan_spec_file
+
+    monkeypatch.delenv("SPECC_HUB_MIRROR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    proj = _project(tmp_path)
+    plan = plan_spec_file(_spec(proj, "  train: {hub: yahma/alpaca-cleaned, revision: v1.0, format: alpaca}"))
+    [error] = [f.message for f in plan.findings if f.level == "error" and f.rule == "DATA-UNREADABLE"]
+    assert error.startswith("hub:yahma/alpaca-cleaned: revision 'v1.0' of yahma/alpaca-cleaned cannot be resolved"), error
+    assert "offline?" in error and not plan.ok and plan.stages == []
