@@ -115,7 +115,8 @@ def read_source_fact(role: str, entry: Any, base_dir: Path, fact_name: str | Non
         return missing, [*problems, DataProblem("DATA-UNREADABLE", str(exc), "the stages read it the same way")]
     mapper = Mapper(entry.format, entry.columns, entry.roles)
     declared = mapper.canonical if entry.format != "auto" else "auto"
-    fmt, problem = check_format(role, name, declared, first) if role != "suite" else ("auto", None)  # suites: by kind
+    # a suite's rows are checked by its kind when scored, not by a data role's formats
+    fmt, problem = check_format(role, name, declared, first) if role != "suite" else ("auto", None)
     if problem is not None:
         problems.append(problem)
     licence, licence_source = declared_licence(entry)

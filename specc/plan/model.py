@@ -100,7 +100,8 @@ class DataFact(Frozen):
     )
     licence_source: str | None = Field(
         default=None,
-        description="Where the licence was read: `spec`, or the card's words (`dataset card at <commit>: license: ...`).",
+        description=("Where the licence was read: `spec`, or the card's words "
+                     "(`dataset card at <commit>: license: ...`)."),
     )
 
 
