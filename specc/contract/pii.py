@@ -291,10 +291,11 @@ def scan_file(path: str | Path, *, name: str | None = None, role: str = "train",
 
 
 def scan_rows(rows: Iterable[tuple[int, Any]], *, name: str, role: str = "train",
-              listed: int = LISTED_HITS) -> PiiFileReport:
+              listed: int = LISTED_HITS, report: PiiFileReport | None = None) -> PiiFileReport:
     """Scan rows already read as objects (``(row number, row)``): sources that are not one local JSONL file —
-    Hub datasets, Parquet, CSV, mapped columns — read through the stages' own reader."""
-    report = PiiFileReport(name=name, role=role)
+    Hub datasets, Parquet, CSV, mapped columns — read through the stages' own reader. ``report`` continues
+    an earlier report (a caller feeding rows as another pass streams them)."""
+    report = report if report is not None else PiiFileReport(name=name, role=role)
     for line_no, row in rows:
         report.rows += 1
         _scan_object(row, KINDS, line_no, name, report, listed)
