@@ -263,3 +263,22 @@ def test_line_numbers_stay_right_across_blocks_and_overlong_lines(tmp_path, monk
     report = scan_file(path, name="b.jsonl")
     assert [h.line for h in report.listed] == [4, 18, 42]
     assert report.rows == 44  # 46 lines: 45 rows plus a blank line, less the overlong row
+
+
+@pytest.mark.parametrize("every", [1, 7, 400])
+def test_block_scan_finds_every_line_a_line_by_line_scan_finds(tmp_path, every):
+    """The byte scan picks the lines worth parsing from the whole block (one search per candidate line); it
+    must report exactly what testing every line would: same counts, same lines, first and last line included,
+    also when so many lines are candidates that it tests them all, and without a final newline."""
+    from specc.contract.pii import _fields, kinds_possible
+
+    texts = [PLANTED[i % len(PLANTED)][1] if i % every == 0 or i == 1199 else f"clean row {i} about nothing"
+             for i in range(1200)]
+    lines = [json.dumps({"prompt": "q " + str(i), "completion": text}) for i, text in enumerate(texts)]
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")  # no newline after the last row
+    expected = [(n, kind) for n, raw in enumerate(lines, 1) for _path, value in _fields(json.loads(raw))
+                for kind, _s, _e in find_pii(value, kinds_possible(raw.encode()))]
+    report = scan_file(path, name="many.jsonl", listed=10_000)
+    assert [(h.line, h.kind) for h in report.listed] == expected
+    assert report.rows == 1200 and expected[-1][0] == 1200
