@@ -282,3 +282,29 @@ def test_block_scan_finds_every_line_a_line_by_line_scan_finds(tmp_path, every):
     report = scan_file(path, name="many.jsonl", listed=10_000)
     assert [(h.line, h.kind) for h in report.listed] == expected
     assert report.rows == 1200 and expected[-1][0] == 1200
+
+
+def test_plan_scans_personal_data_in_the_pass_that_hashes_the_file(tmp_path, monkeypatch):
+    """The planner reads each local training file once: its personal-data scan rides on the pass that hashes and
+    counts the file (one chunk stream), and reports exactly what a scan of its own reports — also for a file of
+    several blocks with hits on both sides of a block boundary."""
+    from specc.contract import pii
+    from specc.data import jsonl
+    from specc.plan.planner import plan_spec_file
+
+    spec = _project(tmp_path, "warn", {})
+    rows = _rows_with({3: PLANTED[0][1], 59: PLANTED[10][1]}, n=60) * 40  # ~2,400 rows
+    _write(spec.parent / "data" / "train.jsonl", rows)
+    monkeypatch.setattr(pii, "_BLOCK_BYTES", 4096)  # the separate scan, in small blocks
+    alone = pii.scan_file(spec.parent / "data" / "train.jsonl", name="data/train.jsonl")
+    monkeypatch.setattr(jsonl, "_CHUNK", 4096)  # the hashing pass, in chunks of the same size: many blocks
+    expected = (f"train file 'data/train.jsonl' holds personal data in {alone.rows_flagged} of {alone.rows} rows: "
+                f"{pii.describe_counts(alone)}")
+
+    def second_read(*args, **kwargs):
+        raise AssertionError("the planner read the training file a second time for personal data")
+
+    monkeypatch.setattr(pii, "scan_file", second_read)
+    [finding] = [f for f in plan_spec_file(spec).findings if f.rule == "DATA-PERSONAL-DATA"]
+    assert finding.message == expected
+    assert alone.rows == 2400 and alone.total == 80

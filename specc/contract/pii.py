@@ -267,27 +267,66 @@ def scan_file(path: str | Path, *, name: str | None = None, role: str = "train",
               listed: int = LISTED_HITS) -> PiiFileReport:
     """Scan every text field of every row of a JSONL file. Lines that are not JSON objects are skipped here
     (the row checks of the planner, ``specc check`` and the firewall stage report them)."""
-    display = name if name is not None else str(path)
-    report = PiiFileReport(name=display, role=role)
-    line_no = 0
+    scanner = ByteScanner(name if name is not None else str(path), role, listed)
     with open(path, "rb") as handle:
-        for block in _blocks(handle):
-            lines = block.split(b"\n")
-            if block.endswith(b"\n"):
-                lines.pop()
-            report.rows += _count_rows(lines)
-            if not kinds_possible(block):  # most blocks of most files: count the rows, parse nothing
-                line_no += len(lines)
-                continue
+        while chunk := handle.read(_BLOCK_BYTES):
+            scanner.feed(chunk)
+    return scanner.finish()
+
+
+class ByteScanner:
+    """The byte scan of :func:`scan_file`, fed the file's bytes in chunks of any size by whoever reads them.
+
+    Why: the planner already streams each training file once for its hash and row count
+    (:func:`specc.data.jsonl.count_rows_and_sha256`); feeding those same chunks here scans the file for
+    personal data without reading it a second time. Chunks become blocks of whole lines as
+    :func:`scan_file` has always made them, so the result is the same whoever reads."""
+
+    def __init__(self, name: str, role: str = "train", listed: int = LISTED_HITS):
+        self.report = PiiFileReport(name=name, role=role)
+        self.listed = listed
+        self.line_no = 0
+        self.carry = b""
+        self.skipping = False  # inside a line over the JSONL limit: dropped, it stands as one empty line
+
+    def feed(self, chunk: bytes) -> None:
+        if self.skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                return
+            self.skipping, chunk = False, chunk[cut + 1:]
+            self._block(b"\n")
+        data = self.carry + chunk
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            self._block(data[:cut + 1])
+            self.carry = data[cut + 1:]
+        else:
+            self.carry = data
+        if len(self.carry) > MAX_LINE_BYTES:
+            self.carry, self.skipping = b"", True
+
+    def finish(self) -> PiiFileReport:
+        if self.carry:
+            self._block(self.carry)
+            self.carry = b""
+        return self.report
+
+    def _block(self, block: bytes) -> None:
+        report = self.report
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        report.rows += _count_rows(lines)
+        if kinds_possible(block):  # most blocks of most files: count the rows, parse nothing
             for index in _candidate_lines(block, len(lines)):  # the few lines that may hold something
                 raw = lines[index]
                 if not raw or len(raw) > MAX_LINE_BYTES or raw.isspace():  # overlong: the row checks refuse it
                     continue
                 kinds = kinds_possible(raw)
                 if kinds:
-                    _scan_row(raw, kinds, line_no + index + 1, display, report, listed)
-            line_no += len(lines)
-    return report
+                    _scan_row(raw, kinds, self.line_no + index + 1, report.name, report, self.listed)
+        self.line_no += len(lines)
 
 
 def _count_rows(lines: list[bytes]) -> int:
@@ -392,34 +431,6 @@ def _scan_object(row: Any, kinds: Any, line_no: int, display: str, report: PiiFi
 
 
 _BLOCK_BYTES = 1 << 20
-
-
-def _blocks(handle: Any) -> Iterator[bytes]:
-    """Whole lines of a binary file in blocks of about a MiB, so the cheap tests run once per block instead of
-    once per line. Memory stays bounded: a line longer than the JSONL limit (the row checks refuse it) is
-    skipped and stands as one empty line, so line numbers stay right."""
-    carry, skipping = b"", False
-    while True:
-        chunk = handle.read(_BLOCK_BYTES)
-        if not chunk:
-            if carry:
-                yield carry
-            return
-        if skipping:
-            cut = chunk.find(b"\n")
-            if cut < 0:
-                continue
-            skipping, chunk = False, chunk[cut + 1:]
-            yield b"\n"
-        data = carry + chunk
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            yield data[:cut + 1]
-            carry = data[cut + 1:]
-        else:
-            carry = data
-        if len(carry) > MAX_LINE_BYTES:
-            carry, skipping = b"", True
 
 
 def _fields(row: Any) -> Iterator[tuple[str, str]]:
