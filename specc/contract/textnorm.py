@@ -33,7 +33,9 @@ The definition, applied in this order:
 Speed matters (this runs over every training byte), so all of it is C-level
 builtins: ``unicodedata.normalize``, ``str.casefold``, ``str.translate``, one
 regular expression and ``str.split``, with an ASCII fast path (steps 1, 3 and 5 do
-nothing to ASCII except lower-casing and deleting control characters). Steps 3-6 are
+nothing to ASCII except lower-casing and deleting control characters); in mostly-ASCII
+text only the words that hold a non-ASCII character take the full steps (every step is
+separable at an ASCII space, see ``_normalize_mixed``). Steps 3-6 are
 one ``str.translate`` table, filled lazily per character (a ``dict`` with
 ``__missing__``), so importing this module costs almost nothing; the confusables
 table is imported on the first non-ASCII character.
