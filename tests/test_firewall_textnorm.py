@@ -48,3 +48,43 @@ def test_every_text_field_with_a_readable_path_skipping_structural_keys() -> Non
 
 def test_text_values_agrees_with_iter_text_fields() -> None:
     assert text_values(ROW, []) == [text for _path, text in iter_text_fields(ROW)]
+
+
+def test_every_step_is_separable_at_an_ascii_space() -> None:
+    """The fast path for mostly-ASCII text normalises only the words around non-ASCII characters with the full
+    steps and the rest on the ASCII path, cut at ASCII spaces. That is exact only if a space is a boundary for
+    every step: checked here for every code point on both sides of a space, in batches (a batch's joined result
+    equals its pieces' only if each piece is separable). The last step, the translation table, maps one
+    character at a time, so the check covers the steps before it (normalisation forms, case folding, digit
+    groups), which keeps it to C calls."""
+    import unicodedata
+
+    from specc.contract.textnorm import _DIGIT_GROUP
+
+    def steps(text: str) -> str:
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+        return _DIGIT_GROUP.sub("", unicodedata.normalize("NFD", folded))
+
+    for low in range(0x80, 0x110000, 8192):
+        chars = [chr(c) for c in range(low, min(low + 8192, 0x110000))]
+        alone = [steps(c) for c in chars]
+        assert steps(" ".join(chars)) == " ".join(alone), hex(low)
+        assert steps("a ".join(chars) + "a") == "a ".join(alone) + "a", hex(low)  # after an ASCII word
+        assert steps(" 1".join(chars)) == " 1".join(alone), hex(low)  # before a digit
+
+
+def test_mostly_ascii_text_normalises_as_the_full_steps_do() -> None:
+    """The mostly-ASCII fast path returns exactly what the full steps return: curly quotes, dashes, accents
+    (composed and combining), digit groups next to non-ASCII words, confusables, invisibles, at both ends."""
+    import random
+
+    from specc.contract import textnorm
+
+    rng = random.Random(7)
+    odd = ["\u2019", "\u2014", "caf\u00e9", "cafe\u0301", "\u0301", "1,000\u00a0", "\u0661\u066c\u0662\u0663\u0664",
+           "\u0430pple", "Ky\u200biv", "\ufb01ne", "\u00bd", "\u2460", "\u3000", "\u1100\u1161", "\ud800", "\u00df"]
+    words = ["the", "Price", "1,000", "2.500", "it's", "end.", "x", "(a)", "--", "\t", "\n"]
+    for _ in range(1500):
+        parts = [rng.choice(odd) if rng.random() < 0.1 else rng.choice(words) for _ in range(rng.randint(1, 200))]
+        text = rng.choice(["", " ", "\u0301"]) + rng.choice([" ", "", "\u00a0"]).join(parts)
+        assert textnorm.normalize_words(text) == textnorm._normalize_full(text).split(), repr(text)

@@ -263,3 +263,48 @@ def test_line_numbers_stay_right_across_blocks_and_overlong_lines(tmp_path, monk
     report = scan_file(path, name="b.jsonl")
     assert [h.line for h in report.listed] == [4, 18, 42]
     assert report.rows == 44  # 46 lines: 45 rows plus a blank line, less the overlong row
+
+
+@pytest.mark.parametrize("every", [1, 7, 400])
+def test_block_scan_finds_every_line_a_line_by_line_scan_finds(tmp_path, every):
+    """The byte scan picks the lines worth parsing from the whole block (one search per candidate line); it
+    must report exactly what testing every line would: same counts, same lines, first and last line included,
+    also when so many lines are candidates that it tests them all, and without a final newline."""
+    from specc.contract.pii import _fields, kinds_possible
+
+    texts = [PLANTED[i % len(PLANTED)][1] if i % every == 0 or i == 1199 else f"clean row {i} about nothing"
+             for i in range(1200)]
+    lines = [json.dumps({"prompt": "q " + str(i), "completion": text}) for i, text in enumerate(texts)]
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")  # no newline after the last row
+    expected = [(n, kind) for n, raw in enumerate(lines, 1) for _path, value in _fields(json.loads(raw))
+                for kind, _s, _e in find_pii(value, kinds_possible(raw.encode()))]
+    report = scan_file(path, name="many.jsonl", listed=10_000)
+    assert [(h.line, h.kind) for h in report.listed] == expected
+    assert report.rows == 1200 and expected[-1][0] == 1200
+
+
+def test_plan_scans_personal_data_in_the_pass_that_hashes_the_file(tmp_path, monkeypatch):
+    """The planner reads each local training file once: its personal-data scan rides on the pass that hashes and
+    counts the file (one chunk stream), and reports exactly what a scan of its own reports — also for a file of
+    several blocks with hits on both sides of a block boundary."""
+    from specc.contract import pii
+    from specc.data import jsonl
+    from specc.plan.planner import plan_spec_file
+
+    spec = _project(tmp_path, "warn", {})
+    rows = _rows_with({3: PLANTED[0][1], 59: PLANTED[10][1]}, n=60) * 40  # ~2,400 rows
+    _write(spec.parent / "data" / "train.jsonl", rows)
+    monkeypatch.setattr(pii, "_BLOCK_BYTES", 4096)  # the separate scan, in small blocks
+    alone = pii.scan_file(spec.parent / "data" / "train.jsonl", name="data/train.jsonl")
+    monkeypatch.setattr(jsonl, "_CHUNK", 4096)  # the hashing pass, in chunks of the same size: many blocks
+    expected = (f"train file 'data/train.jsonl' holds personal data in {alone.rows_flagged} of {alone.rows} rows: "
+                f"{pii.describe_counts(alone)}")
+
+    def second_read(*args, **kwargs):
+        raise AssertionError("the planner read the training file a second time for personal data")
+
+    monkeypatch.setattr(pii, "scan_file", second_read)
+    [finding] = [f for f in plan_spec_file(spec).findings if f.rule == "DATA-PERSONAL-DATA"]
+    assert finding.message == expected
+    assert alone.rows == 2400 and alone.total == 80

@@ -83,6 +83,13 @@ def text_values(row: Any, out: list[str]) -> list[str]:
         for value in row:
             if type(value) is str:
                 out.append(value)
+            elif type(value) is dict:  # a chat turn: the dict branch above, inlined (one call less per turn)
+                for key, item in value.items():
+                    if type(item) is str:
+                        if key not in STRUCTURAL_KEYS or (item not in _COMMON_LABELS and not is_label(item)):
+                            out.append(item)
+                    elif isinstance(item, (dict, list)):
+                        text_values(item, out)
             elif isinstance(value, (dict, list)):
                 text_values(value, out)
     return out

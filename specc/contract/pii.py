@@ -267,34 +267,128 @@ def scan_file(path: str | Path, *, name: str | None = None, role: str = "train",
               listed: int = LISTED_HITS) -> PiiFileReport:
     """Scan every text field of every row of a JSONL file. Lines that are not JSON objects are skipped here
     (the row checks of the planner, ``specc check`` and the firewall stage report them)."""
-    display = name if name is not None else str(path)
-    report = PiiFileReport(name=display, role=role)
-    line_no = 0
+    scanner = ByteScanner(name if name is not None else str(path), role, listed)
     with open(path, "rb") as handle:
-        for block in _blocks(handle):
-            lines = block.split(b"\n")
-            if block.endswith(b"\n"):
-                lines.pop()
-            if not kinds_possible(block):  # most blocks of most files: count the rows, parse nothing
-                report.rows += sum(1 for raw in lines if raw and len(raw) <= MAX_LINE_BYTES and not raw.isspace())
-                line_no += len(lines)
-                continue
-            for raw in lines:
-                line_no += 1
+        while chunk := handle.read(_BLOCK_BYTES):
+            scanner.feed(chunk)
+    return scanner.finish()
+
+
+class ByteScanner:
+    """The byte scan of :func:`scan_file`, fed the file's bytes in chunks of any size by whoever reads them.
+
+    Why: the planner already streams each training file once for its hash and row count
+    (:func:`specc.data.jsonl.count_rows_and_sha256`); feeding those same chunks here scans the file for
+    personal data without reading it a second time. Chunks become blocks of whole lines as
+    :func:`scan_file` has always made them, so the result is the same whoever reads."""
+
+    def __init__(self, name: str, role: str = "train", listed: int = LISTED_HITS):
+        self.report = PiiFileReport(name=name, role=role)
+        self.listed = listed
+        self.line_no = 0
+        self.carry = b""
+        self.skipping = False  # inside a line over the JSONL limit: dropped, it stands as one empty line
+
+    def feed(self, chunk: bytes) -> None:
+        if self.skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                return
+            self.skipping, chunk = False, chunk[cut + 1:]
+            self._block(b"\n")
+        data = self.carry + chunk
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            self._block(data[:cut + 1])
+            self.carry = data[cut + 1:]
+        else:
+            self.carry = data
+        if len(self.carry) > MAX_LINE_BYTES:
+            self.carry, self.skipping = b"", True
+
+    def finish(self) -> PiiFileReport:
+        if self.carry:
+            self._block(self.carry)
+            self.carry = b""
+        return self.report
+
+    def _block(self, block: bytes) -> None:
+        report = self.report
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        report.rows += _count_rows(lines)
+        if kinds_possible(block):  # most blocks of most files: count the rows, parse nothing
+            for index in _candidate_lines(block, len(lines)):  # the few lines that may hold something
+                raw = lines[index]
                 if not raw or len(raw) > MAX_LINE_BYTES or raw.isspace():  # overlong: the row checks refuse it
                     continue
-                report.rows += 1
                 kinds = kinds_possible(raw)
                 if kinds:
-                    _scan_row(raw, kinds, line_no, display, report, listed)
-    return report
+                    _scan_row(raw, kinds, self.line_no + index + 1, report.name, report, self.listed)
+        self.line_no += len(lines)
+
+
+def _count_rows(lines: list[bytes]) -> int:
+    """Rows among ``lines``: not blank (empty or whitespace only) and within the JSONL line limit. In C when no
+    line is overlong (the common case): ``bytes.strip`` returns an empty string exactly for a blank line."""
+    if max(map(len, lines), default=0) <= MAX_LINE_BYTES:
+        return sum(map(bool, map(bytes.strip, lines)))
+    return sum(1 for raw in lines if raw and len(raw) <= MAX_LINE_BYTES and not raw.isspace())
+
+
+_CANDIDATES_PER_BLOCK = 256
+"""Above this many candidate lines in a block, every line of it is tested (the cheaper way then)."""
+
+
+def _candidate_lines(block: bytes, count: int) -> list[int]:
+    """Indexes (in order) of the lines of ``block`` that may hold something :func:`kinds_possible` looks for.
+
+    Why: a block that holds one email must not cost a test of each of its thousands of lines. Every test of
+    :func:`kinds_possible` looks for something that never spans a newline (``@``, a run of key or number
+    characters, ``PRIVATE KEY``, ``+`` and a digit), so finding each occurrence in the whole block and
+    skipping to the end of its line finds every such line, in C, with one search per candidate line. The
+    caller still runs :func:`kinds_possible` on each, so what is scanned is exactly what a line-by-line
+    loop would scan."""
+    starts: set[int] = set()
+    searches = ((block, b"@"), (block.translate(_KEYISH_AS_HASH), b"#" * 15), (block, b"PRIVATE KEY"),
+                (block.translate(_NUMBERISH_AS_HASH), b"#" * 10))
+    for haystack, needle in searches:
+        at = haystack.find(needle)
+        while at >= 0:
+            start = block.rfind(b"\n", 0, at) + 1
+            starts.add(start)
+            if len(starts) > _CANDIDATES_PER_BLOCK:
+                return list(range(count))
+            end = block.find(b"\n", at)
+            if end < 0:
+                break
+            at = haystack.find(needle, end)
+    if b"+" in block:
+        match = _PLUS_DIGIT.search(block)
+        while match is not None:
+            starts.add(block.rfind(b"\n", 0, match.start()) + 1)
+            if len(starts) > _CANDIDATES_PER_BLOCK:
+                return list(range(count))
+            end = block.find(b"\n", match.start())
+            if end < 0:
+                break
+            match = _PLUS_DIGIT.search(block, end)
+    indexes, line, previous = [], 0, 0
+    for start in sorted(starts):
+        line += block.count(b"\n", previous, start)
+        previous = start
+        if line < count:
+            indexes.append(line)
+    return indexes
 
 
 def scan_rows(rows: Iterable[tuple[int, Any]], *, name: str, role: str = "train",
-              listed: int = LISTED_HITS) -> PiiFileReport:
+              listed: int = LISTED_HITS, report: PiiFileReport | None = None) -> PiiFileReport:
     """Scan rows already read as objects (``(row number, row)``): sources that are not one local JSONL file —
-    Hub datasets, Parquet, CSV, mapped columns — read through the stages' own reader."""
-    report = PiiFileReport(name=name, role=role)
+    Hub datasets, Parquet, CSV, mapped columns — read through the stages' own reader. ``report`` continues
+    an earlier report (a caller feeding rows as another pass streams them)."""
+    report = report if report is not None else PiiFileReport(name=name, role=role)
     for line_no, row in rows:
         report.rows += 1
         _scan_object(row, KINDS, line_no, name, report, listed)
@@ -337,34 +431,6 @@ def _scan_object(row: Any, kinds: Any, line_no: int, display: str, report: PiiFi
 
 
 _BLOCK_BYTES = 1 << 20
-
-
-def _blocks(handle: Any) -> Iterator[bytes]:
-    """Whole lines of a binary file in blocks of about a MiB, so the cheap tests run once per block instead of
-    once per line. Memory stays bounded: a line longer than the JSONL limit (the row checks refuse it) is
-    skipped and stands as one empty line, so line numbers stay right."""
-    carry, skipping = b"", False
-    while True:
-        chunk = handle.read(_BLOCK_BYTES)
-        if not chunk:
-            if carry:
-                yield carry
-            return
-        if skipping:
-            cut = chunk.find(b"\n")
-            if cut < 0:
-                continue
-            skipping, chunk = False, chunk[cut + 1:]
-            yield b"\n"
-        data = carry + chunk
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            yield data[:cut + 1]
-            carry = data[cut + 1:]
-        else:
-            carry = data
-        if len(carry) > MAX_LINE_BYTES:
-            carry, skipping = b"", True
 
 
 def _fields(row: Any) -> Iterator[tuple[str, str]]:

@@ -33,7 +33,9 @@ The definition, applied in this order:
 Speed matters (this runs over every training byte), so all of it is C-level
 builtins: ``unicodedata.normalize``, ``str.casefold``, ``str.translate``, one
 regular expression and ``str.split``, with an ASCII fast path (steps 1, 3 and 5 do
-nothing to ASCII except lower-casing and deleting control characters). Steps 3-6 are
+nothing to ASCII except lower-casing and deleting control characters); in mostly-ASCII
+text only the words that hold a non-ASCII character take the full steps (every step is
+separable at an ASCII space, see ``_normalize_mixed``). Steps 3-6 are
 one ``str.translate`` table, filled lazily per character (a ``dict`` with
 ``__missing__``), so importing this module costs almost nothing; the confusables
 table is imported on the first non-ASCII character.
@@ -154,10 +156,54 @@ def normalize_words(text: str) -> list[str]:
     """Split ``text`` into normalised words (see the module docstring for the definition)."""
     if text.isascii():
         return fold_digit_groups(text.lower()).translate(ASCII_TABLE).split()
+    return _normalize_mixed(text).split()
+
+
+def _normalize_full(text: str) -> str:
+    """Steps 1-6 of the module docstring on any text (the string :func:`normalize_words` splits)."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     # Separators are folded before the table runs (as on the ASCII path), so both paths agree word for word.
     # Unguarded here: digits may be non-ASCII (Arabic-Indic, Devanagari...), which the ASCII guard misses.
-    return _DIGIT_GROUP.sub("", unicodedata.normalize("NFD", folded)).translate(_TABLE).split()
+    return _DIGIT_GROUP.sub("", unicodedata.normalize("NFD", folded)).translate(_TABLE)
+
+
+def _normalize_ascii(text: str) -> str:
+    return fold_digit_groups(text.lower()).translate(ASCII_TABLE)
+
+
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+
+
+def _normalize_mixed(text: str) -> str:
+    """:func:`_normalize_full` of ``text``, faster when only a few words of it are not ASCII (English with a
+    curly quote, a dash or an accented name: most real chat text that is not plain ASCII).
+
+    Every step is separable at an ASCII space: no Unicode composition, reordering or case mapping involves
+    U+0020 (it is a starter that composes with nothing), the digit-group rule needs digits on both sides of a
+    separator, and the table maps one character at a time. So the text is cut at the spaces around each word
+    that holds a non-ASCII character; those words go through the full steps, the ASCII stretches between them
+    through the ASCII path (equal to the full steps on ASCII, as :func:`normalize_words` relies on), and the
+    pieces are joined. (``tests/test_firewall_textnorm.py`` checks the separation for every code point.)
+    Text with many such words (Cyrillic, CJK) takes the full steps in one call.
+    """
+    spans: list[list[int]] = []
+    limit = len(text) // 64
+    for match in _NON_ASCII_RUN.finditer(text):
+        start = text.rfind(" ", 0, match.start()) + 1
+        if spans and start <= spans[-1][1]:
+            continue  # the same word as the previous run
+        end = text.find(" ", match.end())
+        spans.append([start, end if end >= 0 else len(text)])
+        if len(spans) > limit:
+            return _normalize_full(text)
+    pieces = []
+    position = 0
+    for start, end in spans:
+        pieces.append(_normalize_ascii(text[position:start]))
+        pieces.append(_normalize_full(text[start:end]))
+        position = end
+    pieces.append(_normalize_ascii(text[position:]))
+    return "".join(pieces)
 
 
 def normalize(text: str) -> str:

@@ -12,6 +12,7 @@ no absolute paths.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +32,14 @@ class DataProblem:
 
 
 def read_data_fact(
-    role: str, name: str, path: str, declared: str, base_dir: Path
+    role: str, name: str, path: str, declared: str, base_dir: Path,
+    on_chunk: Callable[[bytes], None] | None = None,
 ) -> tuple[DataFact, DataProblem | None]:
     """Read one data file's facts. Never raises for bad data: problems come back as a :class:`DataProblem`.
 
     ``declared`` is the format the spec states ("auto" to detect; a suite's kind for suites, which are
-    not format-checked here).
+    not format-checked here). ``on_chunk`` is given every chunk of the file's bytes as the hash reads them
+    (the planner's personal-data scan rides on this one pass instead of reading the file again).
     """
     file = base_dir / path
     missing = DataFact(role=role, name=name, path=path, format=declared, exists=False)  # type: ignore[arg-type]
@@ -56,7 +59,7 @@ def read_data_fact(
                                     "point the spec at a regular JSONL file")
     size = st.st_size
     try:
-        rows, sha = count_rows_and_sha256(file, display_name=path)
+        rows, sha = count_rows_and_sha256(file, display_name=path, on_chunk=on_chunk)
     except DataError as exc:
         return missing, DataProblem("DATA-UNREADABLE", str(exc), "check the file's permissions")
     fmt, problem = _format(role, path, declared, file)

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["DataError", "MAX_LINE_BYTES", "count_rows_and_sha256", "iter_jsonl", "not_a_regular_file",
@@ -202,7 +202,8 @@ def iter_jsonl(
             raise DataError(name, 0, "empty file: no JSONL rows")
 
 
-def count_rows_and_sha256(path: str | os.PathLike[str], *, display_name: str | None = None) -> tuple[int, str]:
+def count_rows_and_sha256(path: str | os.PathLike[str], *, display_name: str | None = None,
+                          on_chunk: Callable[[bytes], None] | None = None) -> tuple[int, str]:
     """Return ``(rows, sha256_hex)`` of a JSONL file in one streaming pass over its bytes.
 
     ``rows`` counts non-blank lines (the rows :func:`iter_jsonl` would yield, without
@@ -219,6 +220,8 @@ def count_rows_and_sha256(path: str | os.PathLike[str], *, display_name: str | N
             # Fixed-size chunks, not lines: a file without newlines must not be read into memory whole.
             while chunk := handle.read(_CHUNK):
                 update(chunk)
+                if on_chunk is not None:
+                    on_chunk(chunk)
                 pieces = chunk.split(b"\n")
                 for piece in pieces[:-1]:  # each ends a line
                     if blank and not piece.isspace() and piece:

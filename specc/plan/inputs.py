@@ -31,6 +31,7 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
 
     facts: list[DataFact] = []
     problems: list[tuple[DataFact, list[Any]]] = []
+    scanned: dict[tuple[str, str], Any] = {}  # (role, path) -> personal-data scan made while hashing the file
     for role in ("train", "preference", "prompts", "validation", "golden"):
         entry = getattr(spec.data, role)
         if isinstance(entry, HeldOutFraction):  # a share of data.train: no source of its own (stages split it)
@@ -41,7 +42,11 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
         for i, member in enumerate(members_of(entry)):
             name = f"{role}[{i}]" if mixture else role
             if is_plain_jsonl(member):
-                fact, problem = read_data_fact(role, name, member.path, member.format, base_dir)
+                scanner = _personal_data_scanner(role, member.path)
+                fact, problem = read_data_fact(role, name, member.path, member.format, base_dir,
+                                               on_chunk=scanner.feed if scanner is not None else None)
+                if scanner is not None:
+                    scanned[(role, member.path)] = scanner.finish()
                 found = [problem] if problem is not None else []
             else:
                 fact, found = read_source_fact(role, member, base_dir, name)
@@ -73,7 +78,7 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
         if (fact.role in ("train", "preference", "prompts") and fact.exists and not found
                 and fact.path.endswith(".jsonl") and local.is_file()):
             # personal data: scanned in local JSONL here (the firewall stage scans every source at run time)
-            _scan_personal_data(spec, fact.role, fact.path, local, t)
+            _scan_personal_data(spec, fact.role, fact.path, local, t, scanned.get((fact.role, fact.path)))
     golden = spec.data.golden
     for role in ("train", "preference", "prompts", "validation"):
         entry = getattr(spec.data, role)
@@ -85,12 +90,24 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
     return facts
 
 
-def _scan_personal_data(spec: Spec, role: str, path: str, file: Path, t: Trace) -> None:
+def _personal_data_scanner(role: str, path: str) -> Any:
+    """A byte scanner for a local JSONL training input (None for other files), fed while the file is hashed so
+    the file is read once at plan time."""
+    if role not in ("train", "preference", "prompts") or not path.endswith(".jsonl"):
+        return None
+    from specc.contract.pii import ByteScanner
+
+    return ByteScanner(path, role)
+
+
+def _scan_personal_data(spec: Spec, role: str, path: str, file: Path, t: Trace, report: Any = None) -> None:
     """Personal data in a training input becomes a finding at the level ``data.personal_data.action`` asks for.
-    The message carries counts and the first location of each kind, never the data."""
+    The message carries counts and the first location of each kind, never the data. ``report`` is the scan
+    already made while the file was hashed (scanned here when absent)."""
     from specc.contract.pii import describe_counts, scan_file
 
-    report = scan_file(file, name=path, role=role)
+    if report is None:
+        report = scan_file(file, name=path, role=role)
     if not report.total:
         return
     policy = spec.data.personal_data
