@@ -30,6 +30,7 @@ from specc.plan.contract import make_contract, make_tracking
 from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.hyperparameters import resolve_hyperparameters
 from specc.plan.reward_functions import resolve_reward_functions
+from specc.plan.escape import resolve_trainer_args
 from specc.plan.trainer_settings import (check_unused, check_validation, resolve_chat_template,
                                          settle_assistant_only_loss)
 from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data
@@ -100,6 +101,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         settle_assistant_only_loss(spec, data, hp, sources, t)
         resolve_chat_template(spec, base_dir, hp, sources, t)
         resolve_reward_functions(spec, base_dir, hp, sources, t)
+        resolve_trainer_args(spec, hp, sources, t)
 
     models = [model_info("base", base, verdicts.get("base", ""))]
     if teacher is not None:

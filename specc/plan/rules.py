@@ -259,6 +259,12 @@ RULES: tuple[Rule, ...] = (
        "refuse: the setting would be silently ignored",
        "A spec value that changes nothing misleads its reviewers.",
        _PIPELINE, "—"),
+    _r("METHOD-TRAINER-ARG-UNKNOWN", "method", "error",
+       "a method.trainer_args key is no argument of the TRL config class of a stage it applies to",
+       "refuse, with a did-you-mean; a method-wide key must be an argument of every training stage's config",
+       "An escape-hatch argument the trainer does not take would fail at the stage's start, or (method-wide) be "
+       "dropped for some stages without a word.",
+       _PIPELINE, "—"),
     _r("METHOD-KTO-UNPAIRED", "method", "decision",
        "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
        "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",

@@ -39,6 +39,7 @@ from typing import Any
 from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
+from specc.plan.trainer_args import escape_args, escape_config
 from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
                                      validation_kind)
 
@@ -183,6 +184,7 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
     args.update(optimisation_args(plan, kind))
     if evaluates:
         args.update(evaluation_args(plan, args["save_steps"]))
+    args.update(escape_args(plan, kind))  # method.trainer_args: the spec refused keys set above
     return args
 
 
@@ -282,6 +284,7 @@ class _Graph:
             "checkpoint_dir": f"{out_dir}/checkpoints",
             **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"), self.plan)) if evaluates else {}),
             **(extra_config or {}),
+            **escape_config(self.plan, kind),
         }
         needs = ["firewall"] + ([self.last_trainer] if self.last_trainer else [])
         for dep in (extra_inputs or {}).values():
