@@ -265,6 +265,24 @@ RULES: tuple[Rule, ...] = (
        "An escape-hatch argument the trainer does not take would fail at the stage's start, or (method-wide) be "
        "dropped for some stages without a word.",
        _PIPELINE, "—"),
+    _r("OUTPUT-PUSH-AFTER-GATE", "contract", "decision",
+       "outputs.push_to_hub is true",
+       "a push stage uploads the adapter and/or merged model with its model card after the eval stage, only "
+       "when the forgetting gate passed; the token comes from the environment",
+       "A published model is used by others: it should have met the contract it was reviewed against, and a "
+       "token written to a build would leak with it.",
+       _CONTRACT, "—"),
+    _r("OUTPUT-PUSH-FORCED", "contract", "warning",
+       "outputs.push_if_gate_fails is true",
+       "the push stage uploads even after a failed forgetting gate (the model card states the verdict)",
+       "Overriding the gate is the user's call, but a reviewer must see it in the plan.",
+       _CONTRACT, "—"),
+    _r("OUTPUT-PUSH-NOTHING", "contract", "error",
+       "outputs.push_to_hub on a plan that trains no model, or hub_artifacts asks for an adapter a full "
+       "fine-tune does not make",
+       "refuse: the push would have nothing (or not that) to upload",
+       "A setting that cannot take effect misleads its reviewers.",
+       _CONTRACT, "—"),
     _r("METHOD-KTO-UNPAIRED", "method", "decision",
        "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
        "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",

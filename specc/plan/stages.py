@@ -40,6 +40,7 @@ from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
 from specc.plan.trainer_args import escape_args, escape_config
+from specc.plan.push import add_push_stage, card_folders
 from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
                                      validation_kind)
 
@@ -381,6 +382,7 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_config={"algorithm": _hp(plan, "rl_algorithm"),
                                     "reward": {k: v for k, v in reward_out.items() if k != "checkpoints"}})
     final = g.init or {}
+    folders = card_folders(final)  # the trained adapter and the (merged) model: each gets a model card
     if "adapter" in final:
         g.add("merge", "merge", "Merge the adapter into the base weights", needs=[g.last_trainer or "firewall"],
               inputs={"adapter": final["adapter"], **init_inputs({"base_adapters": final.get("base_adapters", [])},
@@ -392,5 +394,8 @@ def build_stages(plan: Plan) -> list[Stage]:
     g.add("eval", "eval", "Score the tuned model; forgetting gate against the baseline", needs=needs,
           inputs={"model": final.get("model", ""), "baseline": "results/baseline.json"},
           outputs={"results": "results/eval.json"},
-          config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json"})
+          config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json",
+                  **({"model_card": {"folders": folders}} if plan.outputs is not None else {})})
+    if plan.outputs is not None and plan.outputs.push_to_hub:
+        add_push_stage(g, plan.outputs, folders)
     return g.stages
