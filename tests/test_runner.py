@@ -213,3 +213,11 @@ def test_lock_is_exclusive_within_one_process(tmp_path):
             RunLock(tmp_path).acquire()
     with RunLock(tmp_path) as again:
         assert again.stale_pid is None
+
+
+def test_a_stage_that_needs_the_user_exits_4(tmp_path):
+    """The push stage without a token exits 4 (needs the user); `specc run` passes that code on, not 1."""
+    build = _three(tmp_path, middle="import sys; print('no Hugging Face token'); sys.exit(4)\n")
+    res, out = _run(build)
+    assert res.exit_code == ExitCode.NEEDS_USER == 4 and res.failed == "train"
+    assert "needs you (exit 4)" in manifest(build)["stages"]["train"]["note"]

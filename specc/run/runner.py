@@ -476,6 +476,8 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
             if status != "completed":
                 result.failed = stage.id
                 result.exit_code = ExitCode.REFUSED if status == "gated" else ExitCode.INVALID
+                if m.stages[stage.id].get("exit_code") == ExitCode.NEEDS_USER:  # e.g. the push stage: no token
+                    result.exit_code = ExitCode.NEEDS_USER
                 break
         m.data["runner"]["ended_at"] = mf.now_iso()
         m.save()
@@ -601,6 +603,8 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
                 o["sha256"] = mf.hash_path(build / o["path"], m.cache)
     elif code == ExitCode.REFUSED:
         status, note = "gated", "a gate refused (see the log)"
+    elif code == ExitCode.NEEDS_USER:
+        status, note = "failed", "needs you (exit 4): see the log, then run again"
     elif code < 0:
         status, note = "failed", f"killed by signal {-code}"
     else:
