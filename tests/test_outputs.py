@@ -176,3 +176,23 @@ def test_card_and_push_end_to_end(write_spec, compile_spec, stage_runner, tmp_pa
     assert report["commits"][0]["artifact"] == "adapter"
     leaked = [p for p in _files(build) + _files(spec.parent / "data") if TOKEN.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_push_and_escape_hatch_stay_light_at_plan_and_compile_time(write_spec, tmp_path):
+    """Planning and compiling a spec with outputs.push_to_hub and trainer_args imports neither the training stack
+    nor huggingface_hub; the emitted push script answers --help without them."""
+    import subprocess
+    import sys
+
+    spec = write_spec(method={"trainer_args": {"logging_first_step": True}}, extra=_extra(PUSH))
+    build = tmp_path / "light-build"
+    heavy = ("torch", "transformers", "trl", "peft", "datasets", "wandb", "huggingface_hub")
+    code = ("import sys\nfrom specc.cli.main import main\n"
+            f"try:\n    main(['compile', {str(spec)!r}, '-o', {str(build)!r}], standalone_mode=False)\n"
+            "except SystemExit:\n    pass\n"
+            f"print('HEAVY:' + ' '.join(m for m in {heavy!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:", out.stdout[-2000:] + out.stderr[-2000:]
+    [script] = sorted((build / "stages").glob("*_push.py"))
+    helped = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "Hugging Face Hub" in helped.stdout
