@@ -54,6 +54,9 @@ def test_the_push_stage_follows_eval_with_the_plans_settings(write_spec):
     assert plan.outputs.push_to_hub and not plan.outputs.push_if_gate_fails
     assert plan.stage("eval").config["model_card"] == {"folders": [
         {"artifact": "adapter", "dir": "artifacts/sft/adapter"}, {"artifact": "model", "dir": "artifacts/merge/model"}]}
+    # each folder's producer writes its card first ("not evaluated yet"); the eval stage fills in the verdict
+    assert plan.stage("sft").config["model_card"] == {"folders": [{"artifact": "adapter", "dir": "artifacts/sft/adapter"}]}
+    assert plan.stage("merge").config["model_card"] == {"folders": [{"artifact": "model", "dir": "artifacts/merge/model"}]}
 
 
 def test_both_artifacts_and_a_forced_push_are_visible_in_the_plan(write_spec):
@@ -76,6 +79,8 @@ def test_no_push_no_push_stage_but_a_model_card(write_spec):
     plan = _plan(write_spec)
     assert "push" not in [s.kind for s in plan.stages]
     assert "model_card" in plan.stage("eval").config and plan.outputs is not None
+    full = _plan(write_spec, method={"parameter_budget": "full"}, allow_full=True)
+    assert full.stage("sft").config["model_card"] == {"folders": [{"artifact": "model", "dir": "artifacts/sft/model"}]}
 
 
 def test_the_card_before_eval_says_so_and_is_deterministic(write_spec, compile_spec):
@@ -130,6 +135,9 @@ def test_card_and_push_end_to_end(write_spec, compile_spec, stage_runner, tmp_pa
     plan, build = compile_spec(spec)
     for sid in ("firewall", "baseline", "sft", "merge"):
         stage_runner(build, plan.stage(sid).script)
+    for folder in ("sft/adapter", "merge/model"):  # before the eval stage, the card says so
+        before = (build / "artifacts" / folder / "README.md").read_text()
+        assert "**Not evaluated yet**" in before and "## Decisions" in before, before[:500]
     ev = stage_runner(build, plan.stage("eval").script, check=False)
     assert ev.returncode == 3, ev.stderr[-3000:]
     failed = json.loads((build / "results" / "eval.json").read_text())

@@ -40,7 +40,7 @@ from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
 from specc.plan.trainer_args import escape_args, escape_config
-from specc.plan.push import add_push_stage, card_folders
+from specc.plan.push import MERGED, add_push_stage, card_folders
 from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
                                      validation_kind)
 
@@ -246,6 +246,12 @@ class _Graph:
         self.stages.append(Stage(id=sid, kind=kind, title=title, script=script, launcher=launcher,
                                  needs=needs, inputs=inputs, outputs=outputs, config=config))
 
+    def with_model_card(self, sid: str, folders: list[dict[str, str]]) -> None:
+        """Give stage ``sid`` the model-card folders it writes (before the eval stage's verdict) at its end."""
+        i = next(i for i, s in enumerate(self.stages) if s.id == sid)
+        stage = self.stages[i]
+        self.stages[i] = stage.model_copy(update={"config": {**stage.config, "model_card": {"folders": folders}}})
+
     def common(self) -> dict[str, Any]:
         template = chat_template_entry(self.plan)
         return {"model": self.base, "precision": _hp(self.plan, "precision"),
@@ -383,12 +389,16 @@ def build_stages(plan: Plan) -> list[Stage]:
                                     "reward": {k: v for k, v in reward_out.items() if k != "checkpoints"}})
     final = g.init or {}
     folders = card_folders(final)  # the trained adapter and the (merged) model: each gets a model card
+    if plan.outputs is not None and g.last_trainer:  # the last trainer writes its folder's card ("not evaluated")
+        g.with_model_card(g.last_trainer, [f for f in folders if f["dir"] != MERGED])
     if "adapter" in final:
         g.add("merge", "merge", "Merge the adapter into the base weights", needs=[g.last_trainer or "firewall"],
               inputs={"adapter": final["adapter"], **init_inputs({"base_adapters": final.get("base_adapters", [])},
                                                                   prefix="")},
               outputs={"model": "artifacts/merge/model"},
               config={**g.common(), "init": final, "model_dir": "artifacts/merge/model"})
+        if plan.outputs is not None:
+            g.with_model_card("merge", [f for f in folders if f["dir"] == MERGED])
         final = {"model": "artifacts/merge/model"}
     needs = ["baseline", g.stages[-1].id]
     g.add("eval", "eval", "Score the tuned model; forgetting gate against the baseline", needs=needs,

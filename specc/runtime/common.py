@@ -119,6 +119,10 @@ def mark_done(config: dict[str, Any]) -> Path:
     if rank == 0:
         from specc.runtime import guard
 
+        if config.get("model_card") and config.get("kind") != "eval":  # the trained/merged model's card, until
+            from specc.runtime import outputs  # the eval stage fills in its verdict: "not evaluated yet"
+
+            outputs.write_cards(config, None)
         # the fingerprint the guard verified at stage start: downstream stages compare it with the one the
         # current build expects, so outputs made under another lock are never reused
         write_json(marker, {"stage": config["stage"], "outputs": config.get("outputs", {}), **guard.made_under()})
