@@ -25,6 +25,9 @@ def resolve_trainer_args(spec: Any, hp: dict[str, Any], sources: dict[str, str],
     kinds = list(hp.get("learning_rates") or {})
     wide = dict(m.trainer_args or {})
     out: dict[str, dict[str, Any]] = {}
+    if wide and not kinds:
+        t.find("METHOD-SETTING-UNUSED", "method.trainer_args is set but the plan has no training stage",
+               "drop method.trainer_args")
     for kind in kinds:
         cls = config_class(kind, hp.get("rl_algorithm"))
         if cls is None:
