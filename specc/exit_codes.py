@@ -20,5 +20,7 @@ class ExitCode(IntEnum):
     """Usage error: unknown option, missing argument, unknown rule id, unreadable file, not a build."""
     REFUSED = 3
     """Refused by a gate: firewall overlap, data changed since compile, forgetting gate failed, run lock held."""
+    NEEDS_USER = 4
+    """A step only the user can take: e.g. the push stage found no Hugging Face token (set HF_TOKEN or log in)."""
     INTERRUPTED = 130
     """``specc run`` interrupted (Ctrl-C / SIGTERM); the stage resumes on the next run."""

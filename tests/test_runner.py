@@ -213,3 +213,33 @@ def test_lock_is_exclusive_within_one_process(tmp_path):
             RunLock(tmp_path).acquire()
     with RunLock(tmp_path) as again:
         assert again.stale_pid is None
+
+
+def test_a_stage_that_needs_the_user_exits_4(tmp_path):
+    """The push stage without a token exits 4 (needs the user); `specc run` passes that code on, not 1."""
+    build = _three(tmp_path, middle="import sys; print('no Hugging Face token'); sys.exit(4)\n")
+    res, out = _run(build)
+    assert res.exit_code == ExitCode.NEEDS_USER == 4 and res.failed == "train"
+    assert "needs you (exit 4)" in manifest(build)["stages"]["train"]["note"]
+
+
+def test_a_model_card_written_after_a_stage_does_not_rerun_it(tmp_path):
+    """The eval stage writes README.md (the model card, with its verdict) into the trained adapter and the merged
+    model, which earlier stages produced and read. A card is documentation: the next run must not take it for
+    new weights and re-run merge and eval for ever. Any other change to those folders still re-runs them."""
+    card = "import pathlib; [pathlib.Path(d, 'README.md').write_text('verdict') for d in ('artifacts/train/model', 'artifacts/merge/model')]\n"
+    build = make_build(tmp_path, [
+        {"id": "train", "body": writer("artifacts/train/model/w.bin", "weights"),
+         "outputs": {"model": "artifacts/train/model"}},
+        {"id": "merge", "kind": "merge", "needs": ["train"], "inputs": {"adapter": "artifacts/train/model"},
+         "body": writer("artifacts/merge/model/w.bin", "merged"), "outputs": {"model": "artifacts/merge/model"}},
+        {"id": "eval", "kind": "eval", "needs": ["merge"], "inputs": {"model": "artifacts/merge/model"},
+         "body": writer("results/eval.json", "{}", extra=card), "outputs": {"results": "results/eval.json"}},
+    ])
+    res, _ = _run(build)
+    assert res.ran == ["train", "merge", "eval"]
+    res, _ = _run(build)
+    assert res.ran == [] and res.skipped == ["train", "merge", "eval"]
+    (build / "artifacts/train/model/w.bin").write_text("other weights")  # new weights: merge re-runs
+    res, _ = _run(build)
+    assert res.ran == ["merge"]  # (this toy merge writes the same bytes again, so eval stays current)

@@ -44,7 +44,8 @@ def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path
         done = f"{len(result.ran)} ran, {len(result.skipped)} skipped"
         click.echo(f"specc run: all stages passed ({done}); `specc status {build}` for results")
     else:
-        what = "refused by a gate" if result.exit_code == ExitCode.REFUSED else "failed"
+        what = {ExitCode.REFUSED: "refused by a gate", ExitCode.NEEDS_USER: "needs you (e.g. a token)"}.get(
+            result.exit_code, "failed")
         click.echo(f"specc run: stage {result.failed} {what}; see {build}/logs/{result.failed}.log", err=True)
     sys.exit(result.exit_code)
 

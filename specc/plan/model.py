@@ -44,6 +44,7 @@ StageKind = Literal[
     "distill_logit",  # logit-level distillation (shared vocabulary)
     "merge",  # merge adapters into the base weights
     "eval",  # target metric + forgetting gate against the baseline
+    "push",  # upload the gated result to the Hugging Face Hub (outputs.push_to_hub)
 ]
 Launcher = Literal["python", "accelerate", "torchrun"]
 
@@ -217,6 +218,17 @@ class TrackingSettings(Frozen):
     group: str = Field(description="W&B group: plan name + short lock hash, so all stages of one plan group.")
 
 
+class Outputs(Frozen):
+    """The resolved ``outputs`` section: what the model card states and what the push stage uploads."""
+
+    intended_use: str | None = Field(default=None, description="goal.intended_use, stated in the model card.")
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_private_repo: bool = True
+    hub_artifacts: list[str] = Field(default_factory=list, description="adapter and/or model.")
+    push_if_gate_fails: bool = False
+
+
 class Plan(Frozen):
     """Everything specc decided for one spec."""
 
@@ -248,6 +260,8 @@ class Plan(Frozen):
     contract: Contract | None = None
     tracking: TrackingSettings | None = None
     stages: list[Stage] = Field(default_factory=list)
+    outputs: Outputs | None = Field(default=None, description="What leaves the build (training plans): the model "
+                                    "card's intended use and the Hub push after the eval gate.")
 
     @property
     def ok(self) -> bool:

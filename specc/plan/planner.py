@@ -30,6 +30,7 @@ from specc.plan.contract import make_contract, make_tracking
 from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.hyperparameters import resolve_hyperparameters
 from specc.plan.reward_functions import resolve_reward_functions
+from specc.plan.escape import resolve_trainer_args
 from specc.plan.trainer_settings import (check_unused, check_validation, resolve_chat_template,
                                          settle_assistant_only_loss)
 from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data
@@ -37,6 +38,7 @@ from specc.plan.launch import choose_launch
 from specc.plan.levers import choose_levers
 from specc.plan.licences import check_licences
 from specc.plan.method import choose_method
+from specc.plan.outputs import resolve_outputs
 from specc.plan.model import ModelInfo, Plan
 from specc.plan.safety import check_safety
 from specc.plan.stages import build_stages
@@ -100,7 +102,9 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         settle_assistant_only_loss(spec, data, hp, sources, t)
         resolve_chat_template(spec, base_dir, hp, sources, t)
         resolve_reward_functions(spec, base_dir, hp, sources, t)
+        resolve_trainer_args(spec, hp, sources, t)
 
+    outputs = resolve_outputs(spec, lv.trains and method != "none", budget, t)
     models = [model_info("base", base, verdicts.get("base", ""))]
     if teacher is not None:
         models.append(model_info("teacher", teacher, verdicts.get("teacher", "")))
@@ -128,6 +132,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         launch=launch,
         contract=contract,
         tracking=make_tracking(spec, spec_sha256, data),
+        outputs=outputs,
     )
     if plan.trains and plan.ok:
         plan = plan.model_copy(update={"stages": build_stages(plan)})

@@ -39,6 +39,8 @@ from typing import Any
 from specc.plan.defaults import save_steps_for
 from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
+from specc.plan.trainer_args import escape_args, escape_config
+from specc.plan.push import MERGED, add_push_stage, card_folders
 from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
                                      validation_kind)
 
@@ -198,6 +200,7 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
     args.update(optimisation_args(plan, kind))
     if evaluates:
         args.update(evaluation_args(plan, args["save_steps"]))
+    args.update(escape_args(plan, kind))  # method.trainer_args: the spec refused keys set above
     return args
 
 
@@ -258,6 +261,12 @@ class _Graph:
         self.stages.append(Stage(id=sid, kind=kind, title=title, script=script, launcher=launcher,
                                  needs=needs, inputs=inputs, outputs=outputs, config=config))
 
+    def with_model_card(self, sid: str, folders: list[dict[str, str]]) -> None:
+        """Give stage ``sid`` the model-card folders it writes (before the eval stage's verdict) at its end."""
+        i = next(i for i, s in enumerate(self.stages) if s.id == sid)
+        stage = self.stages[i]
+        self.stages[i] = stage.model_copy(update={"config": {**stage.config, "model_card": {"folders": folders}}})
+
     def common(self) -> dict[str, Any]:
         template = chat_template_entry(self.plan)
         return {"model": self.base, "precision": _hp(self.plan, "precision"),
@@ -297,6 +306,7 @@ class _Graph:
             "checkpoint_dir": f"{out_dir}/checkpoints",
             **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"), self.plan)) if evaluates else {}),
             **(extra_config or {}),
+            **escape_config(self.plan, kind),
         }
         needs = ["firewall"] + ([self.last_trainer] if self.last_trainer else [])
         for dep in (extra_inputs or {}).values():
@@ -394,16 +404,24 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_config={"algorithm": _hp(plan, "rl_algorithm"),
                                     "reward": {k: v for k, v in reward_out.items() if k != "checkpoints"}})
     final = g.init or {}
+    folders = card_folders(final)  # the trained adapter and the (merged) model: each gets a model card
+    if plan.outputs is not None and g.last_trainer:  # the last trainer writes its folder's card ("not evaluated")
+        g.with_model_card(g.last_trainer, [f for f in folders if f["dir"] != MERGED])
     if "adapter" in final:
         g.add("merge", "merge", "Merge the adapter into the base weights", needs=[g.last_trainer or "firewall"],
               inputs={"adapter": final["adapter"], **init_inputs({"base_adapters": final.get("base_adapters", [])},
                                                                   prefix="")},
               outputs={"model": "artifacts/merge/model"},
               config={**g.common(), "init": final, "model_dir": "artifacts/merge/model"})
+        if plan.outputs is not None:
+            g.with_model_card("merge", [f for f in folders if f["dir"] == MERGED])
         final = {"model": "artifacts/merge/model"}
     needs = ["baseline", g.stages[-1].id]
     g.add("eval", "eval", "Score the tuned model; forgetting gate against the baseline", needs=needs,
           inputs={"model": final.get("model", ""), "baseline": "results/baseline.json"},
           outputs={"results": "results/eval.json"},
-          config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json"})
+          config={**g.common(), "init": final, **eval_cfg, "baseline": "results/baseline.json",
+                  **({"model_card": {"folders": folders}} if plan.outputs is not None else {})})
+    if plan.outputs is not None and plan.outputs.push_to_hub:
+        add_push_stage(g, plan.outputs, folders)
     return g.stages

@@ -12,7 +12,7 @@ from typing import Any
 from specc.plan.model import Plan
 from specc.plan.trainer_settings import OPTIMISATION_KEYS, validation_stage_kind
 
-__all__ = ["chat_template_entry", "optimisation_args", "evaluation_args", "evaluation_config", "validation_kind"]
+__all__ = ["escape_args", "escape_config", "chat_template_entry", "optimisation_args", "evaluation_args", "evaluation_config", "validation_kind"]
 
 
 def optimisation_args(plan: Plan, kind: str) -> dict[str, Any]:
@@ -72,3 +72,22 @@ def chat_template_entry(plan: Plan) -> dict[str, Any] | None:
     if choice.endswith((".jinja", ".j2")):
         return {"name": "file", "spec_path": choice, "sha256": plan.hyperparameters.get("chat_template_sha256")}
     return {"name": choice}
+
+
+def escape_args(plan: Plan, kind: str) -> dict[str, Any]:
+    """The stage's ``trainer_args`` (the escape hatch, :mod:`specc.plan.escape`): arguments passed to its
+    TRL config as the spec gave them."""
+    return dict((plan.hyperparameters.get("trainer_args") or {}).get(kind, {}))
+
+
+def escape_config(plan: Plan, kind: str) -> dict[str, Any]:
+    """Stage CONFIG keys outside ``train`` for the escape hatch: ``trainer_args`` = the config class and the
+    argument names, which :func:`specc.runtime.common.check_trainer_args` checks against the installed class
+    at the stage's start (an upgrade that dropped one is one clear line, not a TypeError). Empty: none given."""
+    from specc.spec.trainer_fields import config_class
+
+    keys = sorted(escape_args(plan, kind))
+    if not keys:
+        return {}
+    return {"trainer_args": {"config_class": config_class(kind, plan.hyperparameters.get("rl_algorithm")),
+                             "arguments": keys}}

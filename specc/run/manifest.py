@@ -92,7 +92,19 @@ class HashCache:
         return {k: v for k, v in sorted(self.entries.items()) if k in self._used}
 
 
-def hash_path(path: str | os.PathLike[str], cache: HashCache | None = None) -> str:
+CARD_FILES = frozenset({"README.md"})
+"""Files at the top of a stage's output folder that document it (the model card, which the eval stage rewrites
+with its verdict after later stages read the folder): :func:`artifact_hash` leaves them out, so a card never
+makes the runner re-run the stages that read the folder."""
+
+
+def artifact_hash(path: str | os.PathLike[str], cache: HashCache | None = None) -> str:
+    """:func:`hash_path` of a stage's output (``artifacts/…``) without its model card (:data:`CARD_FILES`)."""
+    return hash_path(path, cache, skip=CARD_FILES)
+
+
+def hash_path(path: str | os.PathLike[str], cache: HashCache | None = None, *,
+              skip: frozenset[str] = frozenset()) -> str:
     """sha256 of a file, or of a directory tree, deterministically.
 
     A directory hashes as the sorted list of its entries: ``F <relpath> <sha256 of content>`` for files,
@@ -107,7 +119,7 @@ def hash_path(path: str | os.PathLike[str], cache: HashCache | None = None) -> s
     if not p.is_dir():
         return cache.file_sha256(p)
     outer = hashlib.sha256(b"specc-dir-v1\n")
-    for line in _tree_lines(p, cache):
+    for line in _tree_lines(p, cache, skip):
         outer.update(line.encode("utf-8", "surrogateescape") + b"\n")
     return outer.hexdigest()
 
@@ -144,13 +156,15 @@ def content_sha256(path: str | os.PathLike[str], cache: HashCache | None = None)
     return outer.hexdigest()
 
 
-def _tree_lines(root: Path, cache: HashCache) -> Iterable[str]:
+def _tree_lines(root: Path, cache: HashCache, skip: frozenset[str] = frozenset()) -> Iterable[str]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         here = Path(dirpath)
         for name in sorted(dirnames + filenames):
             full = here / name
             rel = full.relative_to(root).as_posix()
+            if rel in skip and name in filenames:  # top-level documentation files (see CARD_FILES)
+                continue
             mode = os.lstat(full).st_mode
             if stat.S_ISLNK(mode):
                 yield f"L {rel} {os.readlink(full)}"

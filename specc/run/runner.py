@@ -309,6 +309,12 @@ def _script_spec_dir(script: Path) -> str | None:
     return None
 
 
+def _output_hash(rel: str, path: Path, cache: mf.HashCache) -> str:
+    """A stage output's hash (``artifacts/…``: without its model card, which the eval stage writes later); any
+    other path's full hash."""
+    return mf.artifact_hash(path, cache) if rel.startswith("artifacts/") else mf.hash_path(path, cache)
+
+
 def fingerprint(build_dir: Path, plan: Plan, stage: Stage,
                 m: mf.Manifest) -> tuple[str, dict[str, dict[str, str]]]:
     """(sha256 of the script, {input name: {path, sha256}}) - what decides whether a stage is current."""
@@ -318,7 +324,7 @@ def fingerprint(build_dir: Path, plan: Plan, stage: Stage,
     for name, rel in sorted(stage.inputs.items()):
         path = _input_path(build_dir, rel, spec_dir)
         if path is not None:
-            inputs[name] = {"path": rel, "sha256": mf.hash_path(path, m.cache)}
+            inputs[name] = {"path": rel, "sha256": _output_hash(rel, path, m.cache)}
         elif rel:
             inputs[name] = {"path": rel, "sha256": "unresolved (spec-relative; locked by the script)"}
     if stage.launcher == "accelerate":
@@ -476,6 +482,8 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
             if status != "completed":
                 result.failed = stage.id
                 result.exit_code = ExitCode.REFUSED if status == "gated" else ExitCode.INVALID
+                if m.stages[stage.id].get("exit_code") == ExitCode.NEEDS_USER:  # e.g. the push stage: no token
+                    result.exit_code = ExitCode.NEEDS_USER
                 break
         m.data["runner"]["ended_at"] = mf.now_iso()
         m.save()
@@ -598,9 +606,11 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
             note = "exited 0 but declared outputs are missing: " + ", ".join(missing)
         else:
             for o in outputs.values():
-                o["sha256"] = mf.hash_path(build / o["path"], m.cache)
+                o["sha256"] = _output_hash(o["path"], build / o["path"], m.cache)
     elif code == ExitCode.REFUSED:
         status, note = "gated", "a gate refused (see the log)"
+    elif code == ExitCode.NEEDS_USER:
+        status, note = "failed", "needs you (exit 4): see the log, then run again"
     elif code < 0:
         status, note = "failed", f"killed by signal {-code}"
     else:

@@ -119,6 +119,10 @@ def mark_done(config: dict[str, Any]) -> Path:
     if rank == 0:
         from specc.runtime import guard
 
+        if config.get("model_card") and config.get("kind") != "eval":  # the trained/merged model's card, until
+            from specc.runtime import outputs  # the eval stage fills in its verdict: "not evaluated yet"
+
+            outputs.write_cards(config, None)
         # the fingerprint the guard verified at stage start: downstream stages compare it with the one the
         # current build expects, so outputs made under another lock are never reused
         write_json(marker, {"stage": config["stage"], "outputs": config.get("outputs", {}), **guard.made_under()})
@@ -683,3 +687,26 @@ def __getattr__(name: str):
         globals()["ProgressCallback"] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_trainer_args(config: dict[str, Any]) -> None:
+    """``method.trainer_args`` against the *installed* config class, at the stage's start: an argument the
+    installed TRL/transformers does not have is one clear line with a did-you-mean (exit 1), not a TypeError
+    from inside the config. The plan checked the same names against specc's committed list."""
+    escape = config.get("trainer_args")
+    if not escape:
+        return
+    import dataclasses
+    import importlib
+
+    from specc.spec.suggest import did_you_mean
+
+    module, name = escape["config_class"].rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    have = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in escape["arguments"]:
+        if key not in have:
+            guess = did_you_mean(key, sorted(have))
+            log(f"method.trainer_args.{key}: the installed {escape['config_class']} has no argument {key}"
+                + (f" (did you mean {guess!r}?)" if guess else "") + "; drop it or install the version that has it")
+            raise SystemExit(1)

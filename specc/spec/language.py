@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, field_validator, model_validator
 
 from specc.spec.base import Strict
+from specc.spec.outputs import Outputs
 from specc.spec.training import TrainerSettings
 
 SCHEMA_VERSION = 1
@@ -772,6 +773,8 @@ class Spec(Strict):
     method: MethodOverrides = Field(default_factory=MethodOverrides, description="Optional overrides.")
     eval: Eval = Field(default_factory=Eval, description="Eval contract terms.")
     tracking: Tracking = Field(default_factory=Tracking, description="Experiment tracking.")
+    outputs: Outputs = Field(default_factory=Outputs,
+                             description="What leaves the build: the Hub push after the eval gate (opt-in).")
 
     @field_validator("name")
     @classmethod

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from specc.spec.base import Strict
 from specc.spec.rewards import RewardFunction
+from specc.spec.trainer_fields import TrainerArgsField
 from specc.spec.trainer_names import (CHAT_TEMPLATE_NAMES, SCHEDULERS_WITH_MIN_LR, SCHEDULERS_WITHOUT_WARMUP,
                                       Optimizer, Scheduler)
 
@@ -92,7 +93,7 @@ class SamplingSettings(Strict):
     )
 
 
-class StageOverrides(Optimisation, SamplingSettings):
+class StageOverrides(Optimisation, SamplingSettings, TrainerArgsField):
     """Settings of one training stage that differ from the method-wide ones (e.g. the reward model's
     learning rate in an RLHF plan)."""
 
@@ -180,7 +181,7 @@ class EvalDuringTraining(Strict):
         return self
 
 
-class TrainerSettings(Optimisation, SamplingSettings, EvalDuringTraining):
+class TrainerSettings(Optimisation, SamplingSettings, EvalDuringTraining, TrainerArgsField):
     """The trainer surface of ``method``: method-wide values plus ``stages`` overrides."""
 
     reward_functions: list[RewardFunction] | None = Field(
