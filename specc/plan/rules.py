@@ -259,6 +259,13 @@ RULES: tuple[Rule, ...] = (
        "refuse: the setting would be silently ignored",
        "A spec value that changes nothing misleads its reviewers.",
        _PIPELINE, "—"),
+    _r("ADAPTER-SETTINGS-UNUSED", "method", "error",
+       "an adapter setting (use_dora, use_rslora, modules_to_save) without a LoRA/QLoRA budget, or a 4-bit "
+       "setting (bnb_4bit_quant_type, bnb_4bit_use_double_quant) without 4-bit QLoRA",
+       "refuse: the setting would be silently ignored",
+       "peft's LoraConfig and BitsAndBytesConfig options only exist for an adapter or a 4-bit base; a full "
+       "fine-tune would train without them while the spec says otherwise.",
+       _PIPELINE, "—"),
     _r("METHOD-KTO-UNPAIRED", "method", "decision",
        "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
        "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",

@@ -96,7 +96,13 @@ def _entries(*values: Any) -> list[dict[str, Any]]:
 
 def _model(plan: Plan, role: str) -> dict[str, Any] | None:
     info: ModelInfo | None = next((m for m in plan.models if m.role == role), None)
-    return None if info is None else {"ref": info.ref, "source": info.source, "revision": info.revision}
+    if info is None:
+        return None
+    out = {"ref": info.ref, "source": info.source, "revision": info.revision}
+    if role == "base" and plan.hyperparameters.get("attn_implementation"):
+        # from_pretrained's own argument: every stage that loads the base model uses the same kernel
+        out["attn_implementation"] = plan.hyperparameters["attn_implementation"]
+    return out
 
 
 def _suites(plan: Plan) -> list[dict[str, Any]]:
@@ -115,6 +121,10 @@ def _peft(plan: Plan, budget: str) -> dict[str, Any] | None:
         "lora_alpha": int(_hp(plan, "lora_alpha")),
         "lora_dropout": float(_hp(plan, "lora_dropout")),
         "target_modules": targets if isinstance(targets, str) else list(targets),
+        "use_dora": bool(_hp(plan, "use_dora")),
+        "use_rslora": bool(_hp(plan, "use_rslora")),
+        **({"modules_to_save": list(plan.hyperparameters["modules_to_save"])}
+           if plan.hyperparameters.get("modules_to_save") else {}),
     }
 
 
@@ -124,7 +134,8 @@ def _quantization(plan: Plan, budget: str) -> dict[str, Any] | None:
     # BitsAndBytesConfig's own argument names; the compute dtype follows the run-time precision.
     if int(_hp(plan, "quant_bits")) == 8:
         return {"load_in_8bit": True}
-    quant = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}
+    quant = {"load_in_4bit": True, "bnb_4bit_quant_type": str(_hp(plan, "bnb_4bit_quant_type")),
+             "bnb_4bit_use_double_quant": bool(_hp(plan, "bnb_4bit_use_double_quant"))}
     if plan.launch is not None and plan.launch.strategy in ("fsdp", "zero3"):
         # Sharding flattens parameters of one dtype: 4-bit weights are stored in the compute dtype
         # (specc.runtime.placement matches it to the run-time precision).
@@ -181,6 +192,8 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
     if kind == "orpo":  # trl.experimental's ORPOConfig names it gradient_checkpointing (default True there)
         args["gradient_checkpointing"] = args.pop("activation_checkpointing")
     args.update(optimisation_args(plan, kind))
+    if plan.hyperparameters.get("use_liger_kernel") is not None:
+        args["use_liger_kernel"] = bool(plan.hyperparameters["use_liger_kernel"])
     if evaluates:
         args.update(evaluation_args(plan, args["save_steps"]))
     return args

@@ -513,6 +513,11 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     source = str(build_path(init["model"])) if "model" in init else model_ref(model)
     revision = None if "model" in init else model.get("revision")
     load_kwargs: dict[str, Any] = {"dtype": precision["dtype"], **kwargs}
+    if model.get("attn_implementation"):  # method.attn_implementation, checked before any weights load
+        from specc.runtime.kernels import check_attention
+
+        check_attention(model["attn_implementation"])
+        load_kwargs["attn_implementation"] = model["attn_implementation"]
     if quantization:
         from specc.runtime.placement import quantized_device_map
 
@@ -551,10 +556,13 @@ def adapter_chain(init: dict[str, Any] | None) -> list[str]:
 
 
 def lora_config(peft_cfg: dict[str, Any], task_type: str = "CAUSAL_LM"):
+    """peft's LoraConfig from CONFIG["peft"], which uses LoraConfig's own argument names (r, lora_alpha,
+    use_dora, use_rslora, modules_to_save ...)."""
     from peft import LoraConfig
 
-    return LoraConfig(r=peft_cfg["r"], lora_alpha=peft_cfg["lora_alpha"], lora_dropout=peft_cfg["lora_dropout"],
-                      target_modules=peft_cfg["target_modules"], task_type=task_type)
+    from specc.runtime.kernels import check_lora_features
+
+    return LoraConfig(**check_lora_features(peft_cfg), task_type=task_type)
 
 
 def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir: Path, report_to: list[str],
@@ -565,6 +573,9 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
     if max_steps is not None:
         args["max_steps"] = max_steps
     check_optimizer(args.get("optim"))
+    from specc.runtime.kernels import check_liger
+
+    check_liger(args)
     return {
         **args,
         "output_dir": str(output_dir),

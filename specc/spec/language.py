@@ -22,6 +22,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, field_validator, model_validator
 
 from specc.spec.base import Strict
+from specc.spec.adapters import AdapterSettings
 from specc.spec.training import TrainerSettings
 
 SCHEMA_VERSION = 1
@@ -563,7 +564,7 @@ class Data(Strict):
         return self
 
 
-class MethodOverrides(TrainerSettings):
+class MethodOverrides(TrainerSettings, AdapterSettings):
     """Optional overrides of the planner's decisions and hyper-parameters. Omitted means: let specc decide.
     The trainer surface (optimiser, schedule, evaluation during training, per-stage overrides) is
     :class:`specc.spec.training.TrainerSettings`."""

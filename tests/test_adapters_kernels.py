@@ -1,0 +1,151 @@
+"""Adapters and kernels (issue 12): DoRA, rsLoRA, modules_to_save, QLoRA's 4-bit type and double quantisation,
+the attention implementation and Liger kernels flow spec → plan (with source) → stage CONFIG → the library's own
+argument; settings the budget has no use for are plan errors; values the installed stack cannot honour stop the
+stage at its start with one line (run for real on this CPU machine, which has neither flash_attn nor a GPU nor
+liger_kernel)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from specc.spec.errors import SpecInvalid
+from specc.spec.loader import load_spec
+
+
+def _plan(write_spec, **kw):
+    from specc.plan.planner import plan_spec_file
+
+    return plan_spec_file(write_spec(**kw))
+
+
+def _errors(plan):
+    return [(f.rule, f.message) for f in plan.findings if f.level == "error"]
+
+
+def test_lora_variants_flow_to_the_lora_config(write_spec):
+    plan = _plan(write_spec, method={"use_dora": True, "use_rslora": True, "modules_to_save": ["lm_head"],
+                                     "attn_implementation": "eager", "use_liger_kernel": False})
+    hp, src = plan.hyperparameters, plan.hyperparameter_sources
+    assert {k: (hp[k], src[k]) for k in ("use_dora", "use_rslora", "modules_to_save", "attn_implementation",
+                                         "use_liger_kernel")} == {
+        "use_dora": (True, "spec"), "use_rslora": (True, "spec"), "modules_to_save": (["lm_head"], "spec"),
+        "attn_implementation": ("eager", "spec"), "use_liger_kernel": (False, "spec")}
+    sft = plan.stage("sft").config
+    assert {k: sft["peft"][k] for k in ("use_dora", "use_rslora", "modules_to_save")} == {
+        "use_dora": True, "use_rslora": True, "modules_to_save": ["lm_head"]}
+    assert sft["train"]["use_liger_kernel"] is False
+    # every stage that loads the base model loads it with the same attention kernel
+    for stage in plan.stages:
+        if "model" in stage.config and stage.kind != "firewall":
+            assert stage.config["model"]["attn_implementation"] == "eager", stage.id
+
+
+def test_lora_defaults_are_visible_and_kernels_absent_unless_asked(write_spec):
+    plan = _plan(write_spec)
+    hp, src = plan.hyperparameters, plan.hyperparameter_sources
+    assert (hp["use_dora"], hp["use_rslora"], src["use_dora"]) == (False, False, "default")
+    assert "attn_implementation" not in hp and "use_liger_kernel" not in hp
+    sft = plan.stage("sft").config
+    assert "attn_implementation" not in sft["model"] and "use_liger_kernel" not in sft["train"]
+    assert "modules_to_save" not in sft["peft"]
+
+
+def test_the_peft_config_is_a_real_lora_config(write_spec):
+    peft = pytest.importorskip("peft")
+    import dataclasses
+
+    plan = _plan(write_spec, method={"use_dora": True, "use_rslora": True, "modules_to_save": ["lm_head"]})
+    names = {f.name for f in dataclasses.fields(peft.LoraConfig)}
+    assert set(plan.stage("sft").config["peft"]) <= names
+
+
+def test_qlora_quant_type_and_double_quant_flow_to_bitsandbytes_config(write_spec):
+    plan = _plan(write_spec, method={"parameter_budget": "qlora", "bnb_4bit_quant_type": "fp4",
+                                     "bnb_4bit_use_double_quant": False})
+    assert plan.stage("sft").config["quantization"] == {"load_in_4bit": True, "bnb_4bit_quant_type": "fp4",
+                                                        "bnb_4bit_use_double_quant": False}
+    assert plan.hyperparameter_sources["bnb_4bit_quant_type"] == "spec"
+    default = _plan(write_spec, method={"parameter_budget": "qlora"})
+    assert (default.hyperparameters["bnb_4bit_quant_type"], default.hyperparameter_sources["bnb_4bit_quant_type"]) \
+        == ("nf4", "default")
+
+
+@pytest.mark.parametrize("method,needle", [
+    ({"parameter_budget": "full", "use_dora": True}, "method.use_dora"),
+    ({"parameter_budget": "lora", "bnb_4bit_quant_type": "fp4"}, "method.bnb_4bit_quant_type"),
+    ({"parameter_budget": "qlora", "quant_bits": 8, "bnb_4bit_use_double_quant": False}, "8 bits"),
+])
+def test_settings_the_budget_has_no_use_for_are_errors(write_spec, method, needle):
+    plan = _plan(write_spec, method=method, allow_full=True)
+    errors = _errors(plan)
+    assert [r for r, _ in errors] == ["ADAPTER-SETTINGS-UNUSED"], errors
+    assert needle in errors[0][1]
+
+
+BAD = [
+    ("attn_implementation: flash_attention2", "did you mean `flash_attention_2`"),
+    ("attn_implementation: spda", "did you mean `sdpa`"),
+    ("bnb_4bit_quant_type: nf5", "did you mean `nf4`"),
+    ("use_dora: maybe", "use_dora"),
+    ("modules_to_save: ['lm head']", "not a module name"),
+]
+
+
+@pytest.mark.parametrize("line,needle", BAD, ids=[b[1] for b in BAD])
+def test_bad_adapter_values_are_located_spec_errors(tmp_path, line, needle):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("specc: 1\nname: x\ngoal: {behaviours: [format]}\nbase_model: {id: org/m}\n"
+                    f"method:\n  max_steps: 2\n  {line}\n", encoding="utf-8")
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(spec)
+    errors = info.value.errors
+    assert errors and all(e.line == 7 for e in errors), [(e.line, e.message) for e in errors]
+    assert any(needle in f"{e.key_path} {e.message} {e.hint}" for e in errors), [str(e) for e in errors]
+
+
+def test_attention_names_are_the_installed_transformers_names():
+    pytest.importorskip("transformers")
+    from transformers.modeling_utils import AttentionInterface
+
+    from specc.spec.adapters import ATTN_IMPLEMENTATIONS
+
+    assert set(ATTN_IMPLEMENTATIONS) - {"eager"} <= set(AttentionInterface._global_mapping)
+
+
+# ---------------------------------------------------------------- run for real on the tiny model
+
+@pytest.mark.train
+def test_dora_and_rslora_train_end_to_end_and_are_saved_in_the_adapter(write_spec, compile_spec, stage_runner):
+    plan, build = compile_spec(write_spec(method={"use_dora": True, "use_rslora": True,
+                                                  "attn_implementation": "eager"}))
+    stage_runner(build, plan.stage("firewall").script)
+    proc = stage_runner(build, plan.stage("sft").script)
+    assert '"step": 2' in proc.stdout
+    adapter = build / plan.stage("sft").outputs["adapter"]
+    saved = json.loads((adapter / "adapter_config.json").read_text())
+    assert saved["use_dora"] is True and saved["use_rslora"] is True
+    from safetensors.torch import load_file
+
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    assert any("lora_magnitude_vector" in k for k in weights), sorted(weights)[:6]  # DoRA's magnitude
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("method,needle", [
+    ({"attn_implementation": "flash_attention_2"}, "flash_attention_2 needs"),
+    ({"use_liger_kernel": True}, "use_liger_kernel needs the liger_kernel package"),
+])
+def test_kernels_the_stack_cannot_run_stop_the_stage_with_one_line(write_spec, compile_spec, stage_runner,
+                                                                  method, needle):
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn" if "attn_implementation" in method else "liger_kernel"):
+        pytest.skip("the package is installed here: the refusal cannot be shown")
+    plan, build = compile_spec(write_spec(method=method))
+    stage_runner(build, plan.stage("firewall").script)
+    proc = stage_runner(build, plan.stage("sft").script, check=False)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert not (build / "artifacts/sft/checkpoints").exists() or not any((build / "artifacts/sft/checkpoints").glob("checkpoint-*"))
