@@ -24,6 +24,8 @@ def training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> l
         return (["sft"] if has_train else []) + [method]
     if method == "rlhf":
         return (["sft"] if has_train else []) + ["reward", "rl"]
+    if method == "reward":
+        return (["sft"] if has_train else []) + ["reward"]
     if method == "grpo":
         return (["sft"] if has_train else []) + ["rl"]
     if method == "distill":

@@ -95,7 +95,7 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
             budget=budget, trainable=_trainable(spec, budget, base), steps=estimate.optimizer_steps if estimate else None,
             epochs=_epochs(spec), behaviours=len(spec.goal.behaviours),
             rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t)
-        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)))
+        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)), method)
         check_validation(spec, data, list(hp.get("learning_rates") or {}), t)
         check_unused(spec, list(hp.get("learning_rates") or {}), t)
         check_adapter_settings(spec, budget, t)

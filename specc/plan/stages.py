@@ -316,6 +316,22 @@ class _Graph:
         self.last_trainer = sid
 
 
+def _reward_model_tail(g: _Graph, pref: Any, eval_cfg: dict[str, Any]) -> list[Stage]:
+    """A reward model alone: the reward stage, then eval scores its pairwise accuracy (no merge: a sequence
+    classifier's adapter does not merge into the causal LM that ``merge`` writes; the eval stage loads it with
+    :func:`specc.runtime.rewards.load_reward_model`, like the RL stage of RLHF)."""
+    start = g.init
+    g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)
+    reward = {k: v for k, v in g.stages[-1].outputs.items() if k != "checkpoints"}
+    g.add("eval", "eval", "Score the reward model: pairwise accuracy on the golden pairs", needs=["baseline", "reward"],
+          inputs={**{f"reward_{k}": v for k, v in reward.items()}, **init_inputs(start, prefix="reward_init_"),
+                  "baseline": "results/baseline.json"},
+          outputs={"results": "results/eval.json"},
+          config={**g.common(), "init": None, "reward": {**reward, **({"init": start} if start else {})},
+                  **eval_cfg, "baseline": "results/baseline.json"})
+    return g.stages
+
+
 def build_stages(plan: Plan) -> list[Stage]:
     """The stage graph of a training plan (empty for plans that do not train), with resolved configs."""
     if not plan.trains or plan.method == "none" or plan.launch is None:
@@ -339,6 +355,8 @@ def build_stages(plan: Plan) -> list[Stage]:
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}
+    if eval_cfg["metric"] == "pairwise_accuracy":  # a reward model: the baseline's new head is seeded
+        eval_cfg.update(seed=int(_hp(plan, "seed")), max_length=int(_hp(plan, "max_seq_length")))
     g.add("baseline", "baseline", "Score the base model (target metric and general suites)",
           needs=["firewall"], inputs={}, outputs={"results": "results/baseline.json"},
           config={**g.common(), **eval_cfg})
@@ -366,7 +384,7 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "orpo", "kto", "rlhf", "grpo") and train):
+        if method == "sft" or (method in ("dpo", "orpo", "kto", "reward", "rlhf", "grpo") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
@@ -375,6 +393,8 @@ def build_stages(plan: Plan) -> list[Stage]:
             g.trained("orpo", "orpo", "ORPO on preference pairs (no reference model)", pref)
         elif method == "kto":
             g.trained("kto", "kto", "KTO on answers labelled good or bad", pref)
+        elif method == "reward":
+            return _reward_model_tail(g, pref, eval_cfg)
         elif method == "grpo":
             # scored by the plan's reward functions (specc.runtime.reward_functions), no reward stage
             g.trained("rl", "rl", "GRPO on the prompts, scored by reward functions", prompts, continues_adapter=True,

@@ -42,12 +42,12 @@ KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "real
 DataFormat = Literal[
     "auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts", "alpaca", "sharegpt"
 ]
-MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
+MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "reward", "rlhf", "grpo", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval", "refusal"]
 IntendedUse = Literal["commercial", "research", "internal"]
 PiiAction = Literal["error", "warn", "allow"]
-TargetMetric = Literal["exact_match", "accuracy", "perplexity"]
+TargetMetric = Literal["exact_match", "accuracy", "perplexity", "pairwise_accuracy"]
 TrackingMode = Literal["auto", "online", "offline", "disabled"]
 Strategy = Literal["auto", "ddp", "fsdp", "zero2", "zero3"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
@@ -572,7 +572,8 @@ class MethodOverrides(TrainerSettings, AdapterSettings):
     method: MethodChoice = Field(
         default="auto",
         description=(
-            "sft, dpo, orpo (pairs, no reference model; trl.experimental), kto (unpaired good/bad answers), rlhf, grpo (online RL with method.reward_functions "
+            "sft, dpo, orpo (pairs, no reference model; trl.experimental), kto (unpaired good/bad answers), reward "
+            "(a reward model alone, from preference pairs), rlhf, grpo (online RL with method.reward_functions "
             "on data.prompts), distill, or auto (the guide decides)."
         ),
     )
@@ -675,7 +676,12 @@ class Firewall(Strict):
 class Eval(Strict):
     """The eval contract's terms: target metric and bar, forgetting budget, firewall."""
 
-    metric: TargetMetric = Field(default="exact_match", description="Target metric computed on the golden set.")
+    metric: TargetMetric = Field(
+        default="exact_match",
+        description="Target metric computed on the golden set: exact_match, accuracy, perplexity, or "
+                    "pairwise_accuracy (a reward model: the share of golden pairs scored chosen above rejected; "
+                    "the default when method is reward).",
+    )
     bar: float | None = Field(
         default=None, description="The score the adapted model must reach (for perplexity: must not exceed)."
     )
