@@ -149,3 +149,52 @@ def test_kernels_the_stack_cannot_run_stop_the_stage_with_one_line(write_spec, c
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert not (build / "artifacts/sft/checkpoints").exists() or not any((build / "artifacts/sft/checkpoints").glob("checkpoint-*"))
+
+
+# ---------------------------------------------------------------- special tokens
+
+def test_special_tokens_flow_to_every_stage_that_loads_the_base_and_save_the_embedding(write_spec):
+    tokens = {"pad_token": "<|pad2|>", "extra_special_tokens": ["<|tool|>"]}
+    plan = _plan(write_spec, method={"special_tokens": tokens, "modules_to_save": ["norm"]})
+    hp, src = plan.hyperparameters, plan.hyperparameter_sources
+    assert (hp["special_tokens"], src["special_tokens"]) == (tokens, "spec")
+    assert (hp["modules_to_save"], src["modules_to_save"]) == (["norm", "embed_tokens", "lm_head"],
+                                                               "rule:ADAPTER-NEW-TOKENS-SAVED")
+    assert "ADAPTER-NEW-TOKENS-SAVED" in [d.rule for d in plan.decisions]
+    assert plan.stage("sft").config["peft"]["modules_to_save"] == ["norm", "embed_tokens", "lm_head"]
+    for sid in ("sft", "merge", "eval"):
+        assert plan.stage(sid).config["model"]["special_tokens"] == tokens, sid
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("special_tokens: {pad_token: ''}", "1-64 printable"),
+    ("special_tokens: {extra_special_tokens: [a, a]}", "each token once"),
+    ("special_tokens: {additional_special_tokens: [a]}", "additional_special_tokens"),
+])
+def test_bad_special_tokens_are_located_spec_errors(tmp_path, line, needle):
+    test_bad_adapter_values_are_located_spec_errors(tmp_path, line, needle)
+
+
+@pytest.mark.train
+def test_new_special_tokens_are_saved_with_the_adapter_and_survive_the_merge(write_spec, compile_spec, stage_runner):
+    tokens = {"pad_token": "<|pad2|>", "extra_special_tokens": ["<|tool|>", "<|obs|>"]}
+    plan, build = compile_spec(write_spec(method={"special_tokens": tokens}))
+    for sid in ("firewall", "sft", "merge"):
+        stage_runner(build, plan.stage(sid).script)
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = build / plan.stage("sft").outputs["adapter"]
+    merged = build / plan.stage("merge").outputs["model"]
+    for where in (adapter, merged):
+        tok = AutoTokenizer.from_pretrained(where)
+        assert tok.pad_token == "<|pad2|>" and {"<|tool|>", "<|obs|>"} <= set(tok.all_special_tokens), where
+    tok = AutoTokenizer.from_pretrained(merged)
+    model = AutoModelForCausalLM.from_pretrained(merged)
+    rows = model.get_input_embeddings().weight
+    assert rows.shape[0] == len(tok) and model.config.pad_token_id == tok.pad_token_id
+    saved = load_file(str(adapter / "adapter_model.safetensors"))
+    trained = next(v for k, v in saved.items() if k.endswith("embed_tokens.modules_to_save.weight"))
+    tool = tok.convert_tokens_to_ids("<|tool|>")
+    assert trained.shape[0] == len(tok)
+    assert (rows[tool] - trained[tool]).abs().max() < 1e-5  # the merged model has the rows training saved

@@ -14,10 +14,13 @@ from typing import Any
 
 from specc.plan.trace import Trace
 
-__all__ = ["resolve_adapter_settings", "check_adapter_settings", "ADAPTER_KEYS", "QUANT_4BIT_DEFAULTS"]
+__all__ = ["resolve_adapter_settings", "check_adapter_settings", "ADAPTER_KEYS", "NEW_TOKEN_MODULES", "QUANT_4BIT_DEFAULTS"]
 
 ADAPTER_KEYS = ("use_dora", "use_rslora", "modules_to_save")
 """LoraConfig arguments a spec may set (with an adapter budget)."""
+
+NEW_TOKEN_MODULES = ("embed_tokens", "lm_head")
+"""Where new tokens' rows live (the Llama/Qwen/Mistral/Gemma names peft matches by suffix)."""
 
 QUANT_4BIT_DEFAULTS: dict[str, Any] = {"bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}
 """QLoRA's 4-bit defaults (the QLoRA paper's NF4 with double quantisation), shown in the plan."""
@@ -31,6 +34,12 @@ def resolve_adapter_settings(r: Any, spec: Any, budget: str | None) -> None:
         r.pick("use_rslora", False)
         if m.modules_to_save is not None:
             r.pick("modules_to_save", None)
+        if m.special_tokens is not None:  # new rows must be trained and saved with the adapter
+            saved = list(m.modules_to_save or [])
+            saved += [name for name in NEW_TOKEN_MODULES if name not in saved]
+            r.set("modules_to_save", saved, "rule:ADAPTER-NEW-TOKENS-SAVED")
+    if m.special_tokens is not None:
+        r.set("special_tokens", m.special_tokens.model_dump(exclude_none=True), "spec")
     if budget == "qlora" and int(r.values.get("quant_bits", 4)) == 4:
         for key, default in QUANT_4BIT_DEFAULTS.items():
             r.pick(key, default)
@@ -43,6 +52,11 @@ def resolve_adapter_settings(r: Any, spec: Any, budget: str | None) -> None:
 def check_adapter_settings(spec: Any, budget: str | None, t: Trace) -> None:
     """Settings the plan's budget has no use for are errors (a silently unused key is a lie in the plan)."""
     m = spec.method
+    if m.special_tokens is not None and budget in ("lora", "qlora"):
+        t.decide("ADAPTER-NEW-TOKENS-SAVED",
+                 "method.special_tokens is given: the tokenizer gets the tokens and the embedding is resized; "
+                 f"{' and '.join(NEW_TOKEN_MODULES)} are trained in full and saved with the adapter "
+                 "(method.modules_to_save), so the merged model has the same rows for them.")
     if budget not in ("lora", "qlora"):
         given = [k for k in ADAPTER_KEYS if getattr(m, k) not in (None, False)]
         if given:

@@ -272,6 +272,14 @@ RULES: tuple[Rule, ...] = (
        "When the deliverable is a scorer (for best-of-n, filtering data, or a later RL run elsewhere), the reward "
        "stage of RLHF is the whole plan; no policy is tuned.",
        _GUIDE, "'RLHF runs three stages — SFT, then train a separate reward model ...'"),
+    _r("ADAPTER-NEW-TOKENS-SAVED", "method", "decision",
+       "method.special_tokens is given and the budget is LoRA or QLoRA",
+       "resize the embedding; train embed_tokens and lm_head in full and save them with the adapter",
+       "A new token's embedding and output rows start untrained; a LoRA adapter alone does not change or save them, "
+       "so the merged model would get other (random) rows than the ones training saw. specc cannot see a hub "
+       "tokenizer at plan time to tell which tokens are new, so it saves the rows whenever tokens are named "
+       "(axolotl and LLaMA-Factory do the same).",
+       _PIPELINE, "—"),
     _r("METHOD-KTO-UNPAIRED", "method", "decision",
        "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
        "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",

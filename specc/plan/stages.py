@@ -102,6 +102,9 @@ def _model(plan: Plan, role: str) -> dict[str, Any] | None:
     if role == "base" and plan.hyperparameters.get("attn_implementation"):
         # from_pretrained's own argument: every stage that loads the base model uses the same kernel
         out["attn_implementation"] = plan.hyperparameters["attn_implementation"]
+    if role == "base" and plan.hyperparameters.get("special_tokens"):
+        # tokenizer.add_special_tokens' keys: every stage that loads the base adds them and resizes the embedding
+        out["special_tokens"] = dict(plan.hyperparameters["special_tokens"])
     return out
 
 

@@ -439,13 +439,20 @@ def _load_mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, ch
 
 # ---------------------------------------------------------------- models
 
-def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[str, Any] | None = None):
-    """The tokenizer, with the plan's chat template when it names one (``CONFIG["chat_template"]``)."""
+def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[str, Any] | None = None,
+                   special_tokens: dict[str, Any] | None = None):
+    """The tokenizer, with the plan's chat template when it names one (``CONFIG["chat_template"]``) and the
+    plan's special tokens (``CONFIG["model"]["special_tokens"]``, tokenizer.add_special_tokens' keys; the
+    tokenizer's own extra special tokens are kept)."""
     from transformers import AutoTokenizer
 
     from specc.runtime import chat_templates
 
     tok = chat_templates.apply(AutoTokenizer.from_pretrained(ref, revision=revision), chat_template)
+    if special_tokens:
+        added = tok.add_special_tokens(dict(special_tokens), replace_extra_special_tokens=False)
+        if added:
+            log(f"special tokens: {added} new token(s) added, vocabulary {len(tok)}")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -527,6 +534,8 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     if quantization and "adapter" not in init:
         load_kwargs["quantization_config"] = _quantization_config(quantization, precision["dtype"])
     loaded = cls.from_pretrained(source, revision=revision, **load_kwargs)
+    if model.get("special_tokens"):  # before adapters: an adapter trained with new tokens saved their rows
+        _fit_special_tokens(loaded, model)
     if "adapter" in init:
         from peft import PeftModel
 
@@ -545,6 +554,20 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
 
         loaded = prepare_model_for_kbit_training(loaded, use_gradient_checkpointing=False)
     return loaded
+
+
+def _fit_special_tokens(loaded: Any, model: dict[str, Any]) -> None:
+    """Resize the embedding to the tokenizer with the plan's special tokens, and point the model's pad/eos/bos
+    ids at them (transformers' mean-resizing initialises new rows; training then learns them)."""
+    tok = load_tokenizer(model_ref(model), model.get("revision"), None, model["special_tokens"])
+    if loaded.get_input_embeddings().weight.shape[0] != len(tok):
+        loaded.resize_token_embeddings(len(tok))
+    for name in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        value = getattr(tok, name, None)
+        if value is not None and name[:-3] in model["special_tokens"]:
+            setattr(loaded.config, name, value)
+            if getattr(loaded, "generation_config", None) is not None:
+                setattr(loaded.generation_config, name, value)
 
 
 def adapter_chain(init: dict[str, Any] | None) -> list[str]:

@@ -37,7 +37,7 @@ def load_scorer(config: dict[str, Any], *, trained: bool):
         tokenizer = load_tokenizer(str(tok_dir), None, config.get("chat_template"))
     else:
         tokenizer = load_tokenizer(model_ref(config["model"]), config["model"].get("revision"),
-                                   config.get("chat_template"))
+                                   config.get("chat_template"), config["model"].get("special_tokens"))
     if trained:
         model = rewards.load_reward_model(config, precision, tokenizer.pad_token_id)
     else:

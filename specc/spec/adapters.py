@@ -13,17 +13,48 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from specc.spec.base import Strict
 
-__all__ = ["AdapterSettings", "AttnImplementation", "ATTN_IMPLEMENTATIONS"]
+__all__ = ["AdapterSettings", "AttnImplementation", "ATTN_IMPLEMENTATIONS", "SpecialTokens"]
 
 AttnImplementation = Literal["eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention"]
 """transformers' attention implementations (``from_pretrained(attn_implementation=...)``); a test checks
 them against the installed transformers."""
 
 ATTN_IMPLEMENTATIONS: tuple[str, ...] = AttnImplementation.__args__  # type: ignore[attr-defined]
+
+
+class SpecialTokens(Strict):
+    """Special tokens set on the tokenizer before training (``tokenizer.add_special_tokens``'s own keys, as in
+    axolotl's ``special_tokens``). Tokens the tokenizer lacks are added and the embedding is resized; with an
+    adapter the embedding and output rows are trained and saved with it (rule ADAPTER-NEW-TOKENS-SAVED)."""
+
+    bos_token: str | None = Field(default=None, max_length=64, description="Beginning-of-sequence token.")
+    eos_token: str | None = Field(default=None, max_length=64, description="End-of-sequence token, e.g. <|im_end|>.")
+    pad_token: str | None = Field(default=None, max_length=64, description="Padding token. Default: the model's own, else eos.")
+    unk_token: str | None = Field(default=None, max_length=64, description="Unknown token.")
+    extra_special_tokens: list[str] | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="Further special tokens never split by the tokenizer, e.g. [<|tool|>] (transformers 5's name; "
+                    "transformers 4 and axolotl's `tokens` called them additional_special_tokens).",
+    )
+
+    @model_validator(mode="after")
+    def _plain_tokens(self) -> SpecialTokens:
+        named = ("bos_token", "eos_token", "pad_token", "unk_token")
+        values = [v for k in named if (v := getattr(self, k)) is not None]
+        values += list(self.extra_special_tokens or [])
+        for value in values:
+            if not value.strip() or any(ord(c) < 32 for c in value) or len(value) > 64:
+                raise ValueError(f"special token {value!r}: a token is 1-64 printable characters")
+        extra = list(self.extra_special_tokens or [])
+        if len(set(extra)) != len(extra):
+            raise ValueError("extra_special_tokens: each token once")
+        if not values:
+            raise ValueError("special_tokens: name at least one token")
+        return self
 
 
 class AdapterSettings(Strict):
@@ -63,6 +94,15 @@ class AdapterSettings(Strict):
         default=None,
         description="Liger's fused Triton kernels (TrainingArguments.use_liger_kernel; needs liger_kernel "
                     "installed, checked when the stage starts). Default false.",
+    )
+
+    special_tokens: SpecialTokens | None = Field(
+        default=None,
+        description=(
+            "Tokens to set or add before training, e.g. {pad_token: '<|pad|>', extra_special_tokens: ['<|tool|>']} "
+            "(tokenizer.add_special_tokens keys). The embedding is resized; with LoRA, embed_tokens and lm_head are "
+            "trained and saved with the adapter. The saved tokenizer carries the tokens."
+        ),
     )
 
     @field_validator("modules_to_save")
