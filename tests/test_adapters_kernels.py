@@ -198,3 +198,20 @@ def test_new_special_tokens_are_saved_with_the_adapter_and_survive_the_merge(wri
     tool = tok.convert_tokens_to_ids("<|tool|>")
     assert trained.shape[0] == len(tok)
     assert (rows[tool] - trained[tool]).abs().max() < 1e-5  # the merged model has the rows training saved
+
+
+@pytest.mark.parametrize("name,tokens", [("chatml", ["<|im_end|>", "<|im_start|>"]),
+                                         ("llama3", ["<|end_header_id|>", "<|eot_id|>", "<|start_header_id|>"]),
+                                         ("gemma", ["<end_of_turn>", "<start_of_turn>"])])
+def test_a_named_template_missing_tokens_are_named_and_special_tokens_add_them(name, tokens, tiny_model, capsys):
+    pytest.importorskip("trl")
+    from specc.runtime import chat_templates, common
+
+    assert chat_templates.template_tokens(chat_templates.template_text({"name": name})) == tokens
+    tok = common.load_tokenizer(str(tiny_model), None, {"name": name})
+    said = capsys.readouterr().err
+    assert f"chat template {name}: the tokenizer has no {', '.join(tokens)}" in said and "special_tokens" in said
+    assert all(len(tok(t, add_special_tokens=False)["input_ids"]) > 1 for t in tokens)  # split: not tokens yet
+    tok = common.load_tokenizer(str(tiny_model), None, {"name": name}, {"extra_special_tokens": tokens})
+    assert "the tokenizer has no" not in capsys.readouterr().err
+    assert all(len(tok(t, add_special_tokens=False)["input_ids"]) == 1 for t in tokens)

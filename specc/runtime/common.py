@@ -448,11 +448,12 @@ def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[st
 
     from specc.runtime import chat_templates
 
-    tok = chat_templates.apply(AutoTokenizer.from_pretrained(ref, revision=revision), chat_template)
-    if special_tokens:
+    tok = AutoTokenizer.from_pretrained(ref, revision=revision)
+    if special_tokens:  # before the template: it checks that its turn markers are tokens
         added = tok.add_special_tokens(dict(special_tokens), replace_extra_special_tokens=False)
         if added:
             log(f"special tokens: {added} new token(s) added, vocabulary {len(tok)}")
+    tok = chat_templates.apply(tok, chat_template)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -560,7 +561,7 @@ def _fit_special_tokens(loaded: Any, model: dict[str, Any]) -> None:
     """Resize the embedding to the tokenizer with the plan's special tokens, and point the model's pad/eos/bos
     ids at them (transformers' mean-resizing initialises new rows; training then learns them)."""
     tok = load_tokenizer(model_ref(model), model.get("revision"), None, model["special_tokens"])
-    if loaded.get_input_embeddings().weight.shape[0] != len(tok):
+    if loaded.get_input_embeddings().weight.shape[0] < len(tok):  # a padded vocabulary is never shrunk
         loaded.resize_token_embeddings(len(tok))
     for name in ("pad_token_id", "eos_token_id", "bos_token_id"):
         value = getattr(tok, name, None)
