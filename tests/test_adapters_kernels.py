@@ -215,3 +215,19 @@ def test_a_named_template_missing_tokens_are_named_and_special_tokens_add_them(n
     tok = common.load_tokenizer(str(tiny_model), None, {"name": name}, {"extra_special_tokens": tokens})
     assert "the tokenizer has no" not in capsys.readouterr().err
     assert all(len(tok(t, add_special_tokens=False)["input_ids"]) == 1 for t in tokens)
+
+
+def test_a_lora_option_the_installed_peft_lacks_is_one_line_and_exit_1(capsys):
+    """The check reads the installed peft's LoraConfig fields (DoRA needs peft >= 0.9): an option it lacks stops
+    the stage; one left off is dropped, so an older peft still takes the plan's other arguments."""
+    pytest.importorskip("peft")
+    from specc.runtime.kernels import check_lora_features
+
+    cfg = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": "all-linear", "use_dora": True}
+    assert check_lora_features(cfg) == cfg  # the installed peft has DoRA
+    assert check_lora_features({**cfg, "use_future_lora": False}) == cfg
+    with pytest.raises(SystemExit) as info:
+        check_lora_features({**cfg, "use_future_lora": True})
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "method.use_future_lora is not supported by the installed peft" in err and "pip install -U peft" in err
