@@ -382,6 +382,8 @@ def make_fixture_dir(root: Path) -> Path:
         "train.jsonl": _rows("messages", 200),
         "small.jsonl": _rows("messages", 10),
         "pref.jsonl": _rows("preference", 150),
+        "pref_golden.jsonl": [{"prompt": f"held-out {i}", "chosen": f"good {i}", "rejected": f"bad {i}"}
+                              for i in range(30)],
         "kto.jsonl": _rows("unpaired_preference", 150),
         "qa.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(150)],
         "prompts.jsonl": _rows("prompts", 300),

@@ -443,7 +443,7 @@ def test_example_specs_check_clean(spec: Path, monkeypatch):
     result = _run(str(spec.relative_to(REPO)))
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output
-    assert "specs/data/narrow_golden.jsonl" in result.output
+    assert f"specs/{load_spec(spec).spec.data.golden.path}" in result.output  # the spec's own golden set
 
 
 def test_check_loads_none_of_the_training_stack(project):

@@ -25,6 +25,7 @@ EXPECTED = {
     "qlora-8b": (["prompting", "fine_tune"], "sft", "qlora", ALIGNED, []),
     "dpo-tiny": (["prompting", "fine_tune"], "dpo", "lora", UNSIZED, []),
     "kto-tiny": (["prompting", "fine_tune"], "kto", "lora", UNSIZED, []),
+    "reward-tiny": (["prompting", "fine_tune"], "reward", "lora", UNSIZED, []),
     "grpo-tiny": (["prompting", "fine_tune"], "grpo", "lora", UNSIZED, []),
     "rlhf-tiny": (["prompting", "fine_tune"], "rlhf", "lora", UNSIZED, []),
     "distill-open-teacher": (["prompting", "distill"], "distill", "lora", ALIGNED, []),

@@ -29,6 +29,8 @@ GRAPHS = {
     "orpo": dict(name="tiny-orpo", method={"method": "orpo"}, data={"preference": "preference.jsonl"}),
     "sft-qlora": dict(method={"parameter_budget": "qlora"}),
     "sft-full": dict(method={"parameter_budget": "full"}, allow_full=True),
+    "sft-dora-kernels": dict(method={"use_dora": True, "use_rslora": True, "modules_to_save": ["lm_head"],
+                                     "use_liger_kernel": True}),
     "sft-dpo": dict(name="tiny-sft-dpo", method={"method": "dpo"},
                     data={"train": "train.jsonl", "preference": "preference.jsonl"}),
     "rlhf": dict(name="tiny-rlhf", method={"method": "rlhf"},
@@ -61,6 +63,7 @@ def used_arguments(tmp_path_factory, tiny_data, tiny_model) -> dict[str, list[st
     extras = set(common.trainer_args({}, {"bf16": False, "fp16": False, "use_cpu": True}, output_dir=Path("o"),
                                      report_to=[], run_name="r"))
     quant: set[str] = {"bnb_4bit_compute_dtype"}
+    lora: set[str] = _call_keywords(REPO / "specc" / "runtime" / "common.py", "LoraConfig")  # task_type
     for graph, kwargs in sorted(GRAPHS.items()):
         root = tmp_path_factory.mktemp(graph)
         spec = _write(root, tiny_data, tiny_model, **kwargs)
@@ -69,13 +72,14 @@ def used_arguments(tmp_path_factory, tiny_data, tiny_model) -> dict[str, list[st
             for cls in TRL_CONFIG.get(stage.kind, []):
                 names.setdefault(cls, set()).update(set(stage.config["train"]) | extras)
             quant |= set(stage.config.get("quantization") or {})
+            lora |= set(stage.config.get("peft") or {})  # CONFIG["peft"] is passed as LoraConfig(**peft)
     # Sharded QLoRA adds the storage dtype (a plan on a hub model: planned, not compiled).
     sharded = plan_for(make_fixture_dir(tmp_path_factory.mktemp("sharded")),
                        {"data": {"train": {"path": "train.jsonl"}}, "base_model": {"id": "Qwen/Qwen2.5-72B"},
                         "constraints": {"hardware": {"gpus": 8, "gpu_memory_gb": 24}}})
     quant |= set(next(s for s in sharded.stages if s.kind == "sft").config["quantization"])
     names["transformers.BitsAndBytesConfig"] = quant
-    names["peft.LoraConfig"] = _call_keywords(REPO / "specc" / "runtime" / "common.py", "LoraConfig")
+    names["peft.LoraConfig"] = lora
     return {k: sorted(v) for k, v in sorted(names.items())}
 
 

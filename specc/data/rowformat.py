@@ -33,9 +33,11 @@ ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "preference": ("preference", "unpaired_preference"),
     "prompts": ("prompts", "prompt_completion", "messages"),
     "validation": ("messages", "prompt_completion", "text", "preference", "unpaired_preference"),
-    "golden": ("messages", "prompt_completion", "text"),
+    "golden": ("messages", "prompt_completion", "text", "preference"),
 }
-"""Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind."""
+"""Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind.
+A golden set of preference pairs is scored only by a reward model's pairwise accuracy (the planner's contract
+step refuses it for a method that generates: rule CONTRACT-METRIC-MISMATCH)."""
 
 
 def detect_format(row: dict[str, Any]) -> str | None:

@@ -53,6 +53,11 @@ def write_example_data(out_dir: str | Path) -> dict[str, Path]:
             out / "preference.jsonl",
             ({"prompt": ex.prompt, "chosen": ex.completion, "rejected": _rejected(ex)} for ex in preference),
         ),
+        # the golden examples as pairs: a reward model's held-out pairwise accuracy (method: reward)
+        "preference_golden": corpus.write_jsonl(
+            out / "preference_golden.jsonl",
+            ({"prompt": ex.prompt, "chosen": ex.completion, "rejected": _rejected(ex)} for ex in golden),
+        ),
         "prompts": corpus.write_jsonl(out / "prompts.jsonl", ({"prompt": ex.prompt} for ex in prompts)),
         # prompts with their expected answer, for GRPO's exact-answer reward
         "prompts_with_answers": corpus.write_jsonl(

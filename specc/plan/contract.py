@@ -14,10 +14,12 @@ __all__ = ["make_contract", "make_tracking"]
 
 
 def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
-                  forgetting_advice: list[str] | None = None) -> Contract | None:
+                  forgetting_advice: list[str] | None = None, method: str | None = None) -> Contract | None:
     if not trains:
         return None
     ev = spec.eval
+    if method == "reward" or ev.metric == "pairwise_accuracy":
+        return _reward_contract(spec, data, t, method)
     golden = next((d for d in data if d.role == "golden"), None)
     inputs = [d.role for d in data if d.role in ("train", "preference", "prompts")]
     suites = [ContractSuite(name=s.name, kind=s.kind, path=s.where if s.reads_rows else None, task=s.task,
@@ -26,6 +28,11 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
              f"metric {ev.metric}" + (f", bar {ev.bar}" if ev.bar is not None else ", no bar")
              + f"; {len(suites)} general suite(s); forgetting budget abs {ev.forgetting.max_abs_drop}, "
              f"rel {ev.forgetting.max_rel_drop}.")
+    if golden is not None and golden.format == "preference":
+        t.find("CONTRACT-METRIC-MISMATCH", f"data.golden ({golden.path}) holds preference pairs, which only a reward "
+               f"model's pairwise_accuracy scores, but the plan's method is {method}",
+               "give golden rows in the format the model answers (messages or prompt/completion), or set "
+               "method: reward", level="error")
     if golden is not None:
         fw = ev.firewall
         t.decide("CONTRACT-FIREWALL",
@@ -76,3 +83,58 @@ def _forgetting_remedy(spec: Spec, data: list[DataFact], t: Trace) -> None:
               f"firewall and the gate; if it still fails, {lr} or fewer epochs, re-checking the target bar.")
     t.decide("CONTRACT-FORGETTING-REMEDY", f"replay {rows}general examples in {where}; then {lr} or fewer epochs.")
     t.recommend(advice)
+
+
+def _reward_contract(spec: Spec, data: list[DataFact], t: Trace, method: str | None) -> Contract | None:
+    """The eval contract of a reward model (rule CONTRACT-REWARD-MODEL): pairwise accuracy on golden preference
+    pairs, before (the base model with a new, seeded score head) and after, against the bar.
+
+    No forgetting gate: a sequence classifier does not generate, so the general suites (generation and
+    multiple choice of a causal LM) cannot score it; the base model itself is not changed by the plan, so there
+    is nothing of it to forget. Suites in the spec are an error rather than silently not run."""
+    ev = spec.eval
+    if method != "reward":
+        t.find("CONTRACT-METRIC-MISMATCH", f"eval.metric is pairwise_accuracy, which scores a reward model, but the "
+               f"plan's method is {method}", "set method.method: reward (or auto), or choose another eval.metric",
+               level="error")
+        return None
+    if "metric" in ev.model_fields_set and ev.metric != "pairwise_accuracy":
+        t.find("CONTRACT-METRIC-MISMATCH", f"method is reward but eval.metric is {ev.metric}: a reward model scores "
+               "pairs, it does not generate answers", "set eval.metric: pairwise_accuracy", level="error")
+        return None
+    golden = next((d for d in data if d.role == "golden"), None)
+    inputs = [d.role for d in data if d.role in ("train", "preference")]
+    bar = "" if ev.bar is None else f", bar {ev.bar}"
+    t.decide("CONTRACT-EVERY-TUNE", f"metric pairwise_accuracy{bar}; no general suites (a reward model, see "
+             "CONTRACT-REWARD-MODEL).")
+    t.decide("CONTRACT-REWARD-MODEL",
+             f"metric pairwise_accuracy{bar} on golden preference pairs (chosen scored above rejected); baseline: "
+             "the base model with a new score head seeded as the reward stage seeds its own (measured, not assumed "
+             "0.5: an untrained head ranks pairs by whatever its random projection favours); no forgetting gate: a "
+             "sequence classifier does not generate, so general suites cannot score it.")
+    if spec.data.general_suites:
+        t.find("CONTRACT-REWARD-SUITES", f"data.general_suites ({', '.join(s.name for s in spec.data.general_suites)}) "
+               "cannot score a reward model (it does not generate) and would not run",
+               "drop data.general_suites for method: reward", level="error")
+    if golden is None:
+        t.find("CONTRACT-NO-GOLDEN", "the plan trains but data.golden is not given: the target metric cannot be "
+               "measured and nothing is firewalled", "add held-out {prompt, chosen, rejected} pairs under data.golden")
+    elif golden.exists and golden.format not in (None, "preference"):
+        t.find("CONTRACT-REWARD-GOLDEN-PAIRS", f"data.golden ({golden.path}) holds {golden.format} rows; pairwise accuracy "
+               "needs {prompt, chosen, rejected} pairs", "give held-out preference pairs under data.golden",
+               level="error")
+    else:
+        fw = ev.firewall
+        t.decide("CONTRACT-FIREWALL",
+                 f"golden {golden.path} vs {', '.join(inputs) or 'no training inputs'}: normalised exact match and "
+                 f"{fw.ngram}-gram overlap{', near-duplicates' if fw.near_duplicates else ''}; "
+                 f"threshold {fw.threshold}.")
+    if ev.bar is None:
+        t.find("CONTRACT-NO-BAR", "eval.bar is not set: the golden-set score is reported but gates nothing",
+               "set eval.bar")
+    firewall = ev.firewall.model_dump(mode="json")
+    firewall["inputs"] = inputs
+    return Contract(metric="pairwise_accuracy", bar=ev.bar, golden=golden, suites=[],
+                    max_abs_drop=ev.forgetting.max_abs_drop, max_rel_drop=ev.forgetting.max_rel_drop,
+                    firewall=firewall, max_new_tokens=ev.max_new_tokens,
+                    personal_data=spec.data.personal_data.model_dump(mode="json"), forgetting_advice=[])

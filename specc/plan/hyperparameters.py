@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from specc.plan.defaults import CHECKPOINT_MIN_INTERVAL_S, DEFAULT_HYPERPARAMETERS, LEARNING_RATES
+from specc.plan.adapter_settings import resolve_adapter_settings
 from specc.plan.trainer_settings import resolve_trainer_settings
 from specc.spec.language import Spec
 
@@ -23,6 +24,8 @@ def training_stage_kinds(spec: Spec, method: str, distillation: str | None) -> l
         return (["sft"] if has_train else []) + [method]
     if method == "rlhf":
         return (["sft"] if has_train else []) + ["reward", "rl"]
+    if method == "reward":
+        return (["sft"] if has_train else []) + ["reward"]
     if method == "grpo":
         return (["sft"] if has_train else []) + ["rl"]
     if method == "distill":
@@ -84,6 +87,7 @@ def resolve_hyperparameters(spec: Spec, method: str, distillation: str | None, b
         r.set("lora_target_modules", ATTENTION_MODULES if targets == "attention" else targets, "derived")
     if budget == "qlora":
         r.pick("quant_bits", d["quant_bits"])
+    resolve_adapter_settings(r, spec, budget)  # DoRA, rsLoRA, 4-bit type, attention, Liger
     kinds = training_stage_kinds(spec, method, distillation)
     imitation_lr = LEARNING_RATES.get(budget or "lora", LEARNING_RATES["lora"])
     lrs = {k: (LEARNING_RATES["preference"] if k in ("dpo", "kto", "orpo", "rl") else imitation_lr) for k in kinds}

@@ -38,6 +38,8 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
         method = "grpo"
     elif has_pref and unpaired:
         method = "kto"
+    elif has_pref and spec.eval.metric == "pairwise_accuracy":
+        method = "reward"  # the deliverable is a scorer of pairs, not a tuned generator
     elif has_pref and has_prompts:
         method = "rlhf"
     elif has_pref:
@@ -73,7 +75,7 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                      "data.prompts: GRPO, no learned reward model.")
         if has_train:
             t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then grpo.")
-    elif method in ("dpo", "orpo", "rlhf") and unpaired:
+    elif method in ("dpo", "orpo", "reward", "rlhf") and unpaired:
         t.find("DATA-FORMAT-MISMATCH",
                f"{method} needs chosen/rejected pairs, but data.preference ({data.preference.path}) holds unpaired "  # type: ignore[union-attr]
                "answers labelled good or bad",
@@ -91,11 +93,20 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                    "method.micro_batch_size 1 leaves none", "set method.micro_batch_size to 2 or more")
         if has_train:
             t.decide("METHOD-SFT-BEFORE-PREFERENCE", "data.train is given: SFT first, then kto.")
-    elif method in ("dpo", "orpo", "rlhf"):
+    elif method in ("dpo", "orpo", "reward", "rlhf"):
         if not has_pref:
             t.find("DATA-NO-TRAINING-DATA", f"{method} needs preference pairs but data.preference is not given",
                    "add {prompt, chosen, rejected} rows under data.preference")
-        if method == "orpo":
+        if method == "reward":
+            why = ("method.method is reward" if forced == "reward" else
+                   "eval.metric is pairwise_accuracy and data.preference holds pairs")
+            t.decide("METHOD-REWARD-MODEL", f"{why}: train a reward model alone (a scalar score head, "
+                     "trl.RewardTrainer) to score each pair's chosen answer above the rejected one; no policy is "
+                     "tuned.")
+            if has_prompts:
+                t.find("METHOD-SETTING-UNUSED", "data.prompts is given but a reward model alone samples nothing",
+                       "drop data.prompts, or use method: rlhf to train a policy against the reward model")
+        elif method == "orpo":
             t.decide("METHOD-ORPO-PAIRS", "method.method is orpo: one stage on the pairs, an odds-ratio penalty "
                      "added to the SFT loss, no reference model (trl.experimental.orpo).")
         elif method == "dpo":
@@ -111,7 +122,7 @@ def choose_method(spec: Spec, lv: Levers, base: KnownModel, teacher: KnownModel 
                      verdict=f"online RL with {algo.upper()}")
         if has_train:
             t.decide("METHOD-SFT-BEFORE-PREFERENCE", f"data.train is given: SFT first, then {method}.")
-        else:
+        elif method != "reward":  # a reward model only scores: it need not follow instructions
             instruct = _looks_instruction_tuned(base.ref.ref)
             t.find("METHOD-PREFERENCE-WITHOUT-SFT",
                    f"no demonstrations: {method} starts from the base model {base.ref.ref}"

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 PLAN_FORMAT = 1
 
 Lever = Literal["prompting", "retrieval", "fine_tune", "distill"]
-Method = Literal["none", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
+Method = Literal["none", "sft", "dpo", "orpo", "kto", "reward", "rlhf", "grpo", "distill"]
 ParameterBudget = Literal["full", "lora", "qlora"]
 StageKind = Literal[
     "firewall",  # golden-set firewall + data-lock check; fails the run on overlap

@@ -28,6 +28,7 @@ from specc.plan.budget import choose_budget
 from specc.plan.context import check_context_window
 from specc.plan.contract import make_contract, make_tracking
 from specc.plan.forgetting import assess_forgetting, gate_advice
+from specc.plan.adapter_settings import check_adapter_settings
 from specc.plan.hyperparameters import resolve_hyperparameters
 from specc.plan.reward_functions import resolve_reward_functions
 from specc.plan.escape import resolve_trainer_args
@@ -96,9 +97,10 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
             budget=budget, trainable=_trainable(spec, budget, base), steps=estimate.optimizer_steps if estimate else None,
             epochs=_epochs(spec), behaviours=len(spec.goal.behaviours),
             rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t)
-        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)))
+        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)), method)
         check_validation(spec, data, list(hp.get("learning_rates") or {}), t)
         check_unused(spec, list(hp.get("learning_rates") or {}), t)
+        check_adapter_settings(spec, budget, t)
         settle_assistant_only_loss(spec, data, hp, sources, t)
         resolve_chat_template(spec, base_dir, hp, sources, t)
         resolve_reward_functions(spec, base_dir, hp, sources, t)

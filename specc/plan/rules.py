@@ -283,6 +283,27 @@ RULES: tuple[Rule, ...] = (
        "refuse: the push would have nothing (or not that) to upload",
        "A setting that cannot take effect misleads its reviewers.",
        _CONTRACT, "—"),
+    _r("ADAPTER-SETTINGS-UNUSED", "method", "error",
+       "an adapter setting (use_dora, use_rslora, modules_to_save) without a LoRA/QLoRA budget, or a 4-bit "
+       "setting (bnb_4bit_quant_type, bnb_4bit_use_double_quant) without 4-bit QLoRA",
+       "refuse: the setting would be silently ignored",
+       "peft's LoraConfig and BitsAndBytesConfig options only exist for an adapter or a 4-bit base; a full "
+       "fine-tune would train without them while the spec says otherwise.",
+       _PIPELINE, "—"),
+    _r("METHOD-REWARD-MODEL", "method", "decision",
+       "method.method is reward, or eval.metric is pairwise_accuracy and data.preference holds pairs",
+       "train a reward model alone (trl.RewardTrainer, one scalar head) on the pairs",
+       "When the deliverable is a scorer (for best-of-n, filtering data, or a later RL run elsewhere), the reward "
+       "stage of RLHF is the whole plan; no policy is tuned.",
+       _GUIDE, "'RLHF runs three stages — SFT, then train a separate reward model ...'"),
+    _r("ADAPTER-NEW-TOKENS-SAVED", "method", "decision",
+       "method.special_tokens is given and the budget is LoRA or QLoRA",
+       "resize the embedding; train embed_tokens and lm_head in full and save them with the adapter",
+       "A new token's embedding and output rows start untrained; a LoRA adapter alone does not change or save them, "
+       "so the merged model would get other (random) rows than the ones training saw. specc cannot see a hub "
+       "tokenizer at plan time to tell which tokens are new, so it saves the rows whenever tokens are named "
+       "(axolotl and LLaMA-Factory do the same).",
+       _PIPELINE, "—"),
     _r("METHOD-KTO-UNPAIRED", "method", "decision",
        "data.preference holds unpaired answers labelled good or bad ({prompt, completion, label}), or method is kto",
        "train with KTO (trl.KTOTrainer): each answer is pushed up or down on its own label",
@@ -640,6 +661,31 @@ RULES: tuple[Rule, ...] = (
        "parameters or for more steps, which is what drives forgetting up.",
        _CONTRACT, "'LoRA still forgets, with the amount of forgetting rising predictably as you train more "
                   "parameters for more steps'; 'prefer the smallest intervention that achieves the goal.'"),
+    _r("CONTRACT-REWARD-MODEL", "contract", "decision",
+       "the plan trains a reward model alone (method reward)",
+       "the target is pairwise accuracy on golden preference pairs, before (the base with a new seeded score head) "
+       "and after; "
+       "no forgetting gate",
+       "A reward model is a scorer: what matters is how often it ranks the chosen answer above the rejected one "
+       "on pairs it never saw. It does not generate, so general generation suites cannot score it, and the base "
+       "model itself is left unchanged by the plan.",
+       _CONTRACT, "'adaptation needs evaluation to verify it didn't break anything'"),
+    _r("CONTRACT-REWARD-SUITES", "contract", "error",
+       "method is reward and data.general_suites is not empty",
+       "refuse: the suites would silently not run",
+       "General suites generate or pick answers with a causal LM; a sequence classifier cannot take them.",
+       _CONTRACT, "—"),
+    _r("CONTRACT-REWARD-GOLDEN-PAIRS", "contract", "error",
+       "method is reward and data.golden does not hold {prompt, chosen, rejected} pairs",
+       "refuse: pairwise accuracy needs pairs",
+       "The reward model's metric compares two answers to one prompt.",
+       _CONTRACT, "—"),
+    _r("CONTRACT-METRIC-MISMATCH", "contract", "error",
+       "eval.metric is pairwise_accuracy but the method is not reward, or the method is reward and eval.metric "
+       "names a generation metric",
+       "refuse: the metric cannot score what the plan trains",
+       "Pairwise accuracy scores a reward model; exact match, accuracy and perplexity score a generator.",
+       _CONTRACT, "—"),
     _r("CONTRACT-NO-GOLDEN", "contract", "warning",
        "the plan trains and data.golden is absent",
        "flag it: the target metric cannot be measured and nothing is firewalled",

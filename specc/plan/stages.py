@@ -98,7 +98,16 @@ def _entries(*values: Any) -> list[dict[str, Any]]:
 
 def _model(plan: Plan, role: str) -> dict[str, Any] | None:
     info: ModelInfo | None = next((m for m in plan.models if m.role == role), None)
-    return None if info is None else {"ref": info.ref, "source": info.source, "revision": info.revision}
+    if info is None:
+        return None
+    out = {"ref": info.ref, "source": info.source, "revision": info.revision}
+    if role == "base" and plan.hyperparameters.get("attn_implementation"):
+        # from_pretrained's own argument: every stage that loads the base model uses the same kernel
+        out["attn_implementation"] = plan.hyperparameters["attn_implementation"]
+    if role == "base" and plan.hyperparameters.get("special_tokens"):
+        # tokenizer.add_special_tokens' keys: every stage that loads the base adds them and resizes the embedding
+        out["special_tokens"] = dict(plan.hyperparameters["special_tokens"])
+    return out
 
 
 def _suites(plan: Plan) -> list[dict[str, Any]]:
@@ -132,6 +141,10 @@ def _peft(plan: Plan, budget: str) -> dict[str, Any] | None:
         "lora_alpha": int(_hp(plan, "lora_alpha")),
         "lora_dropout": float(_hp(plan, "lora_dropout")),
         "target_modules": targets if isinstance(targets, str) else list(targets),
+        "use_dora": bool(_hp(plan, "use_dora")),
+        "use_rslora": bool(_hp(plan, "use_rslora")),
+        **({"modules_to_save": list(plan.hyperparameters["modules_to_save"])}
+           if plan.hyperparameters.get("modules_to_save") else {}),
     }
 
 
@@ -141,7 +154,8 @@ def _quantization(plan: Plan, budget: str) -> dict[str, Any] | None:
     # BitsAndBytesConfig's own argument names; the compute dtype follows the run-time precision.
     if int(_hp(plan, "quant_bits")) == 8:
         return {"load_in_8bit": True}
-    quant = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}
+    quant = {"load_in_4bit": True, "bnb_4bit_quant_type": str(_hp(plan, "bnb_4bit_quant_type")),
+             "bnb_4bit_use_double_quant": bool(_hp(plan, "bnb_4bit_use_double_quant"))}
     if plan.launch is not None and plan.launch.strategy in ("fsdp", "zero3"):
         # Sharding flattens parameters of one dtype: 4-bit weights are stored in the compute dtype
         # (specc.runtime.placement matches it to the run-time precision).
@@ -198,6 +212,8 @@ def _train_args(plan: Plan, kind: str, *, rows: int | None = None, devices: int 
     if kind == "orpo":  # trl.experimental's ORPOConfig names it gradient_checkpointing (default True there)
         args["gradient_checkpointing"] = args.pop("activation_checkpointing")
     args.update(optimisation_args(plan, kind))
+    if plan.hyperparameters.get("use_liger_kernel") is not None:
+        args["use_liger_kernel"] = bool(plan.hyperparameters["use_liger_kernel"])
     if evaluates:
         args.update(evaluation_args(plan, args["save_steps"]))
     args.update(escape_args(plan, kind))  # method.trainer_args: the spec refused keys set above
@@ -328,6 +344,22 @@ class _Graph:
         self.last_trainer = sid
 
 
+def _reward_model_tail(g: _Graph, pref: Any, eval_cfg: dict[str, Any]) -> list[Stage]:
+    """A reward model alone: the reward stage, then eval scores its pairwise accuracy (no merge: a sequence
+    classifier's adapter does not merge into the causal LM that ``merge`` writes; the eval stage loads it with
+    :func:`specc.runtime.rewards.load_reward_model`, like the RL stage of RLHF)."""
+    start = g.init
+    g.trained("reward", "reward", "Reward model on preference pairs", pref, peft=True)
+    reward = {k: v for k, v in g.stages[-1].outputs.items() if k != "checkpoints"}
+    g.add("eval", "eval", "Score the reward model: pairwise accuracy on the golden pairs", needs=["baseline", "reward"],
+          inputs={**{f"reward_{k}": v for k, v in reward.items()}, **init_inputs(start, prefix="reward_init_"),
+                  "baseline": "results/baseline.json"},
+          outputs={"results": "results/eval.json"},
+          config={**g.common(), "init": None, "reward": {**reward, **({"init": start} if start else {})},
+                  **eval_cfg, "baseline": "results/baseline.json"})
+    return g.stages
+
+
 def build_stages(plan: Plan) -> list[Stage]:
     """The stage graph of a training plan (empty for plans that do not train), with resolved configs."""
     if not plan.trains or plan.method == "none" or plan.launch is None:
@@ -352,6 +384,8 @@ def build_stages(plan: Plan) -> list[Stage]:
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}
+    if eval_cfg["metric"] == "pairwise_accuracy":  # a reward model: the baseline's new head is seeded
+        eval_cfg.update(seed=int(_hp(plan, "seed")), max_length=int(_hp(plan, "max_seq_length")))
     g.add("baseline", "baseline", "Score the base model (target metric and general suites)",
           needs=["firewall"], inputs={}, outputs={"results": "results/baseline.json"},
           config={**g.common(), **eval_cfg})
@@ -379,7 +413,7 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "orpo", "kto", "rlhf", "grpo") and train):
+        if method == "sft" or (method in ("dpo", "orpo", "kto", "reward", "rlhf", "grpo") and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
@@ -388,6 +422,8 @@ def build_stages(plan: Plan) -> list[Stage]:
             g.trained("orpo", "orpo", "ORPO on preference pairs (no reference model)", pref)
         elif method == "kto":
             g.trained("kto", "kto", "KTO on answers labelled good or bad", pref)
+        elif method == "reward":
+            return _reward_model_tail(g, pref, eval_cfg)
         elif method == "grpo":
             # scored by the plan's reward functions (specc.runtime.reward_functions), no reward stage
             g.trained("rl", "rl", "GRPO on the prompts, scored by reward functions", prompts, continues_adapter=True,

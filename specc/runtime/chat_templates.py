@@ -10,10 +10,11 @@ one located line instead of training on every token.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = ["ChatTemplateError", "CHATML", "has_generation_markers", "training_template", "assistant_only_loss",
-           "template_text", "apply"]
+           "template_text", "template_tokens", "missing_tokens", "apply"]
 
 CHATML = (
     "{% for message in messages %}"
@@ -90,10 +91,38 @@ def template_text(entry: dict[str, Any]) -> str:
     return getattr(utils, f"{name}_training_chat_template")
 
 
+_TEMPLATE_TOKEN = re.compile(r"<\|[^|<>\s]{1,40}\|>|<(?:start|end)_of_turn>|<\uff5c[^\uff5c]{1,40}\uff5c>")
+"""Special-token literals of the common templates: <|im_start|>, <|eot_id|>, <start_of_turn>, DeepSeek's <｜User｜>."""
+
+
+def template_tokens(text: str) -> list[str]:
+    """The special tokens a chat template's text writes literally (sorted, each once)."""
+    return sorted(set(_TEMPLATE_TOKEN.findall(text or "")))
+
+
+def missing_tokens(tokenizer: Any, text: str) -> list[str]:
+    """Tokens the template writes that the tokenizer does not hold as one token (they would be split)."""
+    vocab = tokenizer.get_vocab()
+    return [token for token in template_tokens(text) if token not in vocab]
+
+
 def apply(tokenizer: Any, entry: dict[str, Any] | None) -> Any:
-    """Set the plan's chat template on ``tokenizer`` (None: keep the tokenizer's own) and return it."""
+    """Set the plan's chat template on ``tokenizer`` (None: keep the tokenizer's own) and return it.
+
+    A named template whose turn markers the tokenizer lacks still renders (each marker split into ordinary
+    tokens, the same way in every stage), but a model trained so spends tokens on them: one line names them and
+    the spec setting that adds them as special tokens (``method.special_tokens``), which resizes the embedding
+    and, with LoRA, trains and saves their rows. They are not added here behind the plan's back: new rows an
+    adapter does not save would differ between training and the merged model."""
     if entry:
         tokenizer.chat_template = template_text(entry)
+        missing = missing_tokens(tokenizer, tokenizer.chat_template) if entry.get("name") != "file" else []
+        if missing:
+            from specc.runtime.common import log
+
+            log(f"chat template {entry['name']}: the tokenizer has no {', '.join(missing)} token(s); they are "
+                "split into ordinary tokens. To add them, set method.special_tokens: {extra_special_tokens: "
+                f"[{', '.join(missing)}]}}")
     return tokenizer
 
 

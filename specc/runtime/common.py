@@ -455,13 +455,21 @@ def _mapped_rows(entry: dict[str, Any] | list[dict[str, Any]], fmt: str, chat: b
 
 # ---------------------------------------------------------------- models
 
-def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[str, Any] | None = None):
-    """The tokenizer, with the plan's chat template when it names one (``CONFIG["chat_template"]``)."""
+def load_tokenizer(ref: str, revision: str | None = None, chat_template: dict[str, Any] | None = None,
+                   special_tokens: dict[str, Any] | None = None):
+    """The tokenizer, with the plan's chat template when it names one (``CONFIG["chat_template"]``) and the
+    plan's special tokens (``CONFIG["model"]["special_tokens"]``, tokenizer.add_special_tokens' keys; the
+    tokenizer's own extra special tokens are kept)."""
     from transformers import AutoTokenizer
 
     from specc.runtime import chat_templates
 
-    tok = chat_templates.apply(AutoTokenizer.from_pretrained(ref, revision=revision), chat_template)
+    tok = AutoTokenizer.from_pretrained(ref, revision=revision)
+    if special_tokens:  # before the template: it checks that its turn markers are tokens
+        added = tok.add_special_tokens(dict(special_tokens), replace_extra_special_tokens=False)
+        if added:
+            log(f"special tokens: {added} new token(s) added, vocabulary {len(tok)}")
+    tok = chat_templates.apply(tok, chat_template)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -529,6 +537,11 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     source = str(build_path(init["model"])) if "model" in init else model_ref(model)
     revision = None if "model" in init else model.get("revision")
     load_kwargs: dict[str, Any] = {"dtype": precision["dtype"], **kwargs}
+    if model.get("attn_implementation"):  # method.attn_implementation, checked before any weights load
+        from specc.runtime.kernels import check_attention
+
+        check_attention(model["attn_implementation"])
+        load_kwargs["attn_implementation"] = model["attn_implementation"]
     if quantization:
         from specc.runtime.placement import quantized_device_map
 
@@ -538,6 +551,8 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     if quantization and "adapter" not in init:
         load_kwargs["quantization_config"] = _quantization_config(quantization, precision["dtype"])
     loaded = cls.from_pretrained(source, revision=revision, **load_kwargs)
+    if model.get("special_tokens"):  # before adapters: an adapter trained with new tokens saved their rows
+        _fit_special_tokens(loaded, model)
     if "adapter" in init:
         from peft import PeftModel
 
@@ -558,6 +573,20 @@ def load_model(model: dict[str, Any], init: dict[str, str] | None, precision: di
     return loaded
 
 
+def _fit_special_tokens(loaded: Any, model: dict[str, Any]) -> None:
+    """Resize the embedding to the tokenizer with the plan's special tokens, and point the model's pad/eos/bos
+    ids at them (transformers' mean-resizing initialises new rows; training then learns them)."""
+    tok = load_tokenizer(model_ref(model), model.get("revision"), None, model["special_tokens"])
+    if loaded.get_input_embeddings().weight.shape[0] < len(tok):  # a padded vocabulary is never shrunk
+        loaded.resize_token_embeddings(len(tok))
+    for name in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        value = getattr(tok, name, None)
+        if value is not None and name[:-3] in model["special_tokens"]:
+            setattr(loaded.config, name, value)
+            if getattr(loaded, "generation_config", None) is not None:
+                setattr(loaded.generation_config, name, value)
+
+
 def adapter_chain(init: dict[str, Any] | None) -> list[str]:
     """The adapters of an ``init``, in the order they merge: ``base_adapters`` first, then ``adapter``."""
     init = init or {}
@@ -567,10 +596,13 @@ def adapter_chain(init: dict[str, Any] | None) -> list[str]:
 
 
 def lora_config(peft_cfg: dict[str, Any], task_type: str = "CAUSAL_LM"):
+    """peft's LoraConfig from CONFIG["peft"], which uses LoraConfig's own argument names (r, lora_alpha,
+    use_dora, use_rslora, modules_to_save ...)."""
     from peft import LoraConfig
 
-    return LoraConfig(r=peft_cfg["r"], lora_alpha=peft_cfg["lora_alpha"], lora_dropout=peft_cfg["lora_dropout"],
-                      target_modules=peft_cfg["target_modules"], task_type=task_type)
+    from specc.runtime.kernels import check_lora_features
+
+    return LoraConfig(**check_lora_features(peft_cfg), task_type=task_type)
 
 
 def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir: Path, report_to: list[str],
@@ -581,6 +613,9 @@ def trainer_args(train: dict[str, Any], precision: dict[str, Any], *, output_dir
     if max_steps is not None:
         args["max_steps"] = max_steps
     check_optimizer(args.get("optim"))
+    from specc.runtime.kernels import check_liger
+
+    check_liger(args)
     return {
         **args,
         "output_dir": str(output_dir),

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, field_validator, model_validator
 
 from specc.spec.base import Strict
+from specc.spec.adapters import AdapterSettings
 from specc.spec.outputs import Outputs
 from specc.spec.training import TrainerSettings
 
@@ -42,12 +43,12 @@ KnowledgeChange = Literal["never", "yearly", "monthly", "weekly", "daily", "real
 DataFormat = Literal[
     "auto", "messages", "prompt_completion", "preference", "unpaired_preference", "text", "prompts", "alpaca", "sharegpt"
 ]
-MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "rlhf", "grpo", "distill"]
+MethodChoice = Literal["auto", "sft", "dpo", "orpo", "kto", "reward", "rlhf", "grpo", "distill"]
 BudgetChoice = Literal["auto", "full", "lora", "qlora"]
 SuiteKind = Literal["exact_match", "multiple_choice", "perplexity", "lm_eval", "refusal"]
 IntendedUse = Literal["commercial", "research", "internal"]
 PiiAction = Literal["error", "warn", "allow"]
-TargetMetric = Literal["exact_match", "accuracy", "perplexity"]
+TargetMetric = Literal["exact_match", "accuracy", "perplexity", "pairwise_accuracy"]
 TrackingMode = Literal["auto", "online", "offline", "disabled"]
 Strategy = Literal["auto", "ddp", "fsdp", "zero2", "zero3"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
@@ -621,7 +622,7 @@ class Data(Strict):
         return self
 
 
-class MethodOverrides(TrainerSettings):
+class MethodOverrides(TrainerSettings, AdapterSettings):
     """Optional overrides of the planner's decisions and hyper-parameters. Omitted means: let specc decide.
     The trainer surface (optimiser, schedule, evaluation during training, per-stage overrides) is
     :class:`specc.spec.training.TrainerSettings`."""
@@ -629,7 +630,8 @@ class MethodOverrides(TrainerSettings):
     method: MethodChoice = Field(
         default="auto",
         description=(
-            "sft, dpo, orpo (pairs, no reference model; trl.experimental), kto (unpaired good/bad answers), rlhf, grpo (online RL with method.reward_functions "
+            "sft, dpo, orpo (pairs, no reference model; trl.experimental), kto (unpaired good/bad answers), reward "
+            "(a reward model alone, from preference pairs), rlhf, grpo (online RL with method.reward_functions "
             "on data.prompts), distill, or auto (the guide decides)."
         ),
     )
@@ -732,7 +734,12 @@ class Firewall(Strict):
 class Eval(Strict):
     """The eval contract's terms: target metric and bar, forgetting budget, firewall."""
 
-    metric: TargetMetric = Field(default="exact_match", description="Target metric computed on the golden set.")
+    metric: TargetMetric = Field(
+        default="exact_match",
+        description="Target metric computed on the golden set: exact_match, accuracy, perplexity, or "
+                    "pairwise_accuracy (a reward model: the share of golden pairs scored chosen above rejected; "
+                    "the default when method is reward).",
+    )
     bar: float | None = Field(
         default=None, description="The score the adapted model must reach (for perplexity: must not exceed)."
     )
