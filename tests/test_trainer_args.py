@@ -82,6 +82,7 @@ def test_a_stage_value_overrides_the_method_wide_one(write_spec):
     ({"learning_rate": 0.1}, "use method.learning_rate"),
     ({"per_device_train_batch_size": 2}, "use method.micro_batch_size"),
     ({"push_to_hub": True}, "outputs.push_to_hub"),
+    ({"use_liger_kernel": True}, "use method.use_liger_kernel"),
     ({"hub_token": "hf_x"}, "HF_TOKEN"),
     ({"output_dir": "x"}, "specc sets output_dir itself"),
 ])

@@ -46,6 +46,7 @@ OWNED: dict[str, str] = {
     "load_best_model_at_end": _SPEC + "load_best_model_at_end",
     "metric_for_best_model": _SPEC + "metric_for_best_model",
     "per_device_eval_batch_size": _SPEC + "micro_batch_size",
+    "use_liger_kernel": _SPEC + "use_liger_kernel",
     "bf16": _SPEC + "precision", "fp16": _SPEC + "precision", "use_cpu": "constraints.hardware.gpus",
     "push_to_hub": "outputs.push_to_hub (the push stage runs after the eval gate)",
     "hub_model_id": "outputs.hub_model_id", "hub_private_repo": "outputs.hub_private_repo",
