@@ -33,6 +33,7 @@ ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "preference": ("preference", "unpaired_preference"),
     "prompts": ("prompts", "prompt_completion", "messages"),
     "validation": ("messages", "prompt_completion", "text", "preference", "unpaired_preference"),
+    "replay": ("messages", "prompt_completion", "text"),
     "golden": ("messages", "prompt_completion", "text"),
 }
 """Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind."""

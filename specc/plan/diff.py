@@ -77,10 +77,12 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     n_models = {m.role: m.model_dump(mode="json") for m in new.models}
     _compare("models", o_models, n_models, ch)
     o_data = {f"{x.role}:{x.name}": {"path": x.path, "format": x.format, "exists": x.exists, "rows": x.rows,
-                                     "sha256": x.sha256, **({"source": x.source} if x.source else {})}
+                                     "sha256": x.sha256, **({"source": x.source} if x.source else {}),
+                                     **({"mix": x.mix} if x.mix else {})}
               for x in old.data}
     n_data = {f"{x.role}:{x.name}": {"path": x.path, "format": x.format, "exists": x.exists, "rows": x.rows,
-                                     "sha256": x.sha256, **({"source": x.source} if x.source else {})}
+                                     "sha256": x.sha256, **({"source": x.source} if x.source else {}),
+                                     **({"mix": x.mix} if x.mix else {})}
               for x in new.data}
     _compare("data", o_data, n_data, ch)
     _compare("contract", old.contract.model_dump(mode="json") if old.contract else None,

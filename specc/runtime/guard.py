@@ -47,7 +47,7 @@ def fail(message: str) -> NoReturn:
     sys.exit(GUARD_EXIT)
 
 
-DATA_KEYS = ("data", "training", "golden", "validation")
+DATA_KEYS = ("data", "training", "golden", "validation", "replay")
 """Keys of a stage CONFIG that name locked data files (a single entry or a list of entries). Other
 entries with a ``spec_path`` (general suites, prompts) are found and checked too."""
 
