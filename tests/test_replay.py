@@ -57,8 +57,9 @@ def test_mix_replay_draws_the_same_rows_every_time_and_repeats_a_short_source(tm
     from specc.runtime.common import DATA_COUNTS, mix_replay
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "general.jsonl").write_text("".join(json.dumps({"prompt": f"g{i}", "completion": f"G{i}"}) + "\n"
-                                                    for i in range(3)), encoding="utf-8")
+    # the completions name this test's directory: new content, so no datasets cache of an earlier run serves it
+    (tmp_path / "general.jsonl").write_text("".join(json.dumps({"prompt": f"g{i}", "completion": f"G{i} {tmp_path}"})
+                                                    + "\n" for i in range(3)), encoding="utf-8")
     task = datasets.Dataset.from_list([{"prompt": f"t{i}", "completion": f"T{i}"} for i in range(8)])
     config = {"output_dir": "artifacts/sft",
               "replay": {"role": "replay", "name": "replay", "spec_path": "general.jsonl", "path": "general.jsonl",
@@ -79,7 +80,7 @@ def test_mix_replay_draws_the_same_rows_every_time_and_repeats_a_short_source(tm
 
 # ---------------------------------------------------------------- plan, lock, firewall, check, diff, guard
 
-def test_replay_is_planned_locked_firewalled_and_in_the_sft_stage(write_spec, tiny_data):
+def test_replay_is_planned_locked_firewalled_and_mixed_by_the_sft_stage(write_spec, tiny_data):
     from specc.build.lock import build_document
     from specc.plan.planner import plan_spec_file
 
@@ -93,7 +94,7 @@ def test_replay_is_planned_locked_firewalled_and_in_the_sft_stage(write_spec, ti
     decision = next(d for d in plan.decisions if d.rule == "DATA-REPLAY")
     assert "14 rows of data/general.jsonl" in decision.reason and "20.0% of its 70 rows" in decision.reason
     # the lock pins it; the firewall reads it as training data; the SFT stage mixes it
-    lock = build_document(plan, spec.parent)["lock"]
+    lock = json.loads(build_document(plan, "..", spec.parent))["lock"]
     assert {"role": "replay", "path": "data/general.jsonl"}.items() <= next(
         d for d in lock["data"] if d["role"] == "replay").items()
     assert next(d for d in lock["data"] if d["role"] == "replay")["sha256"] == replay.sha256
