@@ -93,6 +93,9 @@ def test_replay_is_planned_locked_firewalled_and_mixed_by_the_sft_stage(write_sp
     assert replay.mix["task_rows"] == 56 and replay.mix["tokens"] > 0
     decision = next(d for d in plan.decisions if d.rule == "DATA-REPLAY")
     assert "14 rows of data/general.jsonl" in decision.reason and "20.0% of its 70 rows" in decision.reason
+    from specc.plan.render import render_text
+
+    assert "replay: ratio 0.2, 14 rows used beside 56 task rows" in render_text(plan)
     # the lock pins it; the firewall reads it as training data; the SFT stage mixes it
     lock = json.loads(build_document(plan, "..", spec.parent))["lock"]
     assert {"role": "replay", "path": "data/general.jsonl"}.items() <= next(
@@ -216,3 +219,33 @@ def test_preference_stages_evaluate_on_a_held_out_share_of_their_own_pairs(metho
     counts = json.loads((build / "artifacts" / method / DATA_COUNTS).read_text())
     pairs = {"dpo": 1, "kto": 2}[method]  # KTO trains on each answer alone: a pair is two rows
     assert counts["validation_rows"] == 14 * pairs and counts["task_rows"] == 42 * pairs, counts
+
+
+def test_a_hub_replay_source_is_pinned_and_its_rows_recorded_by_the_firewall(tmp_path, monkeypatch):
+    """Replay from a Hub dataset (alpaca columns, mapped): the plan locks its commit, the firewall stage reads it
+    through the loader and records its rows' fingerprint, like any Hub training source."""
+    from conftest import make_hub_repo, run_firewall_stage
+    from specc.plan.planner import plan_spec_file
+    from strategies import write_fuzz_project
+    from test_datasources import ALPACA, GOLDEN, _spec
+
+    mirror = tmp_path / "hub"
+    mirror.mkdir()
+    monkeypatch.setenv("SPECC_HUB_MIRROR", str(mirror))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    proj = write_fuzz_project(tmp_path / "proj")
+    (proj / "data" / "golden.jsonl").write_text("".join(json.dumps(r) + "\n" for r in GOLDEN), encoding="utf-8")
+    (proj / "data" / "task.jsonl").write_text("".join(json.dumps({"prompt": f"task {i}", "completion": f"T{i}"})
+                                                      + "\n" for i in range(40)), encoding="utf-8")
+    sha = make_hub_repo(mirror, "acme/general", {"train": ALPACA})
+    spec = _spec(proj, "{path: data/task.jsonl}")
+    _with(spec, f"  replay: {{hub: acme/general, revision: {sha}, format: alpaca, ratio: 0.25}}")
+    plan = plan_spec_file(spec)
+    assert not _errors(plan), _errors(plan)
+    replay = next(d for d in plan.data if d.role == "replay")
+    assert replay.source["revision"] == sha and replay.format == "prompt_completion"
+    assert replay.mix["rows_used"] == replay_rows(40, 0.25) == 13
+    proc = run_firewall_stage(spec)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((proc.build / "reports" / "data-lock.json").read_text())["hub:acme/general"]
+    assert record["rows"] == len(ALPACA) and len(record["fingerprint"]) == 64
