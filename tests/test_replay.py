@@ -249,3 +249,19 @@ def test_a_hub_replay_source_is_pinned_and_its_rows_recorded_by_the_firewall(tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((proc.build / "reports" / "data-lock.json").read_text())["hub:acme/general"]
     assert record["rows"] == len(ALPACA) and len(record["fingerprint"]) == 64
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("  replay: {path: data/general.jsonl}", "ratio"),
+    ("  replay: {path: data/general.jsonl, ratio: 1}", "ratio"),
+    ("  replay: {path: data/general.jsonl, ratoi: 0.2}", "ratoi"),
+])
+def test_bad_replay_fields_are_located_spec_errors(write_spec, line, needle):
+    from specc.spec.loader import SpecInvalid, load_spec
+
+    spec = _with(write_spec(data={"train": "train.jsonl"}), line)
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(spec)
+    errors = info.value.errors
+    assert errors and all(e.line > 1 for e in errors), [str(e) for e in errors]
+    assert any(needle in str(e) and "replay" in str(e) for e in errors), [str(e) for e in errors]
