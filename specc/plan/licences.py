@@ -103,7 +103,7 @@ def _check_intended_use(spec: Spec, trains: bool, method: str, base: KnownModel,
         subjects.append((f"teacher {teacher.ref.ref}", teacher.licence))
     from specc.spec.language import members_of
 
-    for role in ("train", "preference", "prompts"):
+    for role in ("train", "preference", "prompts", "replay"):  # replay rows are trained on too
         for entry in members_of(getattr(spec.data, role)):  # one source, or each member of a mixture
             subjects.append((f"data.{role} dataset {entry.where}", entry.licence))
     for what, licence in subjects:
