@@ -265,3 +265,15 @@ def test_bad_replay_fields_are_located_spec_errors(write_spec, line, needle):
     errors = info.value.errors
     assert errors and all(e.line > 1 for e in errors), [str(e) for e in errors]
     assert any(needle in str(e) and "replay" in str(e) for e in errors), [str(e) for e in errors]
+
+
+def test_a_replay_conversation_without_an_assistant_turn_is_refused_by_check(write_spec, tiny_data):
+    """Replay rows are trained on, so they meet the training rows' rules (checked by `specc check` and the
+    firewall stage before any training stage starts), not only when the SFT stage loads them."""
+    spec = write_spec(data={"train": "train.jsonl"})
+    _general(spec.parent, [{"messages": [{"role": "user", "content": "general question"}]}])
+    _with(spec, "  replay: {path: data/general.jsonl, ratio: 0.2}")
+    proc = subprocess.run([sys.executable, "-m", "specc", "check", str(spec)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "general.jsonl:1" in proc.stdout + proc.stderr and "no assistant turn" in proc.stdout + proc.stderr
