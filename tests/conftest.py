@@ -391,6 +391,12 @@ def make_fixture_dir(root: Path) -> Path:
         "suite.jsonl": [{"prompt": f"2+{i}=", "answer": str(2 + i)} for i in range(30)],
     }
     files["fifty.jsonl"] = _rows("messages", 50)
+    # general rows for data.replay, in both demonstration formats (big.jsonl is prompt/completion)
+    files["general.jsonl"] = [{"prompt": f"general question {i}", "completion": f"general answer {i}"}
+                              for i in range(100)]
+    files["general_chat.jsonl"] = [{"messages": [{"role": "user", "content": f"general question {i}"},
+                                                 {"role": "assistant", "content": f"general answer {i}"}]}
+                                   for i in range(100)]
     files["raw_text.jsonl"] = [{"text": f"Section {i}. The clinic's intake procedure, paragraph {i}."} for i in range(150)]
     pii = _rows("messages", 150)
     pii[7]["messages"][0]["content"] = "Please reply to jane.doe@acme-mail.io about order 12."

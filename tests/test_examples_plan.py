@@ -67,13 +67,18 @@ def test_committed_example_data_is_regenerated_byte_for_byte(tmp_path: Path):
 
 def test_the_planner_names_the_replay_remedy_the_demo_runs():
     """The demo's remedy arm is what rule CONTRACT-FORGETTING-REMEDY advises for the LoRA spec: the same
-    budget and schedule, with as many general examples as task rows mixed into the training data."""
+    budget and schedule, with data.replay mixing as many general examples as task rows into the SFT stage."""
     lora = plan_spec_file(SPECS / "sft-lora-tiny.yaml")
     remedy = plan_spec_file(SPECS / "sft-lora-replay-tiny.yaml")
     fired = next(d for d in lora.decisions if d.rule == "CONTRACT-FORGETTING-REMEDY")
-    assert "replay about 400 general examples" in fired.reason
-    assert any("mix about 400 general-capability examples" in r for r in lora.recommendations)
-    train = {d.role: d for d in remedy.data}["train"]
-    assert train.rows == 800 and remedy.parameter_budget == lora.parameter_budget
+    assert "replay about 400 general examples" in fired.reason and "data.replay (ratio 0.5)" in fired.reason
+    assert any("`data.replay: {path: data/general.jsonl, ratio: 0.5}` (about 400 general examples)" in r
+               for r in lora.recommendations)
+    data = {d.role: d for d in remedy.data}
+    assert data["train"].rows == 400 and remedy.parameter_budget == lora.parameter_budget
+    assert data["replay"].path == "data/general.jsonl" and data["replay"].mix["rows_used"] == 400
+    # the remedy spec does what the advice says, so its plan does not advise it again
+    assert not any("add `data.replay" in r for r in remedy.recommendations)
+    assert "DATA-REPLAY" in {d.rule for d in remedy.decisions}
     same = ("learning_rate", "epochs", "lora_r", "lora_alpha", "lora_targets", "micro_batch_size")
     assert {k: remedy.hyperparameters.get(k) for k in same} == {k: lora.hyperparameters.get(k) for k in same}

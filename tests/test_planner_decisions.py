@@ -154,7 +154,8 @@ def test_forgetting_risk_is_in_the_plan_and_its_advice_in_the_contract(root):
     assert risk.trainable_parameters == 41_943_040 and risk.optimizer_steps == 125_000 and risk.narrowness == 4
     assert plan.contract is not None and plan.contract.forgetting_advice == risk.advice
     assert risk.advice[0] == "Train fewer epochs (method.epochs: 1 instead of 10), or cap method.max_steps."
-    assert any("replay data" in a for a in risk.advice)
+    assert any("add `data.replay: {path: data/general.jsonl, ratio: 0.5}` (about 200000 general examples)" in a
+               for a in risk.advice)
     assert not any("LoRA instead of full" in a for a in risk.advice)  # it already is LoRA
     from specc.plan.render import render_markdown, render_text
 
@@ -194,7 +195,8 @@ def test_gate_advice_is_never_empty_even_when_the_risk_was_low(root):
         "Tune with LoRA instead of full fine-tuning (method.parameter_budget: lora): it forgets less.",
         "Lower the learning rate (method.learning_rate) or train fewer steps (method.epochs, now 3, or "
         "method.max_steps).",
-        "Mix replay data into data.train: general instruction rows (about 5–10% of the set) keep the old skills "
-        "exercised.",
+        "Replay general data: add `data.replay: {path: data/general.jsonl, ratio: 0.5}` (about 10 general "
+        "examples): general instruction rows in the task's format (never the suites' or the golden set's rows), "
+        "mixed into the SFT stage, keep the old skills exercised.",
     ]
     assert not any("LoRA instead of full" in r for r in plan.recommendations)

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: The spec sections that feed training, in the order the firewall stage scans them.
-TRAINING_ROLES: tuple[str, ...] = ("train", "preference", "prompts", "validation")
+TRAINING_ROLES: tuple[str, ...] = ("train", "preference", "prompts", "validation", "replay")
 
 _FORMAT_HINT = "use messages, prompt/completion, prompt/chosen/rejected, text or prompt"
 

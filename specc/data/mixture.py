@@ -6,6 +6,10 @@ rows kept are a seeded shuffle of the member, so the choice is deterministic giv
 members carry a ``weight``, the mixture keeps its total size (the sum of the kept rows) and gives each
 member ``weight / sum(weights)`` of it: a member asked for more rows than it kept repeats them (upsampling),
 one asked for fewer uses the first of its shuffled rows. Without weights each member contributes what it kept.
+
+Replay (``data.replay``) is one more member whose count follows from the task rows: ``ratio`` is its share of
+the final mix, so N task rows take ``round(N × ratio / (1 − ratio))`` replay rows (:func:`replay_rows`),
+drawn the same way (seeded shuffle, repeated when the source has fewer).
 Standard library only.
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["MixtureError", "kept_rows", "member_counts"]
+__all__ = ["MixtureError", "kept_rows", "member_counts", "replay_rows"]
 
 
 class MixtureError(ValueError):
@@ -51,3 +55,13 @@ def member_counts(rows: Sequence[int], weights: Sequence[float | None], max_rows
     for i in range(total - sum(counts)):  # hand out the rounding remainder, largest weight first, stably
         counts[sorted(range(len(given)), key=lambda j: (-float(given[j]), j))[i % len(given)]] += 1
     return counts
+
+
+def replay_rows(task_rows: int, ratio: float) -> int:
+    """Replay rows mixed into ``task_rows`` task rows so that they are ``ratio`` of the final mix (at least one).
+
+    Rounded half up (not Python's round-half-even), so planner and stage agree on every input."""
+    if task_rows <= 0:
+        return 0
+    exact = task_rows * float(ratio) / (1.0 - float(ratio))
+    return max(1, int(exact + 0.5))

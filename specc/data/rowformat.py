@@ -33,6 +33,7 @@ ROLE_FORMATS: dict[str, tuple[str, ...]] = {
     "preference": ("preference", "unpaired_preference"),
     "prompts": ("prompts", "prompt_completion", "messages"),
     "validation": ("messages", "prompt_completion", "text", "preference", "unpaired_preference"),
+    "replay": ("messages", "prompt_completion", "text"),
     "golden": ("messages", "prompt_completion", "text", "preference"),
 }
 """Row formats each spec data role can use (what its stage reads). Suites are scored by their own kind.
@@ -83,7 +84,7 @@ def _assistant_problem(key: str, turns: list[dict[str, Any]], role: str | None, 
     has_assistant = any(m.get("role") == "assistant" for m in turns)
     if fmt == "preference" and key in ("chosen", "rejected") and not has_assistant:
         return f"`{key}` has no assistant turn: a preference side is the assistant's answer"
-    if fmt == "messages" and role == "train" and not has_assistant:
+    if fmt == "messages" and role in ("train", "replay") and not has_assistant:  # replay rows are trained on
         return "the conversation has no assistant turn: there is nothing to learn from it"
     if fmt == "messages" and role == "golden" and turns[-1].get("role") != "assistant":
         return "a golden conversation must end with the assistant's reference answer"

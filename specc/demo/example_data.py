@@ -10,7 +10,6 @@ Run ``python -m specc.demo.example_data specs/data`` to rewrite them.
 
 from __future__ import annotations
 
-import random
 import sys
 from pathlib import Path
 
@@ -18,17 +17,15 @@ from specc.demo import corpus, suite_data
 
 N_TRAIN, N_GOLDEN, N_PREFERENCE, N_PROMPTS = 400, 60, 200, 120
 N_REPLAY = 400
-"""General examples mixed into the narrow task for the replay remedy (rule CONTRACT-FORGETTING-REMEDY):
-as many as the task's rows, drawn like the base model's pretraining data, never a suite's row."""
+"""General examples for the replay remedy (rule CONTRACT-FORGETTING-REMEDY), written to ``general.jsonl``: as
+many as the task's rows (the remedy spec replays them at ``data.replay.ratio: 0.5``), drawn like the base
+model's pretraining data, never a suite's row."""
 
 
-def replay_mix(train: list[corpus.Example], n_replay: int = N_REPLAY) -> list[corpus.Example]:
-    """The narrow task plus ``n_replay`` general examples (other seed than pretraining, suites' prompts
-    excluded), shuffled with a fixed seed so the file is byte-identical on every machine."""
-    general = corpus.pretraining_split(n_replay, seed=1, held_out=corpus.held_out_split(seed=0))
-    mixed = list(train) + general
-    random.Random("replay-0").shuffle(mixed)
-    return mixed
+def general_examples(n_replay: int = N_REPLAY) -> list[corpus.Example]:
+    """``n_replay`` general examples (another seed than pretraining, the suites' prompts excluded); the file
+    is byte-identical on every machine."""
+    return corpus.pretraining_split(n_replay, seed=1, held_out=corpus.held_out_split(seed=0))
 
 
 def _rejected(example: corpus.Example) -> str:
@@ -47,7 +44,7 @@ def write_example_data(out_dir: str | Path) -> dict[str, Path]:
     prompts = examples[N_TRAIN + N_GOLDEN + N_PREFERENCE :]
     paths = {
         "narrow_train": corpus.write_chat(out / "narrow_train.jsonl", train),
-        "narrow_train_replay": corpus.write_chat(out / "narrow_train_replay.jsonl", replay_mix(train)),
+        "general": corpus.write_chat(out / "general.jsonl", general_examples()),
         "narrow_golden": corpus.write_chat(out / "narrow_golden.jsonl", golden),
         "preference": corpus.write_jsonl(
             out / "preference.jsonl",

@@ -229,7 +229,10 @@ def _hardware_words(spec: Spec) -> str:
 
 
 def _training_inputs(method: str, distillation: str | None, data: list[DataFact]) -> list[DataFact]:
-    roles = {"sft": ("train",), "dpo": ("train", "preference"), "kto": ("train", "preference"), "orpo": ("train", "preference"), "reward": ("train", "preference"), "grpo": ("train", "prompts"), "rlhf": ("train", "preference", "prompts"),
+    roles = {"sft": ("train", "replay"), "dpo": ("train", "replay", "preference"),
+             "kto": ("train", "replay", "preference"), "orpo": ("train", "replay", "preference"),
+             "reward": ("train", "replay", "preference"), "grpo": ("train", "replay", "prompts"),
+             "rlhf": ("train", "replay", "preference", "prompts"),
              "distill": ("prompts",) if distillation != "logit" else ("prompts", "train")}[method]
     return [d for d in data if d.role in roles and d.exists and d.bytes is not None]
 

@@ -14,14 +14,15 @@ __all__ = ["make_contract", "make_tracking"]
 
 
 def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
-                  forgetting_advice: list[str] | None = None, method: str | None = None) -> Contract | None:
+                  forgetting_advice: list[str] | None = None, method: str | None = None, *,
+                  replay_applies: bool = True, risk_level: str | None = None) -> Contract | None:
     if not trains:
         return None
     ev = spec.eval
     if method == "reward" or ev.metric == "pairwise_accuracy":
         return _reward_contract(spec, data, t, method)
     golden = next((d for d in data if d.role == "golden"), None)
-    inputs = [d.role for d in data if d.role in ("train", "preference", "prompts")]
+    inputs = [d.role for d in data if d.role in ("train", "preference", "prompts", "replay")]
     suites = [ContractSuite(name=s.name, kind=s.kind, path=s.where if s.reads_rows else None, task=s.task,
                             limit=s.limit) for s in spec.data.general_suites]
     t.decide("CONTRACT-EVERY-TUNE",
@@ -47,7 +48,7 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
         t.find("CONTRACT-NO-GENERAL-SUITE", "the plan trains but data.general_suites is empty: forgetting cannot "
                "be measured", "add at least one general-capability suite under data.general_suites")
     else:
-        _forgetting_remedy(spec, data, t)
+        _forgetting_remedy(spec, data, t, replay_applies, risk_level)
     if ev.bar is None:
         t.find("CONTRACT-NO-BAR", "eval.bar is not set: the golden-set score is reported but gates nothing",
                "set eval.bar")
@@ -70,19 +71,45 @@ def make_tracking(spec: Spec, spec_sha256: str, data: list[DataFact]) -> Trackin
                     log_model=tr.log_model, group=f"{spec.name}-{lock.hexdigest()[:8]}")
 
 
-def _forgetting_remedy(spec: Spec, data: list[DataFact], t: Trace) -> None:
+def _forgetting_remedy(spec: Spec, data: list[DataFact], t: Trace, replay_applies: bool,
+                       risk_level: str | None) -> None:
     """What to do when the forgetting gate fails, made concrete for this spec (rule CONTRACT-FORGETTING-REMEDY):
-    the remedy the demo's third arm runs."""
-    train = next((d for d in data if d.role == "train"), None)
-    rows = f"about {train.rows} " if train is not None and train.rows else ""
-    where = f"data.train ({train.path})" if train is not None else "the training data"
+    the remedy the demo's third arm runs. Replay is named as a ``data.replay`` line
+    (:func:`specc.plan.forgetting.replay_advice`, the same words as the high-risk warning); when the spec already
+    replays, the next step is a larger ratio; when the plan has no SFT stage on data.train, a gentler schedule."""
+    from specc.data.mixture import replay_rows
+    from specc.plan.forgetting import SUGGESTED_REPLAY_RATIO, replay_advice
+    from specc.plan.inputs import task_rows
+
     m = spec.method
     lr = f"half the learning rate ({m.learning_rate / 2:g})" if m.learning_rate else "half the learning rate"
-    advice = (f"If the forgetting gate fails: keep the budget and mix {rows}general-capability examples (the base "
-              f"model's own kind of data, never the suites' or the golden set's rows) into {where}, re-run the "
-              f"firewall and the gate; if it still fails, {lr} or fewer epochs, re-checking the target bar.")
-    t.decide("CONTRACT-FORGETTING-REMEDY", f"replay {rows}general examples in {where}; then {lr} or fewer epochs.")
-    t.recommend(advice)
+    replay = spec.data.replay
+    if replay is not None and replay_applies:
+        fact = next((d for d in data if d.role == "replay"), None)
+        used = (fact.mix or {}).get("rows_used") if fact is not None else None
+        mixed = f"{used} general rows" if used else "general rows"
+        t.decide("CONTRACT-FORGETTING-REMEDY",
+                 f"data.replay already mixes {mixed} ({replay.where}) into the SFT stage at ratio {replay.ratio:g}; "
+                 f"if the gate fails: a larger data.replay.ratio, then {lr} or fewer epochs.")
+        t.recommend(f"If the forgetting gate fails: raise data.replay.ratio (now {replay.ratio:g}), re-run the "
+                    f"firewall and the gate; if it still fails, {lr} or fewer epochs, re-checking the target bar.")
+        return
+    if not replay_applies:
+        t.decide("CONTRACT-FORGETTING-REMEDY",
+                 f"no SFT stage on data.train for replay rows to join; if the gate fails: {lr} or fewer epochs.")
+        t.recommend(f"If the forgetting gate fails: {lr} or fewer epochs, re-checking the target bar (replay "
+                    "needs an SFT stage: data.train plus data.replay).")
+        return
+    rows = task_rows(data)
+    train = next((d for d in data if d.role == "train"), None)
+    about = f"about {replay_rows(rows, SUGGESTED_REPLAY_RATIO)} " if rows else ""
+    where = f"data.train ({train.path})" if train is not None else "the training data"
+    t.decide("CONTRACT-FORGETTING-REMEDY",
+             f"replay {about}general examples in {where} with data.replay (ratio {SUGGESTED_REPLAY_RATIO:g}); "
+             f"then {lr} or fewer epochs.")
+    if risk_level != "high":  # at high risk FORGETTING-RISK-HIGH advises the same replay now, not later
+        t.recommend(f"If the forgetting gate fails, keep the budget: {replay_advice(rows)} Re-run the firewall "
+                    f"and the gate; if it still fails, {lr} or fewer epochs, re-checking the target bar.")
 
 
 def _reward_contract(spec: Spec, data: list[DataFact], t: Trace, method: str | None) -> Contract | None:
@@ -103,7 +130,7 @@ def _reward_contract(spec: Spec, data: list[DataFact], t: Trace, method: str | N
                "pairs, it does not generate answers", "set eval.metric: pairwise_accuracy", level="error")
         return None
     golden = next((d for d in data if d.role == "golden"), None)
-    inputs = [d.role for d in data if d.role in ("train", "preference")]
+    inputs = [d.role for d in data if d.role in ("train", "preference", "replay")]
     bar = "" if ev.bar is None else f", bar {ev.bar}"
     t.decide("CONTRACT-EVERY-TUNE", f"metric pairwise_accuracy{bar}; no general suites (a reward model, see "
              "CONTRACT-REWARD-MODEL).")

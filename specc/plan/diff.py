@@ -78,11 +78,13 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     _compare("models", o_models, n_models, ch)
     o_data = {f"{x.role}:{x.name}": {"path": x.path, "format": x.format, "exists": x.exists, "rows": x.rows,
                                      "sha256": x.sha256, **({"source": x.source} if x.source else {}),
-                                     **({"licence": x.licence} if x.licence else {})}
+                                     **({"licence": x.licence} if x.licence else {}),
+                                     **({"mix": x.mix} if x.mix else {})}
               for x in old.data}
     n_data = {f"{x.role}:{x.name}": {"path": x.path, "format": x.format, "exists": x.exists, "rows": x.rows,
                                      "sha256": x.sha256, **({"source": x.source} if x.source else {}),
-                                     **({"licence": x.licence} if x.licence else {})}
+                                     **({"licence": x.licence} if x.licence else {}),
+                                     **({"mix": x.mix} if x.mix else {})}
               for x in new.data}
     _compare("data", o_data, n_data, ch)
     _compare("contract", old.contract.model_dump(mode="json") if old.contract else None,

@@ -13,6 +13,12 @@ they rank plans, they do not predict a score drop. The eval contract still measu
 
 What the level drives: the plan's FORGETTING-* rules, recommendations (LoRA over full, fewer epochs, replay data)
 and the advice the eval stage prints when the forgetting gate fails (``contract.forgetting_advice``).
+
+Replay is advised in one wording everywhere (:func:`replay_advice`): a concrete ``data.replay`` snippet at
+:data:`SUGGESTED_REPLAY_RATIO`, only where the plan has an SFT stage on data.train to mix it into, and never when
+``data.replay`` is already given (nothing is recommended that the spec already does). The same words serve the
+high-risk warning (FORGETTING-RISK-HIGH, advised now), the remedy for a failed gate (CONTRACT-FORGETTING-REMEDY,
+advised for later) and the gate's failure message.
 """
 
 from __future__ import annotations
@@ -20,10 +26,25 @@ from __future__ import annotations
 from specc.plan.model import ForgettingRisk
 from specc.plan.trace import Trace
 
-__all__ = ["LOW_BELOW", "MEDIUM_BELOW", "assess_forgetting", "gate_advice"]
+__all__ = ["LOW_BELOW", "MEDIUM_BELOW", "SUGGESTED_REPLAY_RATIO", "assess_forgetting", "gate_advice",
+           "replay_advice"]
 
 LOW_BELOW = 1e11
 MEDIUM_BELOW = 1e13
+
+SUGGESTED_REPLAY_RATIO = 0.5
+"""The replay share the planner suggests: as many general rows as task rows (the mix the demo's remedy arm
+measures on the tiny model). The spec's ``data.replay.ratio`` is the user's to tune."""
+
+
+def replay_advice(task_rows: int | None) -> str:
+    """The one replay suggestion: a ``data.replay`` line to paste, and how many general rows it mixes in."""
+    from specc.data.mixture import replay_rows
+
+    about = f" (about {replay_rows(task_rows, SUGGESTED_REPLAY_RATIO)} general examples)" if task_rows else ""
+    return (f"Replay general data: add `data.replay: {{path: data/general.jsonl, ratio: {SUGGESTED_REPLAY_RATIO:g}}}`"
+            f"{about}: general instruction rows in the task's format (never the suites' or the golden set's rows), "
+            "mixed into the SFT stage, keep the old skills exercised.")
 
 
 def _narrowness(behaviours: int, epochs: float) -> tuple[float, str]:
@@ -36,8 +57,12 @@ def _narrowness(behaviours: int, epochs: float) -> tuple[float, str]:
 
 
 def assess_forgetting(*, budget: str | None, trainable: int | None, steps: int | None, epochs: float,
-                      behaviours: int, rows: int | None, t: Trace) -> ForgettingRisk | None:
-    """Estimate the risk, fire the FORGETTING-* rules and return the advice the contract carries."""
+                      behaviours: int, rows: int | None, t: Trace, replay: float | None = None,
+                      replay_applies: bool = False, task_rows: int | None = None) -> ForgettingRisk | None:
+    """Estimate the risk, fire the FORGETTING-* rules and return the advice the contract carries.
+
+    ``replay`` is ``data.replay.ratio`` when given (then replay is not advised: it is done);
+    ``replay_applies``: the plan has an SFT stage on data.train that replay rows could join."""
     if budget is None or trainable is None or not steps:
         return None
     factor, words = _narrowness(behaviours, epochs)
@@ -45,7 +70,8 @@ def assess_forgetting(*, budget: str | None, trainable: int | None, steps: int |
     level = "low" if exposure < LOW_BELOW else "medium" if exposure < MEDIUM_BELOW else "high"
     t.decide("FORGETTING-RISK-ESTIMATE",
              f"{trainable:,} trainable parameters ({budget}) × {steps:,} optimizer steps × narrowness {factor:g} "
-             f"({words}) = {exposure:.2g}: {level} (low < {LOW_BELOW:.0e}, medium < {MEDIUM_BELOW:.0e}).",
+             f"({words}) = {exposure:.2g}: {level} (low < {LOW_BELOW:.0e}, medium < {MEDIUM_BELOW:.0e})"
+             + (f"; data.replay mixes general rows in at {replay:g} of the SFT data." if replay else "."),
              verdict=f"forgetting risk: {level}")
     advice: list[str] = []
     if budget == "full" and level != "low":
@@ -58,8 +84,8 @@ def assess_forgetting(*, budget: str | None, trainable: int | None, steps: int |
     if level == "high":
         if epochs > 1:
             advice.append(f"Train fewer epochs (method.epochs: 1 instead of {epochs:g}), or cap method.max_steps.")
-        advice.append("Mix replay data into data.train: general instruction rows (about 5–10% of the set) keep "
-                      "the old skills exercised.")
+        if replay_applies and not replay:
+            advice.append(replay_advice(task_rows))
         t.find("FORGETTING-RISK-HIGH",
                f"forgetting risk is high: {trainable:,} trainable parameters × {steps:,} steps"
                + (f" over {rows:,} rows" if rows else "") + f" ({words})",
@@ -72,17 +98,22 @@ def assess_forgetting(*, budget: str | None, trainable: int | None, steps: int |
                           narrowness_reason=words, exposure=float(f"{exposure:.4g}"), advice=advice)
 
 
-def gate_advice(risk: ForgettingRisk | None, budget: str | None, epochs: float) -> list[str]:
+def gate_advice(risk: ForgettingRisk | None, budget: str | None, epochs: float, *, replay: float | None = None,
+                replay_applies: bool = False, task_rows: int | None = None) -> list[str]:
     """What the eval stage prints when the forgetting gate fails: the risk's advice, or — when the estimate was
     low and forgetting happened anyway — the same levers in order of cost (the gate measured what the estimate
-    only ranked)."""
+    only ranked). Replay is named with its ``data.replay`` snippet where the plan can take it and does not yet;
+    with ``data.replay`` given, the advice is to raise its ratio."""
+    raise_ratio = f"Raise data.replay.ratio (now {replay:g}): more general rows in the SFT stage's mix." if replay else None
     if risk is not None and risk.advice:
-        return list(risk.advice)
+        return list(risk.advice) + ([raise_ratio] if raise_ratio else [])
     out = []
     if budget == "full":
         out.append("Tune with LoRA instead of full fine-tuning (method.parameter_budget: lora): it forgets less.")
     out.append("Lower the learning rate (method.learning_rate) or train fewer steps (method.epochs"
                + (f", now {epochs:g}" if epochs else "") + ", or method.max_steps).")
-    out.append("Mix replay data into data.train: general instruction rows (about 5–10% of the set) keep the old "
-               "skills exercised.")
+    if raise_ratio:
+        out.append(raise_ratio)
+    elif replay_applies:
+        out.append(replay_advice(task_rows))
     return out

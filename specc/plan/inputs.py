@@ -4,6 +4,7 @@ licence) — read once, before any decision, so that decisions are a pure functi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from specc.plan.model import DataFact
 from specc.plan.trace import Trace
 from specc.spec.language import ModelRef, Spec
 
-__all__ = ["FEW_ROWS", "KnownModel", "advise_small_data", "know_model", "read_data"]
+__all__ = ["FEW_ROWS", "KnownModel", "advise_small_data", "know_model", "read_data", "task_rows"]
 
 
 FEW_ROWS = 100
@@ -32,10 +33,10 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
     facts: list[DataFact] = []
     problems: list[tuple[DataFact, list[Any]]] = []
     scanned: dict[tuple[str, str], Any] = {}  # (role, path) -> personal-data scan made while hashing the file
-    for role in ("train", "preference", "prompts", "validation", "golden"):
+    for role in ("train", "preference", "prompts", "validation", "replay", "golden"):
         entry = getattr(spec.data, role)
         if isinstance(entry, HeldOutFraction):  # a share of data.train: no source of its own (stages split it)
-            facts.append(_held_out(entry.fraction, [f for f in facts if f.role == "train"]))
+            facts.append(_held_out(entry.fraction, facts))
             continue
         mixture = isinstance(entry, Mixture)
         members: list[DataFact] = []
@@ -54,6 +55,8 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
             problems.append((fact, found))
         if mixture and members and all(f.exists and f.rows is not None for f in members):
             members = _mixed(role, entry.members, members, t)  # type: ignore[union-attr]
+        if role == "replay" and members and spec.data.replay is not None:
+            members = [_replayed(members[0], spec.data.replay.ratio, facts)]
         facts.extend(members)
     for suite in spec.data.general_suites:
         if not suite.reads_rows:
@@ -75,12 +78,12 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
             t.find("DATA-FEW-ROWS", f"{fact.role} file {fact.path!r} has {fact.rows} rows (< {FEW_ROWS})",
                    "quality and diversity matter more than size, but tiny sets overfit")
         local = base_dir / fact.path
-        if (fact.role in ("train", "preference", "prompts") and fact.exists and not found
+        if (fact.role in ("train", "preference", "prompts", "replay") and fact.exists and not found
                 and fact.path.endswith(".jsonl") and local.is_file()):
             # personal data: scanned in local JSONL here (the firewall stage scans every source at run time)
             _scan_personal_data(spec, fact.role, fact.path, local, t, scanned.get((fact.role, fact.path)))
     golden = spec.data.golden
-    for role in ("train", "preference", "prompts", "validation"):
+    for role in ("train", "preference", "prompts", "validation", "replay"):
         entry = getattr(spec.data, role)
         if isinstance(entry, HeldOutFraction):
             continue
@@ -138,19 +141,47 @@ def advise_small_data(spec: Spec, data: list[DataFact], trains: bool, t: Trace) 
                     "record the golden-set score under evidence.prompting.")
 
 
-def _held_out(fraction: float, train: list[DataFact]) -> DataFact:
-    """``data.validation: {fraction: f}`` as a fact: the rows it will hold out of data.train (seeded split)."""
+def _held_out(fraction: float, facts: list[DataFact]) -> DataFact:
+    """``data.validation: {fraction: f}`` as a fact: the rows it will hold out of the first training stage's
+    input — data.train when given (the SFT stage), else data.preference (the DPO/ORPO/KTO/reward stage) — by a
+    seeded split (``datasets``' ``train_test_split`` holds out ceil(rows × fraction), and so does the plan)."""
+    role = "train" if any(f.role == "train" for f in facts) else "preference"
+    train = [f for f in facts if f.role == role]
     rows = sum((f.mix or {}).get("rows_used", f.rows or 0) for f in train)
     formats = {f.format for f in train}
     fmt = "messages" if formats == CHAT_MIX else train[0].format if train else "auto"  # a chat mix is chat
-    return DataFact(role="validation", name="validation", path=f"{fraction:g} of data.train",
-                    format=fmt, exists=bool(train), rows=int(rows * fraction),
+    return DataFact(role="validation", name="validation", path=f"{fraction:g} of data.{role}",
+                    format=fmt, exists=bool(train), rows=math.ceil(rows * fraction) if rows else 0,
                     source={"kind": "held_out", "fraction": fraction})
 
 
 CHAT_MIX = frozenset({"messages", "prompt_completion"})
 """Member formats a mixture may combine: prompt/completion rows (alpaca, say) join chat rows (sharegpt) as
 one-turn conversations (:func:`specc.runtime.datasource.load_mixture`), so the mix is trained as messages."""
+
+
+def task_rows(facts: list[DataFact]) -> int | None:
+    """Rows the SFT stage trains on before replay: data.train (its mixture's draw), less a held-out split."""
+    train = [f for f in facts if f.role == "train"]
+    if not train or any(f.rows is None for f in train):
+        return None
+    rows = sum(int((f.mix or {}).get("rows_used", f.rows or 0)) for f in train)
+    held = next((f for f in facts if f.role == "validation" and (f.source or {}).get("kind") == "held_out"
+                 and f.path.endswith("of data.train")), None)
+    return rows - (held.rows or 0) if held is not None else rows
+
+
+def _replayed(fact: DataFact, ratio: float, facts: list[DataFact]) -> DataFact:
+    """``data.replay`` with the rows it adds to the SFT stage (its ``ratio`` of the final mix) and their estimated
+    tokens (bytes / 4 × rows drawn / rows in the source), as mixture members show theirs."""
+    from specc.data.mixture import replay_rows
+
+    task = task_rows(facts)
+    if task is None or not fact.exists or not fact.rows:
+        return fact
+    used = replay_rows(task, ratio)
+    tokens = int((fact.bytes or 0) / 4 * used / max(1, fact.rows))
+    return fact.model_copy(update={"mix": {"ratio": ratio, "task_rows": task, "rows_used": used, "tokens": tokens}})
 
 
 def _mixed(role: str, specs: list[Any], members: list[DataFact], t: Trace) -> list[DataFact]:

@@ -103,7 +103,7 @@ def _dataset_subjects(spec: Spec, data: Sequence[DataFact], t: Trace) -> list[tu
 
     facts = {f.name: f for f in data}
     out: list[tuple[str, str | None, str]] = []
-    for role in ("train", "preference", "prompts"):
+    for role in ("train", "preference", "prompts", "replay"):  # replay rows are trained on too
         entry = getattr(spec.data, role)
         for i, member in enumerate(members_of(entry)):  # one source, or each member of a mixture
             what = f"data.{role} dataset {member.where}"

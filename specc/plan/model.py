@@ -75,7 +75,7 @@ class Finding(Frozen):
 class DataFact(Frozen):
     """A data file as the plan saw it; sha256 and rows are the lock that training stages verify."""
 
-    role: Literal["train", "preference", "prompts", "validation", "golden", "suite"]
+    role: Literal["train", "preference", "prompts", "validation", "replay", "golden", "suite"]
     name: str = Field(description="Role, or the suite's name for suites.")
     path: str = Field(description="Path as written in the spec (relative to the spec directory).")
     format: str
@@ -92,7 +92,9 @@ class DataFact(Frozen):
     mix: dict[str, Any] | None = Field(
         default=None,
         description=("For a member of a mixture: its weight, max_rows, fraction, the rows it contributes "
-                     "(rows_used) and their estimated tokens (specc.data.mixture). None outside mixtures."),
+                     "(rows_used) and their estimated tokens (specc.data.mixture); for data.replay: its ratio, the task "
+                     "rows it is mixed into (task_rows), the replay rows drawn (rows_used) and their tokens. None "
+                     "otherwise."),
     )
     licence: str | None = Field(
         default=None,

@@ -29,12 +29,13 @@ from specc.plan.context import check_context_window
 from specc.plan.contract import make_contract, make_tracking
 from specc.plan.forgetting import assess_forgetting, gate_advice
 from specc.plan.adapter_settings import check_adapter_settings
+from specc.plan.replay import check_replay, replay_applies
 from specc.plan.hyperparameters import resolve_hyperparameters
 from specc.plan.reward_functions import resolve_reward_functions
 from specc.plan.escape import resolve_trainer_args
 from specc.plan.trainer_settings import (check_unused, check_validation, resolve_chat_template,
                                          settle_assistant_only_loss)
-from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data
+from specc.plan.inputs import KnownModel, advise_small_data, know_model, read_data, task_rows
 from specc.plan.launch import choose_launch
 from specc.plan.levers import choose_levers
 from specc.plan.licences import check_licences
@@ -93,11 +94,17 @@ def make_plan(spec: Spec, base_dir: Path | str, spec_file: str = "spec.yaml", sp
         launch = choose_launch(hw, budget, estimate, t)
         hp, sources = resolve_hyperparameters(spec, method, distillation, budget, chosen.checkpointing,
                                               chosen.micro_batch, chosen.accumulation, launch.num_processes)
+        check_replay(spec, method, data, t, locations, spec_file)
+        applies = replay_applies(method, data)
+        replay = {"replay": spec.data.replay.ratio if spec.data.replay is not None and applies else None,
+                  "replay_applies": applies, "task_rows": task_rows(data)}
         forgetting = assess_forgetting(
             budget=budget, trainable=_trainable(spec, budget, base), steps=estimate.optimizer_steps if estimate else None,
             epochs=_epochs(spec), behaviours=len(spec.goal.behaviours),
-            rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t)
-        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec)), method)
+            rows=sum(d.rows or 0 for d in data if d.role in ("train", "preference", "prompts")), t=t, **replay)
+        contract = make_contract(spec, data, True, t, gate_advice(forgetting, budget, _epochs(spec), **replay),
+                                 method, replay_applies=replay["replay_applies"],
+                                 risk_level=forgetting.level if forgetting is not None else None)
         check_validation(spec, data, list(hp.get("learning_rates") or {}), t)
         check_unused(spec, list(hp.get("learning_rates") or {}), t)
         check_adapter_settings(spec, budget, t)

@@ -101,7 +101,10 @@ def render_text(plan: Plan) -> str:
             lock = f"{d.rows} rows, sha256 {d.sha256[:12]}" if d.exists and d.sha256 else "MISSING"
             if d.exists and d.source and d.source.get("kind") == "hub":  # locked by commit, rows by the firewall
                 lock = f"{d.rows} rows, commit {str(d.source.get('revision'))[:12]}"
-            if d.mix:
+            if d.mix and d.role == "replay":  # data.replay: its share of the SFT stage's rows
+                lock += (f"; replay: ratio {d.mix['ratio']:g}, {d.mix['rows_used']} rows used beside "
+                         f"{d.mix['task_rows']} task rows, ≈{d.mix['tokens']} tokens")
+            elif d.mix:
                 share = f"weight {d.mix['weight']}, " if d.mix.get("weight") is not None else ""
                 lock += f"; mixture: {share}{d.mix['rows_used']} rows used, ≈{d.mix['tokens']} tokens"
             if d.licence:  # as the spec declares it, or as the Hub dataset card states it

@@ -459,7 +459,8 @@ RULES: tuple[Rule, ...] = (
        _RISKS, "'the amount of forgetting rising predictably as you train more parameters for more steps'"),
     _r("FORGETTING-RISK-HIGH", "forgetting", "warning",
        "the estimated forgetting risk is high",
-       "flag it: fewer epochs, replay data, LoRA over full",
+       "flag it: fewer epochs, replay data (a data.replay snippet, unless data.replay is given or the plan has no "
+       "SFT stage on data.train), LoRA over full",
        "Forgetting is not fully solvable; at high exposure, cut steps or mix general data back in.",
        _RISKS, "'Forgetting is not fully solvable ... prefer the smallest intervention that achieves the goal.'"),
     _r("FORGETTING-FULL-TUNE", "forgetting", "warning",
@@ -609,6 +610,24 @@ RULES: tuple[Rule, ...] = (
        "refuse: say which member",
        "An empty member would silently drop a source the reviewer expects in the mix.",
        _PIPELINE, "—"),
+    _r("DATA-REPLAY", "data", "decision",
+       "data.replay is given and the plan has an SFT stage on data.train",
+       "mix the replay rows into the SFT stage at the stated share of its final rows (seeded draw)",
+       "Rehearsing general data while tuning is the standard remedy for forgetting; stating the share, rows and "
+       "tokens lets a reviewer see what the stage really trains on.",
+       _RISKS, "'Forgetting is not fully solvable ... prefer the smallest intervention that achieves the goal.'"),
+    _r("DATA-REPLAY-NO-SFT", "data", "error",
+       "data.replay is given but the plan has no SFT stage on data.train (preference-only DPO/KTO/ORPO, RLHF or "
+       "GRPO without demonstrations, distillation)",
+       "refuse: replay rows are demonstrations and only an SFT stage trains on them",
+       "A preference or RL stage cannot train on plain demonstrations; ignoring data.replay silently would let a "
+       "reviewer believe forgetting was being countered.",
+       _PIPELINE, "—"),
+    _r("DATA-REPLAY-FORMAT", "data", "error",
+       "data.replay's rows are in another format than data.train's",
+       "refuse: map the replay source to the training format",
+       "The SFT stage trains on one row format (and one loss masking); rows of two shapes cannot be mixed.",
+       _PIPELINE, "—"),
     _r("DATA-NO-TRAINING-DATA", "data", "error",
        "the plan trains but the data its method needs is absent",
        "refuse: name the data the method needs",
@@ -655,8 +674,9 @@ RULES: tuple[Rule, ...] = (
                   "meaningless.'"),
     _r("CONTRACT-FORGETTING-REMEDY", "contract", "decision",
        "the plan trains and names general suites",
-       "if the forgetting gate fails, retune with the smallest change first: replay general data in the "
-       "training set at the same budget, then a gentler schedule, before anything bigger",
+       "if the forgetting gate fails, retune with the smallest change first: replay general data (a data.replay "
+       "line; a larger data.replay.ratio when replay is given) at the same budget, then a gentler schedule, "
+       "before anything bigger",
        "Rehearsing general examples while tuning keeps what pretraining taught without training more "
        "parameters or for more steps, which is what drives forgetting up.",
        _CONTRACT, "'LoRA still forgets, with the amount of forgetting rising predictably as you train more "

@@ -290,7 +290,8 @@ class _Graph:
 
     def trained(self, sid: str, kind: str, title: str, data: dict[str, Any] | None, *,
                 extra_inputs: dict[str, str] | None = None, extra_config: dict[str, Any] | None = None,
-                peft: bool = True, continues_adapter: bool = False, rows: int | None = None) -> None:
+                peft: bool = True, continues_adapter: bool = False, rows: int | None = None,
+                replay: dict[str, Any] | None = None) -> None:
         """Add a training stage that starts from the current weights and becomes the current weights.
 
         With an adapter budget a stage normally merges the adapter it starts from into the base and
@@ -309,6 +310,8 @@ class _Graph:
             fact = next((d for d in self.plan.data if d.role == data.get("role") and d.path == data.get("spec_path")),
                         None)
             rows = fact.rows if fact is not None else None
+        if replay is not None and rows is not None:  # the replay rows the stage adds (specc.data.mixture)
+            rows = rows + int((replay.get("mix") or {}).get("rows_used") or 0)
         config = {
             **self.common(),
             "init": self.init,
@@ -321,6 +324,7 @@ class _Graph:
             "output_dir": out_dir,
             "checkpoint_dir": f"{out_dir}/checkpoints",
             **(evaluation_config(self.plan, _data(_fact(self.plan, "validation"), self.plan)) if evaluates else {}),
+            **({"replay": replay} if replay is not None else {}),
             **(extra_config or {}),
             **escape_config(self.plan, kind),
         }
@@ -373,12 +377,13 @@ def build_stages(plan: Plan) -> list[Stage]:
                              for d in _entries(*ds) if (d.get("source") or {}).get("kind") not in NOT_FILES}
     validation = _role_data(plan, "validation")
     scanned = validation if (validation or {}).get("source", {}).get("kind") != "held_out" else None
+    replay = _data(_fact(plan, "replay"), plan)  # general rows the SFT stage mixes in (it IS training data)
     contract = plan.contract.model_dump(mode="json") if plan.contract else None
     fw = contract["firewall"] if contract else {}
     g.add("firewall", "firewall", "Golden-set firewall and data-lock check", needs=[],
-          inputs={**inputs_of(train, pref, prompts, scanned), **inputs_of(golden)},
+          inputs={**inputs_of(train, pref, prompts, scanned, replay), **inputs_of(golden)},
           outputs={"report": "reports/firewall.json", "personal_data": "reports/personal_data.json"},
-          config={"golden": golden, "training": _entries(train, pref, prompts, scanned), "settings": fw,
+          config={"golden": golden, "training": _entries(train, pref, prompts, scanned, replay), "settings": fw,
                   "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""},
                   **_hub_suites(plan)})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
@@ -414,7 +419,7 @@ def build_stages(plan: Plan) -> list[Stage]:
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
         if method == "sft" or (method in ("dpo", "orpo", "kto", "reward", "rlhf", "grpo") and train):
-            g.trained("sft", "sft", "Supervised fine-tuning", train)
+            g.trained("sft", "sft", "Supervised fine-tuning", train, replay=replay)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
                       extra_config={"beta": float(_hp(plan, "dpo_beta"))})

@@ -42,10 +42,12 @@ def _warmup(settings: Any) -> tuple[float | int | None, bool]:
 
 def validation_stage_kind(kinds: list[str], validation_format: str | None) -> str | None:
     """The training stage that evaluates on ``data.validation``: the first stage reading rows of its
-    family (demonstrations → sft; preference pairs → dpo or reward). None when no stage can."""
+    family (demonstrations → sft; preference pairs → dpo, orpo, reward, or kto, which unpairs them as it does its
+    training pairs). None when no stage can."""
     if validation_format is None:
         return None
-    wanted = {"preference": ("dpo", "orpo", "reward"), "unpaired_preference": ("kto",)}.get(validation_format, ("sft",))
+    wanted = {"preference": ("dpo", "orpo", "reward", "kto"),
+              "unpaired_preference": ("kto",)}.get(validation_format, ("sft",))
     return next((k for k in kinds if k in wanted), None)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "enter_build_dir", "build_path", "data_path", "model_ref", "mark_done", "ConfinementError", "pick_precision", "seed", "last_checkpoint", "detect_format",
     "load_rows_dataset", "load_tokenizer", "load_model", "ProgressCallback", "dist_info", "log",
     "write_json", "write_text", "checkpoint_problem", "adapter_chain", "load_eval_dataset", "split_validation", "check_optimizer",
+    "mix_replay", "DATA_COUNTS",
 ]
 
 
@@ -343,7 +344,7 @@ def _conversational(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("messages",) if k in row} if fmt == "messages" else {"text": row["text"]}
 
 
-def _validated_rows(path: str, fmt: str, role: str | None, keep: list[str] | None, chat: bool):
+def _validated_rows(path: str, fmt: str, role: str | None, keep: tuple[str, ...] | None, chat: bool):
     """Rows of ``path`` as the stage trains on them, read by specc's own reader and checked by the same rules
     as ``specc check`` and the firewall stage: what passed there loads here, and what would crash a
     trainer (a duplicate key, a lone surrogate, a conversation without an assistant turn) was refused there."""
@@ -394,7 +395,8 @@ def load_rows_dataset(path: Path | dict[str, Any] | list[dict[str, Any]], fmt: s
         if first is None:
             raise ValueError(f"{path}: no rows")
         fmt = detect_format(first[1])
-    keep = None if chat else list(REQUIRED_KEYS[fmt])
+    # a tuple, not a list: datasets splits list-valued gen_kwargs into shards (one column per shard)
+    keep = None if chat else tuple(REQUIRED_KEYS[fmt])
     fingerprint = f"specc-rows-{file_sha256(Path(path))[:32]}-{fmt}-{role}-{int(chat)}"
     try:
         return Dataset.from_generator(_validated_rows, fingerprint=fingerprint,
@@ -496,15 +498,60 @@ def load_eval_dataset(config: dict[str, Any], *, chat: bool = True):
 
 
 def split_validation(train_dataset, config: dict[str, Any], *, chat: bool = True):
-    """(train, validation) for the stage: a held-out fraction of data.train is a seeded split of the training
-    rows (disjoint by construction, :func:`specc.runtime.datasource.hold_out`); any other validation source is
-    loaded as its own; no validation: (train, None)."""
+    """(train, validation) for the stage: a held-out fraction is a seeded split of this stage's own training
+    rows (data.train for SFT, data.preference for DPO/ORPO/KTO/reward; disjoint by construction,
+    :func:`specc.runtime.datasource.hold_out`); any other validation source is loaded as its own; no
+    validation: (train, None). Every training stage calls it, so each evaluates the same way."""
     entry = config.get("validation")
     if entry and (entry.get("source") or {}).get("kind") == "held_out":
         from specc.runtime.datasource import hold_out
 
         return hold_out(train_dataset, entry)
     return train_dataset, load_eval_dataset(config, chat=chat)
+
+
+DATA_COUNTS = "specc_data.json"
+"""Written next to a training stage's outputs: the rows it trained and evaluated on (task, replay, validation),
+so a reviewer (and a test) sees what the stage really read, not only what the plan estimated."""
+
+
+def mix_replay(train_dataset, config: dict[str, Any], *, chat: bool = True, eval_dataset=None):
+    """The stage's training rows with ``config["replay"]`` mixed in (``data.replay``), else as they are.
+
+    The replay source is read by the same loader as the training data (any source kind, its mapping, the
+    row checks of the ``train`` role), then :func:`specc.data.mixture.replay_rows` of it — ``ratio`` of the
+    final mix, counted on the task rows left after a held-out validation split — are drawn from a seeded
+    shuffle (repeated when the source has fewer), concatenated and shuffled with the seed: same seed and data,
+    same rows in the same order. Records the counts in ``<output_dir>/specc_data.json``."""
+    entry = config.get("replay")
+    counts: dict[str, Any] = {"task_rows": len(train_dataset), "replay_rows": 0,
+                              "validation_rows": len(eval_dataset) if eval_dataset is not None else 0}
+    mixed = train_dataset
+    if entry:
+        from datasets import concatenate_datasets
+
+        from specc.data.mixture import replay_rows
+
+        mix = entry.get("mix") or {}
+        seed = int(mix.get("seed", 0))
+        replay = load_rows_dataset(entry, entry.get("format") or "auto", chat=chat, role="train")
+        count = replay_rows(len(train_dataset), float(mix["ratio"]))
+        drawn = replay.shuffle(seed=seed).select([i % len(replay) for i in range(count)])
+        try:
+            drawn = drawn.cast(train_dataset.features)
+        except (ValueError, TypeError) as exc:
+            log(f"REFUSED: replay rows of {entry.get('spec_path')} do not have the training rows' columns "
+                f"({sorted(train_dataset.column_names)}): {' '.join(str(exc).split())[:300]}")
+            raise SystemExit(1) from None
+        mixed = concatenate_datasets([train_dataset, drawn]).shuffle(seed=seed).flatten_indices()
+        counts.update(replay_rows=count, replay_source=entry.get("spec_path"), replay_source_rows=len(replay),
+                      ratio=float(mix["ratio"]))
+        log(f"replay: {count} rows of {entry.get('spec_path')} mixed into {len(train_dataset)} task rows "
+            f"({count / max(1, len(mixed)):.1%} of {len(mixed)})")
+    counts["train_rows"] = len(mixed)
+    if dist_info()[0] == 0:
+        write_json(build_path(config["output_dir"]) / DATA_COUNTS, counts)
+    return mixed
 
 
 def _quantization_config(quant: dict[str, Any], dtype):

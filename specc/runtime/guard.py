@@ -47,7 +47,7 @@ def fail(message: str) -> NoReturn:
     sys.exit(GUARD_EXIT)
 
 
-DATA_KEYS = ("data", "training", "golden", "validation", "suites")
+DATA_KEYS = ("data", "training", "golden", "validation", "replay", "suites")
 """Keys of a stage CONFIG that name locked data sources (a single entry or a list of entries; general suites
 too, which may be Hub sources with no file). Other entries with a ``spec_path`` and a file (prompts, a reward
 function) are found and checked too."""

@@ -462,9 +462,12 @@ error names the fields of the shape that was written, not of both."""
 
 
 class HeldOutFraction(Strict):
-    """A validation split carved out of ``data.train``: a seeded, deterministic share of its rows."""
+    """A validation split carved out of the training rows: a seeded, deterministic share of data.train (the SFT
+    stage's input) or, without data.train, of data.preference (the DPO/ORPO/KTO/reward stage's input)."""
 
-    fraction: float = Field(gt=0, le=0.5, description="Share of the training rows held out for validation.")
+    fraction: float = Field(gt=0, le=0.5, description=("Share of the training rows held out for validation: of "
+                                                       "data.train, or of data.preference when there is no "
+                                                       "data.train."))
 
 
 Validation = Annotated[
@@ -473,6 +476,20 @@ Validation = Annotated[
                   or (isinstance(v, dict) and "fraction" in v) else "source"),
 ]
 """``data.validation``: its own source, or ``{fraction: 0.05}`` of the training rows."""
+
+
+class Replay(DataFile):
+    """General-purpose rows mixed into the SFT stage's training rows, the standard remedy for forgetting.
+
+    ``ratio`` is the replay share of the final training mix: with N task rows the stage trains on N task rows
+    plus N × ratio / (1 − ratio) replay rows (seeded draw, repeated when the source has fewer;
+    :func:`specc.data.mixture.replay_rows`)."""
+
+    ratio: float = Field(
+        gt=0, lt=1,
+        description=("Share of replay rows in the final training mix (0.2: one row in five is replay). The task "
+                     "rows are all kept; replay rows are drawn with the seed (repeated when the source has fewer)."),
+    )
 
 
 def members_of(entry: DataFile | Mixture | None) -> list[DataFile]:
@@ -592,7 +609,16 @@ class Data(Strict):
         description=(
             "Validation rows for evaluation during training (eval_loss every eval_steps, best checkpoint, early "
             "stopping), in the training stage's row format: a source (firewalled against the golden set like "
-            "training data), or {fraction: 0.05} of data.train (a seeded, deterministic split)."
+            "training data), or {fraction: 0.05} held out of the evaluating stage's own input: data.train when "
+            "given (SFT), else data.preference (DPO, ORPO, KTO, reward model); a seeded, deterministic split."
+        ),
+    )
+    replay: Replay | None = Field(
+        default=None,
+        description=(
+            "General-purpose rows mixed into supervised training at a stated share, the remedy for forgetting: "
+            "{path: data/general.jsonl, ratio: 0.2} (any source: local file or hub). Rows in the SFT stage's "
+            "format; firewalled against the golden set like training data."
         ),
     )
     general_suites: list[Suite] = Field(
