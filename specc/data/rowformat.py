@@ -77,6 +77,11 @@ def _describe_keys(row: dict[str, Any]) -> str:
     return ", ".join(sorted(row)) or "none"
 
 
+TRAINED_ROLES = frozenset({"train", "replay"})
+"""Roles whose conversations are learned from, so each needs an assistant turn. One set for the general check
+and the fast path of :func:`_plain_chat_ok`, so the two cannot disagree (they once did, for replay)."""
+
+
 def _assistant_problem(key: str, turns: list[dict[str, Any]], role: str | None, fmt: str) -> str | None:
     """A conversation a stage cannot learn from or score: training rows need an assistant turn (TRL's
     assistant-only loss has nothing to learn otherwise and stops the run), a golden conversation ends
@@ -84,7 +89,7 @@ def _assistant_problem(key: str, turns: list[dict[str, Any]], role: str | None, 
     has_assistant = any(m.get("role") == "assistant" for m in turns)
     if fmt == "preference" and key in ("chosen", "rejected") and not has_assistant:
         return f"`{key}` has no assistant turn: a preference side is the assistant's answer"
-    if fmt == "messages" and role in ("train", "replay") and not has_assistant:  # replay rows are trained on
+    if fmt == "messages" and role in TRAINED_ROLES and not has_assistant:
         return "the conversation has no assistant turn: there is nothing to learn from it"
     if fmt == "messages" and role == "golden" and turns[-1].get("role") != "assistant":
         return "a golden conversation must end with the assistant's reference answer"
@@ -107,7 +112,7 @@ def _plain_chat_ok(turns: Any, role: str | None) -> bool:
             return False
         if speaker == "assistant":
             assistant = True
-    if role == "train":
+    if role in TRAINED_ROLES:
         return assistant
     if role == "golden":
         return speaker == "assistant"
