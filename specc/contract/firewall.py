@@ -31,7 +31,7 @@ import os
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from itertools import accumulate, chain
 
@@ -226,6 +226,35 @@ def _scan_file(
     near: NearDuplicateIndex | None,
     boilerplate_rows: list[int],
 ) -> FileSummary:
+    match = row_matcher(printable(source.name), index, settings, collector, near, boilerplate_rows)
+    rows_scanned = rows_flagged = hits = 0
+    for _name, line, row in source.rows():  # any source, through the stages' loader
+        rows_scanned += 1
+        found = match(line, row)
+        if found:
+            rows_flagged += 1
+            hits += found
+    return FileSummary(
+        name=printable(source.name),
+        role=source.role,
+        rows=rows_scanned,
+        bytes=source_bytes(source.path) if source.path and os.path.exists(source.path) else 0,
+        rows_flagged=rows_flagged,
+        hits=hits,
+    )
+
+
+def row_matcher(
+    name: str,
+    index: GoldenIndex,
+    settings: FirewallSettings,
+    collector: _Collector,
+    near: NearDuplicateIndex | None,
+    boilerplate_rows: list[int],
+) -> Callable[[int, dict], int]:
+    """``match(line, row) -> hits``: every stage of the scan on one training row of file ``name``, hits
+    added to ``collector``. Why a closure: a caller that already streams rows (``specc check`` checks them
+    as they pass) can match them against a second index (the general suites) without reading the file again."""
     exact_fields = index.exact_fields if settings.exact else {}
     exact_rows = index.exact_rows if settings.exact else {}
     field_keys = index.exact_field_keys if settings.exact else frozenset()
@@ -233,13 +262,11 @@ def _scan_file(
     prefilters = sorted(index.prefilters.items(), reverse=True) if settings.ngrams else []
     contained = settings.contained and bool(index.parts)
     boilerplate = index.boilerplate if index.boilerplate else None
-    rows_scanned = rows_flagged = hits = 0
-    name = printable(source.name)
     golden_rows = index.rows
     table = ASCII_TABLE
     fold = fold_digit_groups
-    for _name, line, row in source.rows():  # any source, through the stages' loader
-        rows_scanned += 1
+
+    def match(line: int, row: dict) -> int:
         fields = [
             fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
             for text in text_values(row, [])
@@ -287,32 +314,26 @@ def _scan_file(
         if near is not None:
             for g, similarity in near.query(all_words):
                 pending.append((g, -1, "near_duplicate", None, similarity, _snippet(all_words)))
-        if pending:
-            rows_flagged += 1
-            hits += len(pending)
-            paths = [printable(path) for path, _text in iter_text_fields(row)]
-            for g, position, stage, coverage, similarity, snippet in pending:
-                if position >= 0 and owner is not None:
-                    position = owner[position]
-                hit = Hit(
-                    file=name,
-                    line=line,
-                    field=paths[position] if position >= 0 else "",
-                    golden_line=golden_rows[g].line,
-                    stage=stage,
-                    snippet=snippet,
-                    coverage=coverage,
-                    jaccard=similarity,
-                )
-                collector.add(g, hit)
-    return FileSummary(
-        name=name,
-        role=source.role,
-        rows=rows_scanned,
-        bytes=source_bytes(source.path) if source.path and os.path.exists(source.path) else 0,
-        rows_flagged=rows_flagged,
-        hits=hits,
-    )
+        if not pending:
+            return 0
+        paths = [printable(path) for path, _text in iter_text_fields(row)]
+        for g, position, stage, coverage, similarity, snippet in pending:
+            if position >= 0 and owner is not None:
+                position = owner[position]
+            hit = Hit(
+                file=name,
+                line=line,
+                field=paths[position] if position >= 0 else "",
+                golden_line=golden_rows[g].line,
+                stage=stage,
+                snippet=snippet,
+                coverage=coverage,
+                jaccard=similarity,
+            )
+            collector.add(g, hit)
+        return len(pending)
+
+    return match
 
 
 def scan(
