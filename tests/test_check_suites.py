@@ -224,3 +224,26 @@ def test_hub_and_parquet_suites_are_read_and_overlap_is_found(proj: Path, tmp_pa
                           env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1 and "pip install 'specc[train]'" in out and "Traceback" not in out, out
+
+
+def test_the_firewall_stage_warns_of_suite_rows_in_the_training_data(proj: Path) -> None:
+    """The emitted firewall stage runs the same overlap scan as ``specc check``: a warning in its log and in
+    reports/firewall.json naming the suite rows; the stage still passes (exit 0)."""
+    from tests.conftest import run_firewall_stage
+
+    spec = proj / _spec(proj, *LOCAL)
+    proc = run_firewall_stage(spec)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((proc.build / "reports" / "firewall.json").read_text(encoding="utf-8"))
+    assert report["general_suites"]["clean"] is True, report.get("general_suites")
+    assert "general-suite overlap: none" in proc.stderr
+    rows = [_chat(q, a) for q, a in TRAIN] + [_chat(*SUITE[4])]
+    _write(proj / "data" / "train.jsonl", rows)
+    proc = run_firewall_stage(spec)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "WARNING: 1/5 rows of suite facts (data/facts.jsonl)" in proc.stderr, proc.stderr[-3000:]
+    report = json.loads((proc.build / "reports" / "firewall.json").read_text(encoding="utf-8"))
+    assert report["passed"] is True
+    found = {s["name"]: s["rows_in_training"] for s in report["general_suites"]["suites"]}
+    assert found == {"facts": [5], "quiz": []}
+    assert report["general_suites"]["hits"][0]["line"] == 7

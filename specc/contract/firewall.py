@@ -225,6 +225,7 @@ def _scan_file(
     collector: _Collector,
     near: NearDuplicateIndex | None,
     boilerplate_rows: list[int],
+    observe: Callable[[int, dict], object] | None = None,
 ) -> FileSummary:
     match = row_matcher(printable(source.name), index, settings, collector, near, boilerplate_rows)
     rows_scanned = rows_flagged = hits = 0
@@ -234,6 +235,8 @@ def _scan_file(
         if found:
             rows_flagged += 1
             hits += found
+        if observe is not None:
+            observe(line, row)
     return FileSummary(
         name=printable(source.name),
         role=source.role,
@@ -340,11 +343,15 @@ def scan(
     golden: InputFile,
     training: Sequence[InputFile],
     settings: FirewallSettings | None = None,
+    *,
+    observe: Callable[[str], Callable[[int, dict], object]] | None = None,
 ) -> FirewallReport:
     """Check every text field of every training file against the golden set.
 
     Files are scanned in the order given; the report lists hits in that order.
     Raises :class:`DataError` for unreadable or malformed data (golden or training).
+    ``observe(file name)``, when given, returns a function that sees each ``(line, row)`` of that training
+    file as it is scanned (the general-suite overlap scan, :mod:`specc.contract.suiteoverlap`): one read.
     """
     settings = settings or FirewallSettings()
     index = build_golden_index(golden, settings)
@@ -352,7 +359,9 @@ def scan(
     collector = _Collector(index, settings)
     boilerplate_rows = [0] * len(index.boilerplate.patterns)
     summaries = tuple(
-        _scan_file(source, index, settings, collector, near, boilerplate_rows) for source in training
+        _scan_file(source, index, settings, collector, near, boilerplate_rows,
+                   observe(source.name) if observe is not None else None)
+        for source in training
     )
     enabled = {"exact": settings.exact, "contained": settings.contained, "ngram": settings.ngrams,
                "near_duplicate": settings.near_duplicates}
