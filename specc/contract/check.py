@@ -12,6 +12,11 @@ What is checked, exactly as the stage checks it:
 * with the settings of ``eval.firewall`` mapped by the same function (``FirewallSettings.from_spec``); the command
   line may override ``threshold`` and ``near_duplicates``.
 
+Every general suite that reads rows (``data.general_suites[*]``, any source) is read once: the rows the stages
+score (the first ``limit``) are checked by :func:`specc.data.rowformat.suite_row_problem` (the baseline and eval
+stages' own check), counted, and indexed; training rows are matched against them as the scan streams them, and
+suite rows found in training data are a warning (:mod:`specc.contract.suiteoverlap`), never a failure.
+
 Before scanning, every row of every input file (golden included) is checked against its format — declared
 in the spec, or detected from the first row when ``auto`` (:func:`specc.data.rowformat.detect_format`) — so a
 missing or misspelled column is reported as ``file:line`` here, not as a trainer traceback later.
