@@ -247,3 +247,27 @@ def test_the_firewall_stage_warns_of_suite_rows_in_the_training_data(proj: Path)
     found = {s["name"]: s["rows_in_training"] for s in report["general_suites"]["suites"]}
     assert found == {"facts": [5], "quiz": []}
     assert report["general_suites"]["hits"][0]["line"] == 7
+
+
+def test_the_golden_verdict_is_the_same_with_and_without_suites(proj: Path) -> None:
+    """Each training row is normalised once and shared by the golden and the suite matchers: the golden
+    report (hits, contaminated rows, declared-boilerplate counts) is unchanged by adding suites."""
+    rows = [_chat(f"Please answer briefly. {q}", a) for q, a in TRAIN]
+    rows.insert(1, _chat(f"Please answer briefly. {GOLDEN[0][0]}", GOLDEN[0][1]))
+    rows.insert(4, _chat(f"Please answer briefly. {SUITE[0][0]}", SUITE[0][1]))
+    _write(proj / "data" / "train.jsonl", rows)
+
+    def golden_report(*suites: str) -> dict:
+        text = SPEC.format(suites="\n".join(f"    - {s}" for s in suites) or "    []")
+        text = text.replace("  bar: 0.5\n", "  bar: 0.5\n  firewall: {ignore: [\"Please answer briefly.\"]}\n")
+        (proj / "spec.yaml").write_text(text, encoding="utf-8")
+        result = _check("spec.yaml", "--format", "json")
+        assert result.exit_code == 3, result.output
+        payload = json.loads(result.output)
+        return {key: payload[key] for key in ("boilerplate", "contaminated", "hits", "summary")}, payload
+
+    alone, _ = golden_report()
+    with_suites, payload = golden_report(*LOCAL)
+    assert with_suites == alone
+    assert alone["boilerplate"]["ignored"][0]["training_rows"] == 8
+    assert payload["suite_overlap"]["suites"][0]["rows_in_training"] == [1]

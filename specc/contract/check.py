@@ -334,7 +334,8 @@ def run_check(
         from specc.contract.firewall import scan  # the scanner itself only when there is something to scan
 
         report = scan(_checked(golden, counts),
-                      [_checked(inp, counts, streamed.get(id(inp)), observer(inp)) for inp in training], settings)
+                      [_checked(inp, counts, streamed.get(id(inp)), observer(inp)) for inp in training], settings,
+                      share=overlap.share if overlap is not None else None)
     else:
         for inp in training:
             for _row in _checked_rows(inp, counts, streamed.get(id(inp)), observer(inp)):

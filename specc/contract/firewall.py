@@ -226,8 +226,9 @@ def _scan_file(
     near: NearDuplicateIndex | None,
     boilerplate_rows: list[int],
     observe: Callable[[int, dict], object] | None = None,
+    share: list | None = None,
 ) -> FileSummary:
-    match = row_matcher(printable(source.name), index, settings, collector, near, boilerplate_rows)
+    match = row_matcher(printable(source.name), index, settings, collector, near, boilerplate_rows, share)
     rows_scanned = rows_flagged = hits = 0
     for _name, line, row in source.rows():  # any source, through the stages' loader
         rows_scanned += 1
@@ -254,10 +255,14 @@ def row_matcher(
     collector: _Collector,
     near: NearDuplicateIndex | None,
     boilerplate_rows: list[int],
+    share: list | None = None,
 ) -> Callable[[int, dict], int]:
     """``match(line, row) -> hits``: every stage of the scan on one training row of file ``name``, hits
     added to ``collector``. Why a closure: a caller that already streams rows (``specc check`` checks them
-    as they pass) can match them against a second index (the general suites) without reading the file again."""
+    as they pass) can match them against a second index (the general suites) without reading the file again.
+
+    ``share``, a one-slot list given to two matchers built with the same settings (the golden set's and the
+    suites'), carries the last row's normalised words from one to the other: each row is normalised once."""
     exact_fields = index.exact_fields if settings.exact else {}
     exact_rows = index.exact_rows if settings.exact else {}
     field_keys = index.exact_field_keys if settings.exact else frozenset()
@@ -270,23 +275,30 @@ def row_matcher(
     fold = fold_digit_groups
 
     def match(line: int, row: dict) -> int:
-        fields = [
-            fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
-            for text in text_values(row, [])
-        ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
-        owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
-        if boilerplate is not None:
-            seen: set[int] = set()
-            segments: list[list[str]] = []
-            owner = []
-            for position, words in enumerate(fields):
-                for segment in boilerplate.cut(words, seen):
-                    segments.append(segment)
-                    owner.append(position)
-            fields = segments
+        if share is not None and share[0] is not None and share[0][0] is row:  # normalised by the other matcher
+            _row, fields, owner, all_words, seen = share[0]
             for number in seen:
                 boilerplate_rows[number] += 1
-        all_words = fields[0] if len(fields) == 1 else list(chain.from_iterable(fields))
+        else:
+            fields = [
+                fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
+                for text in text_values(row, [])
+            ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
+            owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
+            seen: set[int] = set()
+            if boilerplate is not None:
+                segments: list[list[str]] = []
+                owner = []
+                for position, words in enumerate(fields):
+                    for segment in boilerplate.cut(words, seen):
+                        segments.append(segment)
+                        owner.append(position)
+                fields = segments
+                for number in seen:
+                    boilerplate_rows[number] += 1
+            all_words = fields[0] if len(fields) == 1 else list(chain.from_iterable(fields))
+            if share is not None:
+                share[0] = (row, fields, owner, all_words, seen)
         pending: list[tuple[int, int, str, float | None, float | None, str]] = []
         exact_pairs: set[int] = set()
         for position, words in enumerate(fields):
@@ -345,13 +357,15 @@ def scan(
     settings: FirewallSettings | None = None,
     *,
     observe: Callable[[str], Callable[[int, dict], object]] | None = None,
+    share: list | None = None,
 ) -> FirewallReport:
     """Check every text field of every training file against the golden set.
 
     Files are scanned in the order given; the report lists hits in that order.
     Raises :class:`DataError` for unreadable or malformed data (golden or training).
     ``observe(file name)``, when given, returns a function that sees each ``(line, row)`` of that training
-    file as it is scanned (the general-suite overlap scan, :mod:`specc.contract.suiteoverlap`): one read.
+    file as it is scanned (the general-suite overlap scan, :mod:`specc.contract.suiteoverlap`): one read;
+    ``share`` is the one-slot list that scan's matchers also hold (see :func:`row_matcher`).
     """
     settings = settings or FirewallSettings()
     index = build_golden_index(golden, settings)
@@ -360,7 +374,7 @@ def scan(
     boilerplate_rows = [0] * len(index.boilerplate.patterns)
     summaries = tuple(
         _scan_file(source, index, settings, collector, near, boilerplate_rows,
-                   observe(source.name) if observe is not None else None)
+                   observe(source.name) if observe is not None else None, share)
         for source in training
     )
     enabled = {"exact": settings.exact, "contained": settings.contained, "ngram": settings.ngrams,

@@ -124,6 +124,7 @@ class SuiteOverlapScan:
         self.collector = _SuiteCollector(self.index, settings)
         self._boilerplate = [0] * len(self.index.boilerplate.patterns)
         self.training_rows = 0
+        self.share: list = [None]  # given to the golden scan too: each training row is normalised once
 
     def _all_rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
         for number, suite in enumerate(self.suites):
@@ -134,7 +135,8 @@ class SuiteOverlapScan:
 
     def matcher(self, name: str) -> Callable[[int, dict], int]:
         """``match(line, row)`` for the rows of one training file named ``name``."""
-        match = row_matcher(printable(name), self.index, self.settings, self.collector, self.near, self._boilerplate)
+        match = row_matcher(printable(name), self.index, self.settings, self.collector, self.near, self._boilerplate,
+                            self.share)
 
         def counted(line: int, row: dict) -> int:
             self.training_rows += 1
