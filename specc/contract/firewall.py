@@ -285,8 +285,9 @@ def row_matcher(
                 for text in text_values(row, [])
             ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
             owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
-            seen: set[int] = set()
+            seen: set[int] | tuple[()] = ()  # declared boilerplate texts found in this row
             if boilerplate is not None:
+                seen = set()
                 segments: list[list[str]] = []
                 owner = []
                 for position, words in enumerate(fields):
