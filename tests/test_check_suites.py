@@ -271,3 +271,21 @@ def test_the_golden_verdict_is_the_same_with_and_without_suites(proj: Path) -> N
     assert with_suites == alone
     assert alone["boilerplate"]["ignored"][0]["training_rows"] == 8
     assert payload["suite_overlap"]["suites"][0]["rows_in_training"] == [1]
+
+
+def test_without_a_golden_set_check_and_the_firewall_stage_still_match_the_suites(proj: Path) -> None:
+    from tests.conftest import run_firewall_stage
+
+    _write(proj / "data" / "train.jsonl", [_chat(q, a) for q, a in TRAIN] + [_chat(*SUITE[1])])
+    text = SPEC.format(suites="\n".join(f"    - {s}" for s in LOCAL)).replace("  golden: {path: data/golden.jsonl}\n",
+                                                                           "")
+    (proj / "spec.yaml").write_text(text, encoding="utf-8")
+    result = _check("spec.yaml")
+    assert result.exit_code == 0 and "nothing to firewall; skipped" in result.output, result.output
+    assert "WARNING: 1/5 rows of suite facts (data/facts.jsonl)" in result.output, result.output
+    proc = run_firewall_stage(proj / "spec.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "WARNING: 1/5 rows of suite facts (data/facts.jsonl)" in proc.stderr, proc.stderr[-3000:]
+    report = json.loads((proc.build / "reports" / "firewall.json").read_text(encoding="utf-8"))
+    assert report["skipped"] == "no golden set" and report["passed"] is True
+    assert report["general_suites"]["suites"][0]["rows_in_training"] == [2]
