@@ -212,12 +212,13 @@ def _edit_model(project: Path) -> str:
     return "local model model changed since compile"
 
 
-@pytest.mark.parametrize("edit,refuser", [(_edit_suite, "baseline"), (_edit_golden, "firewall"),
+@pytest.mark.parametrize("edit,refuser", [(_edit_suite, "firewall"), (_edit_golden, "firewall"),
                                           (_edit_model, "baseline")], ids=["suite", "golden", "model"])
 def test_locked_file_replaced_after_compile_is_refused(project, edit, refuser):
     """Finding 4 (and the golden set and model files with it): a file the baseline and eval read is
     replaced after compile. `specc run` must not skip the completed stages as "unchanged" nor score the
-    new file: the first stage that reads it (the baseline; the firewall for the golden set) refuses
+    new file: the first stage that reads it (the firewall for the golden set and the general suites, whose rows
+    it matches against the training data; the baseline for model files) refuses
     (exit 3) naming the file; `./run.sh eval` refuses the same way. (The golden case is a control: the
     firewall's declared inputs already made the runner notice it before fingerprints.)"""
     build = project / "build"

@@ -7,7 +7,8 @@ Exit codes follow :mod:`specc.cli.main`:
 
 * 0 — the firewall passed (or the spec has no golden set: nothing to firewall; the output says so);
 * 1 — the spec is invalid (located errors), or a data file is bad (missing, empty, not UTF-8, malformed
-  JSON, a row missing a column of its format): the message names ``file:line``;
+  JSON, a row missing a column of its format, a general-suite row its kind cannot score): the message names
+  ``file:line``;
 * 2 — usage error (unknown option, missing argument, threshold out of range, spec file unreadable);
 * 3 — the firewall found golden rows in the training data above the threshold, or training rows hold personal
   data and `data.personal_data.action` is error.
@@ -53,10 +54,11 @@ __all__ = ["check_command", "register"]
 def check_command(spec_path: Path, fmt: str, near_duplicates: bool | None, threshold: float | None) -> None:
     """Check that no training input (train, preference, prompts) contains the golden set.
 
-    Validates every row of every data file of SPEC against its format, then runs the golden-set firewall
-    with the spec's eval.firewall settings (the flags override them) — the same check the compiled
-    firewall stage runs before training. Exit 0 clean (or no golden set), 1 invalid spec or bad data,
-    3 overlap above the threshold.
+    Validates every row of every data file of SPEC against its format (general suites against their kind),
+    then runs the golden-set firewall with the spec's eval.firewall settings (the flags override them) — the
+    same check the compiled firewall stage runs before training. General-suite rows found in the training
+    data are a warning. Exit 0 clean (or no golden set), 1 invalid spec or bad data, 3 overlap above the
+    threshold.
     """
     from specc.contract.check import display_path, render, render_data_error, run_check
     from specc.spec.errors import SpecInvalid, error_dict

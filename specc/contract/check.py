@@ -12,6 +12,11 @@ What is checked, exactly as the stage checks it:
 * with the settings of ``eval.firewall`` mapped by the same function (``FirewallSettings.from_spec``); the command
   line may override ``threshold`` and ``near_duplicates``.
 
+Every general suite that reads rows (``data.general_suites[*]``, any source) is read once: the rows the stages
+score (the first ``limit``) are checked by :func:`specc.data.rowformat.suite_row_problem` (the baseline and eval
+stages' own check), counted, and indexed; training rows are matched against them as the scan streams them, and
+suite rows found in training data are a warning (:mod:`specc.contract.suiteoverlap`), never a failure.
+
 Before scanning, every row of every input file (golden included) is checked against its format — declared
 in the spec, or detected from the first row when ``auto`` (:func:`specc.data.rowformat.detect_format`) — so a
 missing or misspelled column is reported as ``file:line`` here, not as a trainer traceback later.
@@ -49,6 +54,7 @@ __all__ = [
     "render_json",
     "render_text",
     "run_check",
+    "suite_inputs",
     "validate_rows",
 ]
 
@@ -68,11 +74,14 @@ class CheckInput:
     display: str  # how output names it: relative to the current directory when possible
     format: str  # declared format ("auto" to detect from the first row)
     source: dict[str, Any] | None = None  # how to load a source that is not plain JSONL (Hub, CSV, mapping...)
+    suite: str | None = None  # a general suite's name (role "suite"; ``format`` is then the suite's kind)
+    limit: int | None = None  # a suite's rows: the stages score only the first ``limit``
 
     def input_file(self) -> InputFile:
         hub = (self.source or {}).get("kind") == "hub"  # no local path: Path("") would mean the current directory
+        fmt = "auto" if self.role == "suite" else self.format  # a suite's ``format`` is its kind, not a row format
         return InputFile("" if hub else self.path, name=self.display, role=self.role, source=self.source,
-                         format=(self.source or {}).get("format") or self.format)
+                         format=(self.source or {}).get("format") or fmt)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,9 @@ class CheckResult:
     rows: dict[str, int]  # display path -> rows validated
     report: Any  # specc.contract.report.FirewallReport | None
     personal_data: Any = None  # specc.contract.pii.PiiReport: personal data in the training rows
+    suites: tuple[CheckInput, ...] = ()  # general suites that read rows (role "suite"), in spec order
+    suite_rows: dict[str, int] | None = None  # suite name -> rows validated (those the stages score)
+    suite_overlap: Any = None  # specc.contract.suiteoverlap.SuiteOverlapReport: suite rows found in training data
 
     @property
     def skipped(self) -> bool:
@@ -141,18 +153,7 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
         return make_one(role, entry)
 
     def make_one(role: str, entry: Any) -> CheckInput:
-        from specc.data.mapping import SOURCE_FORMATS
-        from specc.data.sourcefacts import is_plain_jsonl, source_config
-        from specc.data.sources import local_kind
-
-        fmt = SOURCE_FORMATS.get(entry.format, entry.format)
-        if entry.path is None:  # a Hub dataset: read through the runtime loader (needs the data stack)
-            return CheckInput(role=role, spec_path=entry.where, path=Path(""), display=entry.where, format=fmt,
-                              source=source_config(entry, "hub", entry.revision))
-        path = Path(os.path.normpath(os.path.join(loaded.base_dir, entry.path)))
-        source = None if is_plain_jsonl(entry) else source_config(entry, local_kind(path) or "jsonl", None)
-        return CheckInput(role=role, spec_path=entry.path, path=path,
-                          display=display_path(path, relative_spec=relative_spec), format=fmt, source=source)
+        return _make_input(loaded, role, entry, relative_spec)
 
     from specc.spec.language import members_of
 
@@ -162,6 +163,51 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
     training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))
                 if not isinstance(member, HeldOutFraction)]  # a held-out share of train is scanned with train
     return make("golden"), training
+
+
+def _make_input(loaded: Any, role: str, entry: Any, relative_spec: bool, **extra: Any) -> CheckInput:
+    """One spec source as a :class:`CheckInput`: a local path resolved against the spec's directory, or a Hub
+    dataset (read through the runtime loader, which needs the data stack and says which extra when missing)."""
+    from specc.data.mapping import SOURCE_FORMATS
+    from specc.data.sourcefacts import is_plain_jsonl, source_config
+    from specc.data.sources import local_kind
+
+    fmt = extra.pop("format", None) or SOURCE_FORMATS.get(entry.format, entry.format)
+    if entry.path is None:  # a Hub dataset: read through the runtime loader (needs the data stack)
+        return CheckInput(role=role, spec_path=entry.where, path=Path(""), display=entry.where, format=fmt,
+                          source=source_config(entry, "hub", entry.revision), **extra)
+    path = Path(os.path.normpath(os.path.join(loaded.base_dir, entry.path)))
+    source = None if is_plain_jsonl(entry) else source_config(entry, local_kind(path) or "jsonl", None)
+    return CheckInput(role=role, spec_path=entry.path, path=path,
+                      display=display_path(path, relative_spec=relative_spec), format=fmt, source=source, **extra)
+
+
+def suite_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) -> list[CheckInput]:
+    """The general suites of a loaded spec that read rows from a source (any kind: local file or folder, Hub
+    split), in spec order; an ``lm_eval`` task or the built-in refusal set has no rows of the spec to check."""
+    relative_spec = spec_arg is None or not os.path.isabs(spec_arg)
+    return [_make_input(loaded, "suite", suite.as_source(), relative_spec, format=suite.kind, suite=suite.name,
+                        limit=suite.limit)
+            for suite in loaded.spec.data.general_suites if suite.reads_rows]
+
+
+def _checked_suite_rows(inp: CheckInput, counts: dict[str, int]) -> Iterator[tuple[str, int, Any]]:
+    """The rows of one general suite the stages score (the first ``limit``), each checked as the baseline and
+    eval stages check it (:func:`specc.data.rowformat.suite_row_problem`); the count goes to ``counts``."""
+    from specc.data.rowformat import suite_row_problem
+
+    rows = 0
+    for name, line, row in inp.input_file().rows():  # any source, through the stages' loader
+        if inp.limit is not None and rows >= inp.limit:
+            break
+        problem = suite_row_problem(row, inp.format)
+        if problem is not None:
+            raise DataError(inp.display, line, f"suite {inp.suite!r} ({inp.format}): {problem}")
+        rows += 1
+        yield name, line, row
+    if rows == 0:
+        raise DataError(inp.display, 0, f"suite {inp.suite!r} has no rows: the forgetting gate would measure nothing")
+    counts[inp.suite or inp.display] = rows
 
 
 def _resolve_format(inp: CheckInput, line: int, row: dict[str, Any]) -> str:
@@ -184,7 +230,8 @@ def _resolve_format(inp: CheckInput, line: int, row: dict[str, Any]) -> str:
     return fmt
 
 
-def _checked_rows(inp: CheckInput, counts: dict[str, int], personal: Any = None) -> Iterator[tuple[str, int, Any]]:
+def _checked_rows(inp: CheckInput, counts: dict[str, int], personal: Any = None,
+                  observe: Any = None) -> Iterator[tuple[str, int, Any]]:
     """Every row of ``inp`` (as :meth:`InputFile.rows` yields it), each checked against its format first;
     when the rows are exhausted, their count is stored under ``inp.display`` in ``counts``. ``personal`` (a
     :class:`specc.contract.pii.PiiFileReport`) also gets each row's personal-data scan.
@@ -208,6 +255,8 @@ def _checked_rows(inp: CheckInput, counts: dict[str, int], personal: Any = None)
         rows += 1
         if scan_row is not None:
             scan_row(((line, row),))
+        if observe is not None:  # the general-suite overlap scan sees the row as it passes (no second read)
+            observe(line, row)
         yield name, line, row
     counts[inp.display] = rows
 
@@ -219,15 +268,16 @@ class _CheckedInput(InputFile):
     check: CheckInput | None = None
     counts: dict[str, int] | None = None
     personal: Any = None
+    observe: Any = None
 
     def rows(self):
-        return _checked_rows(self.check, self.counts, self.personal)
+        return _checked_rows(self.check, self.counts, self.personal, self.observe)
 
 
-def _checked(inp: CheckInput, counts: dict[str, int], personal: Any = None) -> InputFile:
+def _checked(inp: CheckInput, counts: dict[str, int], personal: Any = None, observe: Any = None) -> InputFile:
     plain = inp.input_file()
     return _CheckedInput(plain.path, plain.name, plain.role, plain.source, plain.format, check=inp, counts=counts,
-                         personal=personal)
+                         personal=personal, observe=observe)
 
 
 def validate_rows(inp: CheckInput) -> int:
@@ -266,15 +316,29 @@ def run_check(
     streamed = {id(inp): PiiFileReport(name=inp.display, role=inp.role) for inp in training
                 if inp.source and (inp.source or {}).get("kind") != "held_out"}
     counts: dict[str, int] = {}
+    suites = suite_inputs(loaded, spec_arg)
+    suite_counts: dict[str, int] = {}
+    overlap = None
+    if suites:  # each suite is read once: checked, counted and indexed for the overlap scan in one pass
+        from specc.contract.suiteoverlap import SuiteOverlapScan, SuiteRows
+
+        overlap = SuiteOverlapScan([SuiteRows(inp.suite or inp.display, inp.display,
+                                              functools.partial(_checked_suite_rows, inp, suite_counts))
+                                    for inp in suites], settings)
+
+    def observer(inp: CheckInput) -> Any:
+        return None if overlap is None else overlap.matcher(inp.display)
+
     report = None
     if golden is not None:
         from specc.contract.firewall import scan  # the scanner itself only when there is something to scan
 
         report = scan(_checked(golden, counts),
-                      [_checked(inp, counts, streamed.get(id(inp))) for inp in training], settings)
+                      [_checked(inp, counts, streamed.get(id(inp)), observer(inp)) for inp in training], settings,
+                      share=overlap.share if overlap is not None else None)
     else:
         for inp in training:
-            for _row in _checked_rows(inp, counts, streamed.get(id(inp))):
+            for _row in _checked_rows(inp, counts, streamed.get(id(inp)), observer(inp)):
                 pass
     rows = {inp.display: counts[inp.display] for inp in [*training, *([golden] if golden is not None else [])]}
     plain = [inp for inp in training if not inp.source]
@@ -282,7 +346,8 @@ def run_check(
                          files=[scan_file(inp.path, name=inp.display, role=inp.role) for inp in plain])
     personal.files.extend(streamed[id(inp)] for inp in training if id(inp) in streamed)
     return CheckResult(spec=spec_display, golden=golden, training=tuple(training), rows=rows, report=report,
-                       personal_data=personal)
+                       personal_data=personal, suites=tuple(suites), suite_rows=suite_counts,
+                       suite_overlap=None if overlap is None else overlap.report())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -397,9 +462,20 @@ def render(result: CheckResult, fmt: str) -> str:
         payload = json.loads(render_json(result))
         if personal is not None:
             payload["personal_data"] = personal.to_dict()
+        if result.suites:
+            payload["suites"] = [{"name": inp.suite, "kind": inp.format, "source": inp.display,
+                                  "rows": (result.suite_rows or {}).get(inp.suite or inp.display, 0)}
+                                 for inp in result.suites]
+            payload["suite_overlap"] = result.suite_overlap.to_dict()
         return json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     if fmt == "github":
         out = render_github(result)
+        overlap = result.suite_overlap
+        if overlap is not None:
+            out += "".join(github_annotation("warning", f"{h.hit.field or 'row'} matches row {h.hit.golden_line} of "
+                                             f"general suite {h.suite} ({h.suite_file}): \"{h.hit.snippet}\"",
+                                             file=h.hit.file, line=h.hit.line, title="specc general suites") + "\n"
+                           for h in overlap.listed)
         if personal is not None and personal.total and personal.action != "allow":
             level = "error" if personal.action == "error" else "warning"
             out += "".join(github_annotation(level, f"{h.field or 'row'}: {h.kind} {h.masked}", file=h.file,
@@ -407,9 +483,23 @@ def render(result: CheckResult, fmt: str) -> str:
                            for f in personal.files for h in f.listed)
         return out
     text = render_text(result)
+    text += "".join(line + "\n" for line in _suite_lines(result))
     if personal is not None:
         text += "\n".join(personal.render_lines()) + "\n"
     return text
+
+
+def _suite_lines(result: CheckResult) -> list[str]:
+    """The general suites' rows checked (those the stages score), then their overlap with the training data."""
+    if not result.suites:
+        return []
+    counts = result.suite_rows or {}
+    lines = ["general suites (rows the baseline and eval stages score):"]
+    lines.extend(f"  - {inp.suite} ({inp.format}) {inp.display}: {counts.get(inp.suite or inp.display, 0)} rows"
+                 for inp in result.suites)
+    if result.suite_overlap is not None:
+        lines.extend(result.suite_overlap.render_lines())
+    return lines
 
 
 def render_data_error(exc: DataError, fmt: str, spec: str) -> str:

@@ -31,7 +31,7 @@ import os
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from itertools import accumulate, chain
 
@@ -225,7 +225,44 @@ def _scan_file(
     collector: _Collector,
     near: NearDuplicateIndex | None,
     boilerplate_rows: list[int],
+    observe: Callable[[int, dict], object] | None = None,
+    share: list | None = None,
 ) -> FileSummary:
+    match = row_matcher(printable(source.name), index, settings, collector, near, boilerplate_rows, share)
+    rows_scanned = rows_flagged = hits = 0
+    for _name, line, row in source.rows():  # any source, through the stages' loader
+        rows_scanned += 1
+        found = match(line, row)
+        if found:
+            rows_flagged += 1
+            hits += found
+        if observe is not None:
+            observe(line, row)
+    return FileSummary(
+        name=printable(source.name),
+        role=source.role,
+        rows=rows_scanned,
+        bytes=source_bytes(source.path) if source.path and os.path.exists(source.path) else 0,
+        rows_flagged=rows_flagged,
+        hits=hits,
+    )
+
+
+def row_matcher(
+    name: str,
+    index: GoldenIndex,
+    settings: FirewallSettings,
+    collector: _Collector,
+    near: NearDuplicateIndex | None,
+    boilerplate_rows: list[int],
+    share: list | None = None,
+) -> Callable[[int, dict], int]:
+    """``match(line, row) -> hits``: every stage of the scan on one training row of file ``name``, hits
+    added to ``collector``. Why a closure: a caller that already streams rows (``specc check`` checks them
+    as they pass) can match them against a second index (the general suites) without reading the file again.
+
+    ``share``, a one-slot list given to two matchers built with the same settings (the golden set's and the
+    suites'), carries the last row's normalised words from one to the other: each row is normalised once."""
     exact_fields = index.exact_fields if settings.exact else {}
     exact_rows = index.exact_rows if settings.exact else {}
     field_keys = index.exact_field_keys if settings.exact else frozenset()
@@ -233,30 +270,36 @@ def _scan_file(
     prefilters = sorted(index.prefilters.items(), reverse=True) if settings.ngrams else []
     contained = settings.contained and bool(index.parts)
     boilerplate = index.boilerplate if index.boilerplate else None
-    rows_scanned = rows_flagged = hits = 0
-    name = printable(source.name)
     golden_rows = index.rows
     table = ASCII_TABLE
     fold = fold_digit_groups
-    for _name, line, row in source.rows():  # any source, through the stages' loader
-        rows_scanned += 1
-        fields = [
-            fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
-            for text in text_values(row, [])
-        ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
-        owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
-        if boilerplate is not None:
-            seen: set[int] = set()
-            segments: list[list[str]] = []
-            owner = []
-            for position, words in enumerate(fields):
-                for segment in boilerplate.cut(words, seen):
-                    segments.append(segment)
-                    owner.append(position)
-            fields = segments
+
+    def match(line: int, row: dict) -> int:
+        if share is not None and share[0] is not None and share[0][0] is row:  # normalised by the other matcher
+            _row, fields, owner, all_words, seen = share[0]
             for number in seen:
                 boilerplate_rows[number] += 1
-        all_words = fields[0] if len(fields) == 1 else list(chain.from_iterable(fields))
+        else:
+            fields = [
+                fold(text.lower()).translate(table).split() if text.isascii() else normalize_words(text)
+                for text in text_values(row, [])
+            ]  # the ASCII branch inlines textnorm's fast path: this loop is the hot spot
+            owner: list[int] | None = None  # segment -> field position, when boilerplate split the fields
+            seen: set[int] | tuple[()] = ()  # declared boilerplate texts found in this row
+            if boilerplate is not None:
+                seen = set()
+                segments: list[list[str]] = []
+                owner = []
+                for position, words in enumerate(fields):
+                    for segment in boilerplate.cut(words, seen):
+                        segments.append(segment)
+                        owner.append(position)
+                fields = segments
+                for number in seen:
+                    boilerplate_rows[number] += 1
+            all_words = fields[0] if len(fields) == 1 else list(chain.from_iterable(fields))
+            if share is not None:
+                share[0] = (row, fields, owner, all_words, seen)
         pending: list[tuple[int, int, str, float | None, float | None, str]] = []
         exact_pairs: set[int] = set()
         for position, words in enumerate(fields):
@@ -287,43 +330,43 @@ def _scan_file(
         if near is not None:
             for g, similarity in near.query(all_words):
                 pending.append((g, -1, "near_duplicate", None, similarity, _snippet(all_words)))
-        if pending:
-            rows_flagged += 1
-            hits += len(pending)
-            paths = [printable(path) for path, _text in iter_text_fields(row)]
-            for g, position, stage, coverage, similarity, snippet in pending:
-                if position >= 0 and owner is not None:
-                    position = owner[position]
-                hit = Hit(
-                    file=name,
-                    line=line,
-                    field=paths[position] if position >= 0 else "",
-                    golden_line=golden_rows[g].line,
-                    stage=stage,
-                    snippet=snippet,
-                    coverage=coverage,
-                    jaccard=similarity,
-                )
-                collector.add(g, hit)
-    return FileSummary(
-        name=name,
-        role=source.role,
-        rows=rows_scanned,
-        bytes=source_bytes(source.path) if source.path and os.path.exists(source.path) else 0,
-        rows_flagged=rows_flagged,
-        hits=hits,
-    )
+        if not pending:
+            return 0
+        paths = [printable(path) for path, _text in iter_text_fields(row)]
+        for g, position, stage, coverage, similarity, snippet in pending:
+            if position >= 0 and owner is not None:
+                position = owner[position]
+            hit = Hit(
+                file=name,
+                line=line,
+                field=paths[position] if position >= 0 else "",
+                golden_line=golden_rows[g].line,
+                stage=stage,
+                snippet=snippet,
+                coverage=coverage,
+                jaccard=similarity,
+            )
+            collector.add(g, hit)
+        return len(pending)
+
+    return match
 
 
 def scan(
     golden: InputFile,
     training: Sequence[InputFile],
     settings: FirewallSettings | None = None,
+    *,
+    observe: Callable[[str], Callable[[int, dict], object]] | None = None,
+    share: list | None = None,
 ) -> FirewallReport:
     """Check every text field of every training file against the golden set.
 
     Files are scanned in the order given; the report lists hits in that order.
     Raises :class:`DataError` for unreadable or malformed data (golden or training).
+    ``observe(file name)``, when given, returns a function that sees each ``(line, row)`` of that training
+    file as it is scanned (the general-suite overlap scan, :mod:`specc.contract.suiteoverlap`): one read;
+    ``share`` is the one-slot list that scan's matchers also hold (see :func:`row_matcher`).
     """
     settings = settings or FirewallSettings()
     index = build_golden_index(golden, settings)
@@ -331,7 +374,9 @@ def scan(
     collector = _Collector(index, settings)
     boilerplate_rows = [0] * len(index.boilerplate.patterns)
     summaries = tuple(
-        _scan_file(source, index, settings, collector, near, boilerplate_rows) for source in training
+        _scan_file(source, index, settings, collector, near, boilerplate_rows,
+                   observe(source.name) if observe is not None else None, share)
+        for source in training
     )
     enabled = {"exact": settings.exact, "contained": settings.contained, "ngram": settings.ngrams,
                "near_duplicate": settings.near_duplicates}

@@ -13,7 +13,8 @@ from typing import Any
 
 from specc.spec.suggest import did_you_mean
 
-__all__ = ["REQUIRED_KEYS", "ROLE_FORMATS", "detect_format", "row_problem"]
+__all__ = ["REQUIRED_KEYS", "ROLE_FORMATS", "SUITE_KINDS_WITH_ROWS", "detect_format", "row_problem",
+           "suite_row_problem"]
 
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
@@ -156,4 +157,54 @@ def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str |
         elif not isinstance(value, str):
             kind = "null" if value is None else type(value).__name__
             return f"`{key}` must be a string, not {kind}"
+    return None
+
+
+SUITE_KINDS_WITH_ROWS: tuple[str, ...] = ("exact_match", "multiple_choice", "perplexity", "refusal")
+"""Suite kinds whose rows come from a source of the spec (``lm_eval`` runs a harness task instead)."""
+
+
+def _suite_prompt_problem(row: dict[str, Any]) -> str | None:
+    if "messages" in row:
+        return None if _is_messages(row["messages"]) else \
+            "`messages` must be a non-empty list of {role, content} objects with string values"
+    if "prompt" in row:
+        return None if isinstance(row["prompt"], str) else \
+            f"`prompt` must be a string, not {'null' if row['prompt'] is None else type(row['prompt']).__name__}"
+    return f"a suite row needs `prompt` or `messages` (row keys: {_describe_keys(row)})"
+
+
+def _suite_reference_problem(row: dict[str, Any], kind: str) -> str | None:
+    """A scored row needs its reference answer: a string ``completion``, or a conversation ending on the assistant."""
+    if "messages" in row:
+        if row["messages"][-1].get("role") != "assistant":
+            return f"a {kind} conversation must end with the assistant's reference answer"
+        return None
+    if not isinstance(row.get("completion"), str):
+        return f"a {kind} row needs its reference answer as a string `completion` (row keys: {_describe_keys(row)})"
+    return None
+
+
+def suite_row_problem(row: dict[str, Any], kind: str) -> str | None:
+    """Why a general suite's row cannot be scored by its ``kind`` (None when it can).
+
+    Why here: ``specc check`` validates every suite row before review, and the baseline and eval stages
+    (:func:`specc.runtime.suites.evaluate_suite`) check each row with this same function before scoring,
+    so a row ``check`` accepts is a row the stages score (and a bad one is ``file:line``, not a traceback)."""
+    if kind == "perplexity" and "text" in row and "messages" not in row and "prompt" not in row:
+        return None if isinstance(row["text"], str) else "`text` must be a string"
+    problem = _suite_prompt_problem(row)
+    if problem is not None:
+        if kind == "perplexity":
+            return f"a perplexity row needs `text`, `prompt` and `completion`, or `messages` " \
+                   f"(row keys: {_describe_keys(row)})"
+        return problem
+    if kind in ("exact_match", "perplexity"):
+        return _suite_reference_problem(row, kind)
+    if kind == "multiple_choice":
+        choices, answer = row.get("choices"), row.get("answer")
+        if not isinstance(choices, list) or len(choices) < 2:
+            return "a multiple_choice row needs `choices`, a list of at least 2 answers"
+        if type(answer) is not int or not 0 <= answer < len(choices):
+            return f"a multiple_choice row needs `answer`, the index (0 to {len(choices) - 1}) of the right choice"
     return None

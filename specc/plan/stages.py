@@ -126,10 +126,12 @@ def _suites(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _hub_suites(plan: Plan) -> dict[str, Any]:
-    """Hub suites for the firewall stage's CONFIG: its guard records the rows of every Hub source it is given
-    (``reports/data-lock.json``), and the baseline and eval stages score exactly those rows or refuse."""
-    hub = [s for s in _suites(plan) if (s.get("source") or {}).get("kind") == "hub"]
-    return {"suites": hub} if hub else {}
+    """Suites that read rows, for the firewall stage's CONFIG: its guard records the rows of every Hub source it
+    is given (``reports/data-lock.json``), and the baseline and eval stages score exactly those rows or refuse;
+    and it matches the training rows against every suite's rows (a warning: issue 11 item 7, general-suite
+    overlap), as ``specc check`` does."""
+    rows = [s for s in _suites(plan) if s.get("spec_path") or s.get("source")]
+    return {"suites": rows} if rows else {}
 
 
 def _peft(plan: Plan, budget: str) -> dict[str, Any] | None:

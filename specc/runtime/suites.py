@@ -319,6 +319,18 @@ def suite_rows(suite: SuiteSpec) -> list[dict]:
     return read_rows(suite.path, suite.limit)
 
 
+def check_suite_rows(suite: SuiteSpec, rows: Sequence[dict]) -> None:
+    """Refuse, naming ``file:row``, a row its kind cannot score: the same check ``specc check`` runs
+    (:func:`specc.data.rowformat.suite_row_problem`), so a suite that passed review scores or says why."""
+    from specc.data.rowformat import suite_row_problem
+
+    where = suite.path or (suite.entry or {}).get("spec_path") or BUILTIN_REFUSAL_PROMPTS.name
+    for number, row in enumerate(rows, 1):
+        problem = suite_row_problem(row, suite.kind) if isinstance(row, dict) else "a row must be a JSON object"
+        if problem is not None:
+            raise SuiteError(f"{where}:{number}: {problem}")
+
+
 def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 32,
                    batch_size: int = 16) -> SuiteResult:
     """Score ``model`` on one suite. The model is put in eval mode; nothing is trained."""
@@ -326,6 +338,7 @@ def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 
     if suite.kind == "lm_eval":
         return _lm_eval(model, tokenizer, suite, batch_size)
     rows = suite_rows(suite)
+    check_suite_rows(suite, rows)
     if suite.kind == "refusal":
         if not rows:
             raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
