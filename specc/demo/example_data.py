@@ -10,6 +10,7 @@ Run ``python -m specc.demo.example_data specs/data`` to rewrite them.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -23,9 +24,22 @@ model's pretraining data, never a suite's row."""
 
 
 def general_examples(n_replay: int = N_REPLAY) -> list[corpus.Example]:
-    """``n_replay`` general examples (another seed than pretraining, the suites' prompts excluded); the file
-    is byte-identical on every machine."""
-    return corpus.pretraining_split(n_replay, seed=1, held_out=corpus.held_out_split(seed=0))
+    """``n_replay`` general examples (another seed than pretraining); the file is byte-identical on every machine.
+
+    Neither a suite's prompt nor a suite's fact: a capital the held-out suites ask about is left out under
+    every phrasing. Excluding only the suites' exact prompts let "What is the capital of Thvetor?" replay the
+    suite row "capital of Thvetor?" (found by ``specc check``'s suite-overlap scan), and replaying a suite's
+    answer would flatter the forgetting gate of the very arm that replays.
+    """
+    held = corpus.held_out_split(seed=0)
+    asked = {c for c in corpus.fact_table()
+             if any(ex.skill == "capital" and re.search(rf"\b{re.escape(c)}\b", ex.prompt) for ex in held)}
+    pool = corpus.pretraining_split(n_replay * 4, seed=1, held_out=held)
+    kept = [ex for ex in pool if not (ex.skill == "capital"
+                                      and any(re.search(rf"\b{re.escape(c)}\b", ex.prompt) for c in asked))]
+    if len(kept) < n_replay:
+        raise RuntimeError(f"only {len(kept)} general examples avoid the suites; {n_replay} wanted")
+    return kept[:n_replay]
 
 
 def _rejected(example: corpus.Example) -> str:
