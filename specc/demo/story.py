@@ -147,13 +147,17 @@ def run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int = 2,
     env.setdefault("MKL_NUM_THREADS", "1")
     env.setdefault("SPECC_WANDB_MODE", tracking)  # the runner's stage environment keeps a value the user set
     pending = [(spec, compile_spec(spec, builds / spec.stem)) for spec in specs]
+    builds_of = list(pending)
     running: list[tuple[Path, Path, subprocess.Popen, float, Any]] = []
     done: list[PipelineOutcome] = []
     while pending or running:
         while pending and len(running) < max(1, jobs):
             spec, build = pending.pop(0)
             log = open(build.parent / f"{build.name}.run.log", "wb")  # noqa: SIM115 - closed when it ends
-            proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build)], stdout=log,
+            # every run scores the same base model on the same suites: a baseline another run completed under
+            # the same fingerprint and inputs is adopted (checked and recorded by the runner), not re-scored
+            others = [arg for _s, b in builds_of if b != build for arg in ("--reuse-from", str(b))]
+            proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build), *others], stdout=log,
                                     stderr=subprocess.STDOUT, env=env)
             running.append((spec, build, proc, time.perf_counter(), log))
         time.sleep(0.2)
