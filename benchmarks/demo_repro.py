@@ -54,7 +54,9 @@ def busy(stop_at: float) -> None:
         x += 1
 
 
-def run_clone(where: Path, extra_env: dict[str, str], extra_args: list[str], load: int) -> tuple[str, float]:
+def run_clone(where: Path, extra_env: dict[str, str], extra_args: list[str],
+              load: int) -> tuple[str, float, float]:
+    """Clone, run the demo there; (its output, wall seconds, CPU seconds of the demo and all its runs)."""
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(where)], check=True)
     env = {**os.environ, "PYTHONPATH": str(where), "PYTHONUNBUFFERED": "1", **extra_env}
     env.pop("WANDB_API_KEY", None)
@@ -62,16 +64,22 @@ def run_clone(where: Path, extra_env: dict[str, str], extra_args: list[str], loa
     for p in loaders:
         p.start()
     t0 = time.perf_counter()
+    log = where / "demo.log"
     try:
-        proc = subprocess.run([sys.executable, "-m", "specc", "demo", "--workdir", str(where / "out" / "demo"),
-                               *extra_args], cwd=where, env=env, capture_output=True, text=True)
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "specc", "demo", "--workdir",
+                                     str(where / "out" / "demo"), *extra_args],
+                                    cwd=where, env=env, stdout=out, stderr=subprocess.STDOUT)
+            _pid, status, usage = os.wait4(proc.pid, 0)  # rusage covers the runs and stages it waited for
     finally:
         for p in loaders:
             p.terminate()
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"demo in {where} failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    return proc.stdout, seconds
+    text = log.read_text(encoding="utf-8", errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"demo in {where} failed ({code}):\n{text[-4000:]}")
+    return text, seconds, usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.keep or tempfile.mkdtemp(prefix="specc-repro-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-    a, ta = run_clone(root / "clone-a", {}, extra, 0)
-    print(f"clone A (defaults: 2 runs at a time, 1 torch thread): {ta:.0f} s wall; "
+    a, ta, ca = run_clone(root / "clone-a", {}, extra, 0)
+    print(f"clone A (defaults: 2 runs at a time, 1 torch thread): {ta:.0f} s wall, {ca:.0f} s CPU; "
           f"load average now {os.getloadavg()[0]:.2f}", flush=True)
-    b, tb = run_clone(root / "elsewhere" / "clone-b", {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
-                      [*extra, "--jobs", "1"], args.load)
-    print(f"clone B (1 run at a time, 2 torch threads, {args.load} busy loops beside it): {tb:.0f} s wall; "
+    b, tb, cb = run_clone(root / "elsewhere" / "clone-b", {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
+                          [*extra, "--jobs", "1"], args.load)
+    print(f"clone B (1 run at a time, 2 torch threads, {args.load} busy loops beside it): {tb:.0f} s wall, "
+          f"{cb:.0f} s CPU; "
           f"load average now {os.getloadavg()[0]:.2f}", flush=True)
     la, lb = comparable(a), comparable(b)
     if not la:
