@@ -56,6 +56,9 @@ def test_reduced_demo_runs_the_whole_mission(demo):
     seeds = {json.loads((Path(b) / "plan.json").read_text())["plan"]["hyperparameters"]["seed"]
              for b in comparison["arms"]["(a) LoRA"]["builds"]}
     assert seeds == {0, 1}
+    # The base scores every run measured are printed once, against the model's own record.
+    assert "Base scores measured by every run's baseline stage: " in out
+    assert "W&B disabled" in out  # the demo's default: no W&B run per stage
     # The conclusion is printed and follows from the counts it states.
     assert "Conclusion: " in out and comparison["conclusion"] in out
     remedy = comparison["arms"]["(c) LoRA + replay (remedy)"]["results"]
@@ -124,3 +127,35 @@ def test_report_renders_in_a_real_browser(demo, tmp_path):
     # Each arm's bar colour covers a visible area of the screenshot: the embedded PNGs were decoded and drawn.
     for colour in COLOURS[:3]:
         assert near(colour) > 400, f"{colour} barely visible: charts did not render"
+
+
+def _baseline_build(root: Path, name: str, scores: dict[str, float]) -> Path:
+    build = root / name
+    (build / "results").mkdir(parents=True)
+    suites = {n: {"score": v} for n, v in scores.items()}
+    (build / "results" / "baseline.json").write_text(json.dumps({"suites": suites}))
+    return build
+
+
+def test_base_scores_are_checked_against_the_shipped_record(tmp_path):
+    """The demo prints the base scores its runs measured and says whether they are the shipped model's
+    recorded ones; runs that measured different baselines are reported, not averaged away."""
+    from specc.demo import story
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "specc_tiny.json").write_text(json.dumps({"general_suites": {
+        "copy_reverse": {"score": 0.975}, "arithmetic": {"score": 0.5625}}}))
+    same = [_baseline_build(tmp_path, f"r{i}", {"copy-reverse": 0.975, "arithmetic": 0.5625}) for i in range(2)]
+    lines: list[str] = []
+    assert story.check_base_scores(model, same, lines.append) is True
+    assert lines == ["  Base scores measured by every run's baseline stage: arithmetic 0.562, copy_reverse 0.975 "
+                     "— identical to the scores recorded with the shipped model."]
+    other = _baseline_build(tmp_path, "r9", {"copy-reverse": 0.95, "arithmetic": 0.5625})
+    lines.clear()
+    assert story.check_base_scores(model, [*same, other], lines.append) is False
+    assert "the baselines of the runs differ: r9 measured" in lines[0]
+    lines.clear()
+    assert story.check_base_scores(model, [other], lines.append) is False
+    assert "DIFFERENT from the scores recorded with the shipped model: arithmetic 0.562, copy_reverse 0.975" \
+        in lines[0]

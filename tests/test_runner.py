@@ -243,3 +243,45 @@ def test_a_model_card_written_after_a_stage_does_not_rerun_it(tmp_path):
     (build / "artifacts/train/model/w.bin").write_text("other weights")  # new weights: merge re-runs
     res, _ = _run(build)
     assert res.ran == ["merge"]  # (this toy merge writes the same bytes again, so eval stays current)
+
+
+def _scored(root: Path, firewall_text: str = "{}") -> Path:
+    """firewall → baseline (counts its runs in root/../baseline_runs) → train → eval, hand-written."""
+    count = f"open({str(root.parent / 'baseline_runs')!r}, 'a').write('x')"
+    return make_build(root, [
+        {"id": "firewall", "kind": "firewall", "body": writer("reports/firewall.json", firewall_text),
+         "outputs": {"report": "reports/firewall.json"}},
+        {"id": "baseline", "kind": "baseline", "needs": ["firewall"], "inputs": {"report": "reports/firewall.json"},
+         "body": writer("results/baseline.json", '{"suites": {"a": {"score": 0.5}}}', extra=count),
+         "outputs": {"results": "results/baseline.json"}},
+        {"id": "train", "needs": ["baseline"], "body": writer("artifacts/train/model.txt", "weights", extra=count),
+         "outputs": {"model": "artifacts/train/model.txt"}},
+    ])
+
+
+def test_reuse_from_adopts_a_checked_baseline_and_records_where_it_came_from(tmp_path):
+    """`specc run --reuse-from OTHER`: a baseline OTHER completed under the same fingerprint and inputs is
+    copied, not re-run, and the manifest and log say where it came from; training stages always run; a
+    tampered output or different inputs mean the stage runs here."""
+    runs = tmp_path / "baseline_runs"
+    a = _scored(tmp_path / "a")
+    assert _run(a)[0].exit_code == ExitCode.OK and len(runs.read_text()) == 2
+    b = _scored(tmp_path / "b")
+    res, out = _run(b, reuse_from=[a])
+    assert res.exit_code == ExitCode.OK and res.ran == ["firewall", "train"] and res.skipped == ["baseline"]
+    assert len(runs.read_text()) == 3  # only b's training ran
+    assert f"baseline: skipped (reused from {a.resolve()}: same fingerprint" in out
+    rec = manifest(b)["stages"]["baseline"]
+    assert rec["status"] == "completed" and rec["reused_from"] == str(a.resolve())
+    assert rec["outputs"]["results"]["sha256"] == manifest(a)["stages"]["baseline"]["outputs"]["results"]["sha256"]
+    assert "reused from" in (b / "logs" / "baseline.log").read_text()
+    assert (b / "results" / "baseline.json").read_text() == (a / "results" / "baseline.json").read_text()
+    # a rerun of b is up to date (nothing runs again); the adopted record is an ordinary completed stage
+    assert _run(b, reuse_from=[a])[0].ran == []
+    # different inputs (another firewall report): scored here
+    c = _scored(tmp_path / "c", firewall_text='{"other": 1}')
+    assert _run(c, reuse_from=[a])[0].ran == ["firewall", "baseline", "train"]
+    # a tampered output in the other build: scored here
+    (a / "results" / "baseline.json").write_text('{"suites": {"a": {"score": 0.9}}}')
+    d = _scored(tmp_path / "d")
+    assert _run(d, reuse_from=[a])[0].ran == ["firewall", "baseline", "train"]

@@ -260,3 +260,22 @@ def test_rebuilt_demo_model_scores_like_the_shipped_one(tmp_path):
     path, problems = tinymodel.rebuild(tmp_path / "rebuilt")
     assert (path / "model.safetensors").is_file()
     assert problems == [], problems
+
+
+@needs_stack
+def test_shipped_model_scores_the_same_with_one_and_two_threads():
+    """The base scores the demo prints do not depend on the thread count: greedy decoding in a fixed row
+    order, with 1 and 2 intra-op threads, gives identical results on every general suite (all fields)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tinymodel.SHIPPED_DIR).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tinymodel.SHIPPED_DIR)
+    previous = torch.get_num_threads()
+    try:
+        by_threads = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            by_threads[threads] = tinymodel.score_general_suites(model, tokenizer)
+    finally:
+        torch.set_num_threads(previous)
+    assert by_threads[1] == by_threads[2]

@@ -21,12 +21,17 @@ import click
               help="Seeds per arm (each arm: LoRA, full fine-tuning, the planner's remedy).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Runs at a time, each with one torch thread (default: 2, or 1 on a one-core machine).")
-def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None, seeds: int, jobs: int | None) -> None:
+@click.option("--tracking", type=click.Choice(["disabled", "offline"]), default="disabled", show_default=True,
+              help="W&B for the runs: offline records every stage under each build's wandb/ (slower: one W&B "
+                   "run per stage). SPECC_WANDB_MODE in the environment wins.")
+def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None, seeds: int, jobs: int | None,
+             tracking: str) -> None:
     """Plan the examples, then tune one narrow task three ways over several seeds, through the eval contract."""
     from specc.demo.story import run_demo
 
     jobs = jobs or max(1, min(2, os.cpu_count() or 1))
     sys.exit(run_demo(specs_dir, workdir, size=size, quick_steps=max_steps, seeds=tuple(range(seeds)), jobs=jobs,
+                      tracking=tracking,
                       echo=lambda m: click.echo(m)))
 
 

@@ -20,7 +20,12 @@ from specc.exit_codes import ExitCode
 @click.option("--only", metavar="STAGE", help="Run just this stage (its needs must be done).")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Build directory when TARGET is a spec (default build/<name>).")
-def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path | None) -> None:
+@click.option("--reuse-from", "reuse_from", multiple=True, metavar="BUILD",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Adopt the baseline another build completed with the same fingerprint and inputs instead of "
+                   "re-scoring (checked, and recorded in the manifest). Repeatable.")
+def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path | None,
+            reuse_from: tuple[Path, ...]) -> None:
     """Run a build (or compile SPEC first): firewall, baseline, training, eval - resumable.
 
     Completed stages whose script and inputs are unchanged are skipped; an interrupted stage is rerun
@@ -36,7 +41,7 @@ def run_cmd(target: Path, from_stage: str | None, only: str | None, output: Path
         else:
             build = compile_spec(target, output)
             click.echo(f"compiled {target} -> {build}")
-        result = run_build(build, from_stage=from_stage, only=only)
+        result = run_build(build, from_stage=from_stage, only=only, reuse_from=reuse_from)
     except RunError as exc:
         click.echo(f"specc run: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -34,14 +34,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from specc.build.reader import BuildReadError, read_build
 from specc.build.stage_env import apply as apply_stage_env
 from specc.exit_codes import ExitCode
 from specc.run import fingerprint as fpmod
 from specc.run import manifest as mf
-from specc.run import preflight
+from specc.run import preflight, reuse
 from specc.plan.model import Plan, Stage
 from specc.run.progress import Display, parse_line
 
@@ -428,8 +428,12 @@ def _recover(m: mf.Manifest, lock: RunLock, plan: Plan, display: Display) -> Non
 
 
 def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = None, only: str | None = None,
-              display: Display | None = None, extra_args: Mapping[str, list[str]] | None = None) -> RunResult:
-    """Run a compiled build. Never raises for stage failures: they are the result's exit code."""
+              display: Display | None = None, extra_args: Mapping[str, list[str]] | None = None,
+              reuse_from: Sequence[str | os.PathLike[str]] = ()) -> RunResult:
+    """Run a compiled build. Never raises for stage failures: they are the result's exit code.
+
+    ``reuse_from``: other builds whose completed stages may be adopted instead of re-run, under the checks
+    of :mod:`specc.run.reuse` (same fingerprint and inputs, baseline only), traced in the manifest."""
     build = Path(build_dir).resolve()
     display = display or Display()
     plan = load_plan(build)
@@ -438,13 +442,15 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         return RunResult(ExitCode.OK)
     selected, forced = select_stages(plan, from_stage, only)
     try:
-        return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from")
+        return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from",
+                           [Path(p) for p in reuse_from])
     except OSError as exc:  # a full disk, a read-only build: say so, the manifest on disk stays valid
         raise RunError(_os_problem(build, exc, "cannot write the run's records")) from None
 
 
 def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str], display: Display,
-                extra_args: Mapping[str, list[str]] | None, forced_by: str) -> RunResult:
+                extra_args: Mapping[str, list[str]] | None, forced_by: str,
+                reuse_from: list[Path] | None = None) -> RunResult:
     with RunLock(build) as lock:
         _own_directory(build / "logs", display)
         m = _load_manifest(build, display)
@@ -474,6 +480,15 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                     display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
                     result.skipped.append(stage.id)
                     continue
+            other = reuse.find(stage, fp, inputs, reuse_from, build) if reuse_from and stage.id not in forced \
+                else None
+            if other is not None:
+                _adopt(build, stage, other, doc, m, script_sha, inputs, fp)
+                display.stage_skipped(stage.id, order[stage.id], total, f"reused from {other}: same fingerprint "
+                                      f"{fp['digest'][:12]} and inputs")
+                result.skipped.append(stage.id)
+                continue
+            rec.pop("reused_from", None)  # run here now: no longer another build's output
             rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
@@ -488,6 +503,22 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
         m.data["runner"]["ended_at"] = mf.now_iso()
         m.save()
     return result
+
+
+def _adopt(build: Path, stage: Stage, other: Path, doc: Mapping[str, Any] | None, m: mf.Manifest,
+           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any]) -> None:
+    """Copy ``stage``'s checked outputs from ``other`` and record where they came from (manifest and log)."""
+    marker = fpmod.done_marker_path(fpmod.stage_entry(doc, stage.id) or {}) if doc else None
+    reuse.adopt(build, stage, other, marker)
+    outputs = {name: {"path": rel, "exists": True, "sha256": mf.hash_path(build / rel, m.cache)}
+               for name, rel in sorted(stage.outputs.items())}
+    now = mf.now_iso()
+    note = f"reused from {other} (completed there with the same fingerprint and inputs); not re-run here"
+    m.update(stage.id, status="completed", script_sha256=script_sha, inputs=inputs, outputs=outputs, exit_code=0,
+             started_at=now, ended_at=now, duration_s=0.0, pid=None, note=note, fingerprint=fp,
+             reused_from=str(other))
+    with open(build / "logs" / f"{stage.id}.log", "ab") as log:
+        log.write(f"### specc run: {stage.id} at {now}: {note}\n".encode())
 
 
 def _check_models(build: Path, plan: Plan, selected: list[Stage], forced: set[str], m: mf.Manifest) -> None:

@@ -1,0 +1,79 @@
+"""Reuse a stage another build already completed for exactly the same inputs (``specc run --reuse-from``).
+
+Why: a seed sweep or an A/B of methods scores the *same* base model on the *same* golden set and suites in
+every build; the demo's nine runs computed one baseline nine times. A stage's fingerprint (plan.json) hashes
+every config key and locked file that determines its output, so two builds whose baseline fingerprints and
+input hashes agree would compute the same results. Reusing one is honest only when it is checked and
+traced, so a stage is adopted only when, in the other build:
+
+* its kind is one whose output is a deterministic function of its fingerprint (:data:`REUSABLE_KINDS`:
+  the baseline, greedy scoring of an unchanged model; training stages are not, and are never reused);
+* it completed with exit 0, under the same fingerprint digest and the same input file hashes as this
+  build's stage now;
+* every output it recorded still has the sha256 the other build's manifest recorded.
+
+The adopted outputs (and the stage's done marker, which downstream guards check against the same
+fingerprint) are copied, the manifest records ``reused_from`` and a note, and the stage log says so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from specc.plan.model import Stage
+from specc.run import manifest as mf
+
+REUSABLE_KINDS = frozenset({"baseline"})
+
+
+def _hashes(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v or {}).get("sha256") for k, v in inputs.items()}
+
+
+def find(stage: Stage, fp: Mapping[str, Any] | None, inputs: Mapping[str, Any], candidates: Iterable[Path],
+         here: Path) -> Path | None:
+    """The first candidate build whose completed ``stage`` may be adopted (see the module doc), or None."""
+    if stage.kind not in REUSABLE_KINDS or not fp or not fp.get("digest"):
+        return None
+    for other in candidates:
+        other = Path(other).resolve()
+        if other == here:
+            continue
+        try:
+            doc = json.loads((other / "run_manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rec = ((doc.get("stages") if isinstance(doc.get("stages"), dict) else doc) or {}).get(stage.id) or {}
+        if rec.get("status") != "completed" or rec.get("exit_code") != 0:
+            continue
+        if (rec.get("fingerprint") or {}).get("digest") != fp["digest"]:
+            continue
+        if _hashes(rec.get("inputs") or {}) != _hashes(inputs):
+            continue
+        outputs = rec.get("outputs") or {}
+        if set(outputs) != set(stage.outputs) or not all(
+                o.get("sha256") and (other / o["path"]).exists()
+                and mf.hash_path(other / o["path"]) == o["sha256"] for o in outputs.values()):
+            continue
+        return other
+    return None
+
+
+def adopt(build: Path, stage: Stage, other: Path, done_marker: str | None) -> None:
+    """Copy ``stage``'s outputs (and done marker) from ``other`` into ``build``, replacing stale ones."""
+    paths = list(stage.outputs.values()) + ([done_marker] if done_marker else [])
+    for rel in paths:
+        src, dst = other / rel, build / rel
+        if not src.exists():
+            continue
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, symlinks=True)
+        else:
+            shutil.copy2(src, dst)
