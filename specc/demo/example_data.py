@@ -10,7 +10,6 @@ Run ``python -m specc.demo.example_data specs/data`` to rewrite them.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -26,19 +25,18 @@ model's pretraining data, never a suite's row."""
 def general_examples(n_replay: int = N_REPLAY) -> list[corpus.Example]:
     """``n_replay`` general examples (another seed than pretraining); the file is byte-identical on every machine.
 
-    Neither a suite's prompt nor a suite's fact: a capital the held-out suites ask about is left out under
-    every phrasing. Excluding only the suites' exact prompts let "What is the capital of Thvetor?" replay the
-    suite row "capital of Thvetor?" (found by ``specc check``'s suite-overlap scan), and replaying a suite's
-    answer would flatter the forgetting gate of the very arm that replays.
+    Drawn like pretraining, so replay rehearses what the base model learned (the remedy's mechanism), but no
+    example holds a suite's prompt, not even inside a longer one: excluding only the suites' exact prompts let
+    "What is the capital of Thvetor?" carry the heldout-nll row "capital of Thvetor?" (found by ``specc
+    check``'s suite-overlap scan), and training on a suite's own row would flatter the gate of the arm that
+    replays. The same fact under a phrasing that does not contain a suite row stays: that is rehearsal.
     """
     held = corpus.held_out_split(seed=0)
-    asked = {c for c in corpus.fact_table()
-             if any(ex.skill == "capital" and re.search(rf"\b{re.escape(c)}\b", ex.prompt) for ex in held)}
+    asked = [ex.prompt.casefold() for ex in held]
     pool = corpus.pretraining_split(n_replay * 4, seed=1, held_out=held)
-    kept = [ex for ex in pool if not (ex.skill == "capital"
-                                      and any(re.search(rf"\b{re.escape(c)}\b", ex.prompt) for c in asked))]
+    kept = [ex for ex in pool if not any(prompt in ex.prompt.casefold() for prompt in asked)]
     if len(kept) < n_replay:
-        raise RuntimeError(f"only {len(kept)} general examples avoid the suites; {n_replay} wanted")
+        raise RuntimeError(f"only {len(kept)} general examples avoid the suites' prompts; {n_replay} wanted")
     return kept[:n_replay]
 
 
