@@ -463,6 +463,16 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
+@pytest.fixture()
+def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Hub mirror folder for :func:`make_hub_repo` (``SPECC_HUB_MIRROR``) and a private datasets cache."""
+    root = tmp_path / "hub"
+    root.mkdir()
+    monkeypatch.setenv("SPECC_HUB_MIRROR", str(root))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    return root
+
+
 def make_hub_repo(mirror: Path, repo_id: str, splits: dict[str, list[dict]] | None = None, *,
                   configs: dict[str, dict[str, list[dict]]] | None = None, card: str = "") -> str:
     """Write (or update, as a new commit) the repository ``mirror/repo_id``; return its commit sha.

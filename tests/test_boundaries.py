@@ -13,7 +13,6 @@ tests/test_emitter.py::test_stage_outputs_must_stay_inside_the_build.)
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

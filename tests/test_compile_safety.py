@@ -14,7 +14,6 @@ import resource
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest

@@ -52,15 +52,6 @@ tracking: {{mode: disabled}}
 
 
 @pytest.fixture()
-def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "hub"
-    root.mkdir()
-    monkeypatch.setenv("SPECC_HUB_MIRROR", str(root))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    return root
-
-
-@pytest.fixture()
 def proj(tmp_path: Path) -> Path:
     root = write_fuzz_project(tmp_path / "proj")
     (root / "data" / "golden.jsonl").write_text("".join(json.dumps(r) + "\n" for r in GOLDEN), encoding="utf-8")

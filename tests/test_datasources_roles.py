@@ -26,15 +26,6 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture()
-def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "hub"
-    root.mkdir()
-    monkeypatch.setenv("SPECC_HUB_MIRROR", str(root))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    return root
-
-
 def _prompts(source: Source) -> list[str]:
     return [row["prompt"] for *_x, row in iter_source_rows(source)]
 

@@ -7,7 +7,6 @@ huggingface_hub code (create_repo + upload_folder) against a local server speaki
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
