@@ -65,3 +65,16 @@ def test_non_training_plan_renders_recommendations(root: Path) -> None:
 def test_unknown_format_is_rejected(root: Path) -> None:
     with pytest.raises(ValueError, match="unknown format"):
         render(plan_for(root, SFT), "html")
+
+
+def test_a_held_out_validation_split_renders_as_held_out_rows_not_as_missing(root: Path) -> None:
+    """`validation: {fraction}` has no file of its own: the text said MISSING and the Markdown table
+    `commit None`, though the split is planned and its rows counted."""
+    spec = {**SFT, "data": {"train": {"path": "train.jsonl"}, "validation": {"fraction": 0.1}}}
+    plan = plan_for(root, spec)
+    held = next(d for d in plan.data if d.role == "validation")
+    assert held.exists and held.rows
+    line = next(x for x in render_text(plan).splitlines() if x.strip().startswith("validation:"))
+    assert "MISSING" not in line and f"{held.rows} rows held out by a seeded split" in line
+    row = next(x for x in render_markdown(plan).splitlines() if x.startswith("| validation"))
+    assert "None" not in row and "MISSING" not in row and f"| {held.rows} |" in row

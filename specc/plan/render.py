@@ -101,6 +101,8 @@ def render_text(plan: Plan) -> str:
             lock = f"{d.rows} rows, sha256 {d.sha256[:12]}" if d.exists and d.sha256 else "MISSING"
             if d.exists and d.source and d.source.get("kind") == "hub":  # locked by commit, rows by the firewall
                 lock = f"{d.rows} rows, commit {str(d.source.get('revision'))[:12]}"
+            if d.exists and d.source and d.source.get("kind") == "held_out":  # no file: a seeded share of another
+                lock = f"{d.rows} rows held out by a seeded split (locked with the data they come from)"
             if d.mix and d.role == "replay":  # data.replay: its share of the SFT stage's rows
                 lock += (f"; replay: ratio {d.mix['ratio']:g}, {d.mix['rows_used']} rows used beside "
                          f"{d.mix['task_rows']} task rows, ≈{d.mix['tokens']} tokens")
@@ -193,7 +195,8 @@ def render_markdown(plan: Plan) -> str:
         out += md_table(["name", "path", "format", "rows", "sha256"],
                         [[d.name, f"`{d.path}`", d.format, d.rows if d.exists else "MISSING",
                           f"`{d.sha256[:12]}`" if d.sha256 else
-                          (f"commit `{str(d.source.get('revision'))[:12]}`" if d.source else "—")] for d in plan.data])
+                          (f"commit `{str(d.source.get('revision'))[:12]}`" if d.source and d.source.get("kind") == "hub"
+                           else "—")] for d in plan.data])
         out.append("")
     if plan.contract is not None:
         c = plan.contract
