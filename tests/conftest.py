@@ -446,6 +446,30 @@ def plan_for(root: Path, patch: dict[str, Any], name: str = "spec.yaml") -> Any:
     return plan_spec_file(write_scenario_spec(root, patch, name))
 
 
+def wait_for_lock_release(build: Path, seconds: float = 15.0) -> None:
+    """Wait until no process holds ``build``'s run lock, without taking it for longer than a probe.
+
+    Why: a test that SIGKILLs a run's process group and waits for the leader has not waited for the leader's
+    children (the stage processes, which inherit the lock); they exit a moment later. The probe leaves the lock
+    file's contents alone, so the runner's recovery still sees the killed run's pid. A lock that outlives its
+    holders still fails the test, after ``seconds``."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + seconds
+    with open(build / ".specc-run.lock", "rb") as probe:
+        while True:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the run lock of {build} is still held {seconds:g} s after its run was killed")
+                time.sleep(0.05)
+                continue
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            return
+
+
 # ------------------------------------------------------------------- Hub-layout dataset repositories
 
 def _git(folder: Path, *args: str) -> str:

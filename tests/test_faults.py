@@ -22,6 +22,7 @@ from specc.build.literals import LiteralError
 from specc.plan.planner import plan_spec_file
 from specc.run.runner import run_build
 
+from conftest import wait_for_lock_release
 from strategies import light_spec, tree_bytes
 
 COMPILE_UNDER_LIMIT = """\
@@ -268,7 +269,7 @@ def test_a_read_only_build_is_a_clear_error(tmp_path):
 
 def test_run_sh_honours_the_run_lock_and_compile_waits_for_it(tmp_path):
     from specc.build.emitter import CompileError
-    from specc.run.runner import LockHeld, RunLock
+    from specc.run.runner import RunLock
 
     spec, build = _compiled(tmp_path)
     env = {**os.environ, "SPECC_WANDB_MODE": "disabled"}
@@ -295,18 +296,7 @@ def test_run_sh_honours_the_run_lock_and_compile_waits_for_it(tmp_path):
     finally:
         os.killpg(holder.pid, 9)
         holder.wait()
-    # The lock goes with its holders: flock is released when the last process holding it has exited. Waiting
-    # for bash is not waiting for its killed `sleep` child, so give the kernel a bounded moment to reap it (this
-    # raced once under CI load); a lock that outlives its holders still fails here after 15 s.
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with RunLock(build):
-                break
-        except LockHeld:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    wait_for_lock_release(build)  # the lock goes with its holders (bash's killed children exit a moment later)
     assert run_build(build, only="firewall").exit_code == 0
 
 

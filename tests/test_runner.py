@@ -16,6 +16,7 @@ import pytest
 from specc.run.progress import Display, parse_line
 from specc.exit_codes import ExitCode
 from specc.run.runner import LockHeld, RunLock, UsageError, run_build
+from conftest import wait_for_lock_release
 from test_runner_helpers import GROUP, make_build, manifest, writer
 
 SPECC = [sys.executable, "-m", "specc"]
@@ -163,6 +164,7 @@ def test_sigkilled_run_is_recovered_and_interrupted_stage_reruns(tmp_path):
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    wait_for_lock_release(build)  # the killed stage process, which holds the lock too, exits a moment later
     m = manifest(build)
     assert m["stages"]["train"]["status"] == "running" and m["stages"]["firewall"]["status"] == "completed"
     assert (build / ".specc-run.lock").read_text().strip() == str(proc.pid)
