@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import make_project, plan_and_compile
+from conftest import make_project, plan_and_compile, wait_for_lock_release
 from specc.run.progress import parse_line
 from test_wandb_offline import offline_runs
 
@@ -164,6 +164,7 @@ def test_kill_mid_training_then_resume(spec_file, clean):
         time.sleep(0.02)
     proc.wait()
     assert killed_at is not None, out.read_text()[-3000:]
+    wait_for_lock_release(build)  # the killed stage process, which holds the run lock too, exits a moment later
     assert killed_at < MAX_STEPS, "training finished before the kill; raise MAX_STEPS"
     m = json.loads((build / "run_manifest.json").read_text())
     assert m["stages"]["sft"]["status"] == "running"  # what a SIGKILL leaves behind
