@@ -470,6 +470,36 @@ def wait_for_lock_release(build: Path, seconds: float = 15.0) -> None:
             return
 
 
+@pytest.fixture()
+def jsonl_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the JSONL files opened through :func:`specc.data.sources.iter_jsonl` during a test: what the
+    one-read-per-file guarantees of `specc check` are asserted on."""
+    from specc.data import sources
+
+    opened: list[str] = []
+    real = sources.iter_jsonl
+
+    def counting(path: Any, **kwargs: Any) -> Any:
+        opened.append(Path(path).name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(sources, "iter_jsonl", counting)
+    return opened
+
+
+def method_line_errors(tmp_path: Path, line: str) -> list[Any]:
+    """The spec errors of a minimal spec whose ``method:`` holds ``line`` (after ``max_steps: 2``, on line 7)."""
+    from specc.spec.errors import SpecInvalid
+    from specc.spec.loader import load_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("specc: 1\nname: x\ngoal: {behaviours: [format]}\nbase_model: {id: org/m}\n"
+                    f"method:\n  max_steps: 2\n  {line}\n", encoding="utf-8")
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(spec)
+    return info.value.errors
+
+
 # ------------------------------------------------------------------- Hub-layout dataset repositories
 
 def _git(folder: Path, *args: str) -> str:

@@ -10,8 +10,7 @@ import json
 
 import pytest
 
-from specc.spec.errors import SpecInvalid
-from specc.spec.loader import load_spec
+from conftest import method_line_errors
 
 
 def _plan(write_spec, **kw):
@@ -95,12 +94,7 @@ BAD = [
 
 @pytest.mark.parametrize("line,needle", BAD, ids=[b[1] for b in BAD])
 def test_bad_adapter_values_are_located_spec_errors(tmp_path, line, needle):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("specc: 1\nname: x\ngoal: {behaviours: [format]}\nbase_model: {id: org/m}\n"
-                    f"method:\n  max_steps: 2\n  {line}\n", encoding="utf-8")
-    with pytest.raises(SpecInvalid) as info:
-        load_spec(spec)
-    errors = info.value.errors
+    errors = method_line_errors(tmp_path, line)
     assert errors and all(e.line == 7 for e in errors), [(e.line, e.message) for e in errors]
     assert any(needle in f"{e.key_path} {e.message} {e.hint}" for e in errors), [str(e) for e in errors]
 

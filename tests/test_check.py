@@ -475,22 +475,13 @@ def test_check_loads_none_of_the_training_stack(project):
     assert "data/train.jsonl:2 messages[0].content" in proc.stdout
 
 
-def test_each_file_is_parsed_once_for_row_checks_and_the_scan(project, monkeypatch):
+def test_each_file_is_parsed_once_for_row_checks_and_the_scan(project, jsonl_opens):
     """Rows are checked as the firewall scan streams them (issue 11, performance): every data file is parsed
     once, not once to validate and again to scan; the verdict and the row counts are those of the full check."""
-    from specc.data import sources
-
     proj, write_spec = project
     write_spec()
     _plant(proj / "data" / "train.jsonl", 4, _chat(GOLDEN[0][0], "x"))
-    opened: list[str] = []
-    real = sources.iter_jsonl
-
-    def counting(path, **kwargs):
-        opened.append(Path(path).name)
-        return real(path, **kwargs)
-
-    monkeypatch.setattr(sources, "iter_jsonl", counting)
+    opened = jsonl_opens
     result = _run("specs/spec.yaml", "--format", "json")
     assert result.exit_code == 3, result.output
     assert sorted(opened) == ["golden.jsonl", "preference.jsonl", "prompts.jsonl", "train.jsonl"]

@@ -167,19 +167,10 @@ def test_suite_rows_in_the_training_data_are_a_warning_naming_suite_and_rows(pro
     assert "::warning file=data/train.jsonl,line=3,title=specc general suites::" in github, github
 
 
-def test_each_suite_and_training_file_is_parsed_once(proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_suite_and_training_file_is_parsed_once(proj: Path, jsonl_opens: list[str]) -> None:
     """Suite rows are checked, counted and indexed in one read; training rows are matched against the suites as
     the firewall scan streams them (no second read of the training data)."""
-    from specc.data import sources
-
-    opened: list[str] = []
-    real = sources.iter_jsonl
-
-    def counting(path, **kwargs):
-        opened.append(Path(path).name)
-        return real(path, **kwargs)
-
-    monkeypatch.setattr(sources, "iter_jsonl", counting)
+    opened = jsonl_opens
     _write(proj / "data" / "train.jsonl", [_chat(q, a) for q, a in TRAIN] + [_chat(*SUITE[0])])
     result = _check(_spec(proj, *LOCAL), "--format", "json")
     assert result.exit_code == 0, result.output

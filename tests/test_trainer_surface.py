@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from specc.spec.errors import SpecInvalid
-from specc.spec.loader import load_spec
+from conftest import method_line_errors
 
 RLHF = dict(name="tiny-rlhf", data={"train": "train.jsonl", "preference": "preference.jsonl",
                                     "prompts": "prompts.jsonl"})
@@ -113,12 +112,7 @@ BAD = [
 
 @pytest.mark.parametrize("line,needle", BAD, ids=[b[1] for b in BAD])
 def test_bad_trainer_values_are_located_spec_errors(tmp_path, line, needle):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("specc: 1\nname: x\ngoal: {behaviours: [format]}\nbase_model: {id: org/m}\n"
-                    f"method:\n  max_steps: 2\n  {line}\n", encoding="utf-8")
-    with pytest.raises(SpecInvalid) as info:
-        load_spec(spec)
-    errors = info.value.errors
+    errors = method_line_errors(tmp_path, line)
     assert errors and all(e.line >= 5 for e in errors), [(e.line, e.message) for e in errors]
     assert any(needle in f"{e.key_path} {e.message}" or needle in str(e) for e in errors), [str(e) for e in errors]
 

@@ -125,7 +125,7 @@ def _suites(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def _hub_suites(plan: Plan) -> dict[str, Any]:
+def _firewall_suites(plan: Plan) -> dict[str, Any]:
     """Suites that read rows, for the firewall stage's CONFIG: its guard records the rows of every Hub source it
     is given (``reports/data-lock.json``), and the baseline and eval stages score exactly those rows or refuse;
     and it matches the training rows against every suite's rows (a warning: issue 11 item 7, general-suite
@@ -387,7 +387,7 @@ def build_stages(plan: Plan) -> list[Stage]:
           outputs={"report": "reports/firewall.json", "personal_data": "reports/personal_data.json"},
           config={"golden": golden, "training": _entries(train, pref, prompts, scanned, replay), "settings": fw,
                   "personal_data": contract["personal_data"] if contract else {"action": "warn", "reason": ""},
-                  **_hub_suites(plan)})
+                  **_firewall_suites(plan)})
     eval_cfg = {"golden": golden, "suites": _suites(plan),
                 "metric": contract["metric"] if contract else "exact_match",
                 "max_new_tokens": contract["max_new_tokens"] if contract else 64}
