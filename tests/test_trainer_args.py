@@ -154,3 +154,31 @@ def test_the_stage_refuses_an_argument_the_installed_class_lacks(write_spec, com
     assert "Traceback" not in proc.stderr
     assert not (build / "artifacts" / "sft" / "checkpoints").exists() or not any(
         (build / "artifacts" / "sft" / "checkpoints").glob("checkpoint-*"))
+
+
+@pytest.mark.parametrize("method", [
+    {},
+    {"use_liger_kernel": False, "eval_strategy": "steps", "eval_steps": 2, "load_best_model_at_end": True,
+     "early_stopping_patience": 2, "optim": "adamw_torch", "lr_scheduler_type": "cosine_with_min_lr",
+     "min_lr_rate": 0.1, "warmup_ratio": 0.1, "weight_decay": 0.01, "max_grad_norm": 0.5},
+])
+def test_every_argument_specc_sets_is_one_trainer_args_refuses(write_spec, method):
+    """The class, not the case: trainer_args are applied after specc's own arguments, so a key specc sets but
+    OWNED did not list would be silently overridden (use_liger_kernel was, until a merge added its field). Every
+    key of every training stage's CONFIG["train"] in the examples and in a plan with the whole trainer surface
+    set must be refused by trainer_args."""
+    import glob
+    from pathlib import Path
+
+    from specc.plan.planner import plan_spec_file
+    from specc.spec.trainer_fields import OWNED
+
+    repo = Path(__file__).resolve().parents[1]
+    plans = [_plan(write_spec, data={"train": "train.jsonl", "validation": "train.jsonl"}, method=method)]
+    plans += [plan_spec_file(Path(p)) for p in sorted(glob.glob(str(repo / "specs" / "*.yaml")))] if not method else []
+    seen = set()
+    for plan in plans:
+        for stage in plan.stages:
+            seen |= set((stage.config or {}).get("train") or {})
+    assert seen, "no training stage laid out"
+    assert sorted(seen - set(OWNED)) == []
