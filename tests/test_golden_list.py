@@ -85,6 +85,12 @@ def test_a_golden_list_plans_each_member_with_its_rows_lock_and_firewall_inputs(
     assert firewall.inputs["golden[1]"] == "data/golden_b.jsonl"
     text = render_text(plan)
     assert "golden hub:acme/golden[test] (sha256" in text and ", data/golden_b.jsonl (sha256" in text
+    # specc diff names the member that changed
+    from specc.plan.diff import diff_plans, render_diff
+
+    _jsonl(proj / "data" / "golden_b.jsonl", [_chat(r) for r in GOLDEN[4:7]])
+    changed = render_diff(diff_plans(plan, plan_spec_file(proj / "spec.yaml")))
+    assert "golden:golden[1]" in changed and "golden:golden[0]" not in changed, changed
 
 
 def test_check_names_the_member_file_and_line_of_a_planted_golden_row(mirror: Path, tmp_path: Path,
