@@ -172,3 +172,54 @@ def test_firewall_and_baseline_read_both_members_and_a_changed_member_refuses(wr
     refused = stage_runner(build, script["baseline"], env=env, check=False)
     assert refused.returncode == 3, refused.stderr[-2000:]
     assert "data/golden_b.jsonl" in refused.stderr
+
+
+@pytest.mark.train
+def test_a_reward_models_golden_list_scores_the_pairs_of_every_member(write_spec, compile_spec, stage_runner) -> None:
+    from specc.plan.planner import plan_spec_file
+
+    spec = write_spec(name="tiny-reward", data={"preference": "preference.jsonl"})
+    data = spec.parent / "data"
+    pairs = [json.loads(line) for line in (data / "preference.jsonl").read_text().splitlines()]
+    _jsonl(data / "preference.jsonl", pairs[:40])
+    _jsonl(data / "pairs_a.jsonl", pairs[40:44])
+    _jsonl(data / "pairs_b.jsonl", pairs[44:50])
+    text = spec.read_text().replace("  golden: {path: data/golden.jsonl}",
+                                    "  golden:\n    - {path: data/pairs_a.jsonl}\n    - {path: data/pairs_b.jsonl}")
+    text = text.replace("  metric: exact_match\n", "  metric: pairwise_accuracy\n")
+    head, _, tail = text.partition("  general_suites:\n")
+    spec.write_text(head + "method:" + tail.split("method:", 1)[1])
+    # a member that is not pairs is named on its own
+    spec_text = spec.read_text()
+    spec.write_text(spec_text.replace("data/pairs_b.jsonl", "data/golden.jsonl"))
+    refused = plan_spec_file(spec)
+    assert [f.message.split(";")[0] for f in refused.findings if f.rule == "CONTRACT-REWARD-GOLDEN-PAIRS"] == [
+        "data.golden (data/golden.jsonl) holds messages rows"]
+    spec.write_text(spec_text)
+    plan, build = compile_spec(spec)
+    assert plan.method == "reward"
+    script = {s.id: s.script for s in plan.stages}
+    stage_runner(build, script["firewall"])
+    stage_runner(build, script["baseline"])
+    target = json.loads((build / "results/baseline.json").read_text())["target"]
+    assert target["metric"] == "pairwise_accuracy" and target["n"] == 10  # 4 + 6 pairs
+
+
+def test_a_golden_row_emptied_by_boilerplate_is_named_by_its_member(tmp_path: Path) -> None:
+    from specc.contract.goldenset import GoldenUnion, scan_golden
+    from specc.contract.settings import FirewallSettings, InputFile
+
+    boiler = "you are a helpful ticket formatting assistant"
+    _jsonl(tmp_path / "a.jsonl", GOLDEN[:3])
+    _jsonl(tmp_path / "b.jsonl", [GOLDEN[3], {"prompt": boiler, "completion": boiler}])
+    _jsonl(tmp_path / "train.jsonl", [*TRAIN[:5], GOLDEN[1]])
+    members = [InputFile(tmp_path / n, name=n, role="golden") for n in ("a.jsonl", "b.jsonl")]
+    report = scan_golden(GoldenUnion(members), [InputFile(tmp_path / "train.jsonl", name="train.jsonl")],
+                         FirewallSettings(ignore=(boiler,)))
+    assert report.boilerplate_only_where() == ["b.jsonl:2"] and not report.passed
+    assert [(row.file, row.line) for row in report.contaminated] == [("a.jsonl", 2)]
+    assert report.golden_rows == 5 and report.golden_members == (("a.jsonl", 3), ("b.jsonl", 2))
+    assert "b.jsonl:2" in report.render_text() and "golden a.jsonl:2: 1 hits" in report.render_text()
+    # one source: the report is the plain scan's, unchanged
+    single = scan_golden(members[0], [InputFile(tmp_path / "train.jsonl", name="train.jsonl")])
+    assert "members" not in single.to_dict()["golden"] and "golden_file" not in single.to_dict()["hits"][0]
