@@ -527,12 +527,6 @@ class GoldenSet(RootModel[list[GoldenMember]]):
     def where(self) -> str:
         return "golden set of " + ", ".join(m.where for m in self.root)
 
-    @property
-    def format(self) -> str:
-        """The members' format when they agree, else auto (each member is checked against the golden role)."""
-        formats = {m.format for m in self.root}
-        return formats.pop() if len(formats) == 1 else "auto"
-
 
 Golden = Annotated[
     Union[Annotated[DataFile, Tag("source")], Annotated[GoldenSet, Tag("list")]],
