@@ -244,20 +244,6 @@ def test_a_golden_set_that_is_a_training_source_is_refused_for_hub_and_mixture_m
     assert refused(member, f"{{hub: acme/tickets, revision: {sha}, split: test, format: alpaca}}") == []
 
 
-def test_the_golden_set_is_one_source_and_a_list_says_how_to_combine_files(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from specc.cli.main import main as cli
-
-    proj = _project(tmp_path)
-    spec = _spec(proj, "  train: {path: data/golden.jsonl}")
-    spec.write_text(spec.read_text().replace("  golden: {path: data/golden.jsonl}\n",
-                                             "  golden:\n    - {path: a.jsonl}\n    - {path: b.jsonl}\n"))
-    result = CliRunner().invoke(cli, ["validate", str(spec)])
-    assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "data.golden: the golden set is one source" in result.output and "one folder" in result.output
-
-
 # ------------------------------------------------------------------------ bad inputs: located, nothing trained
 
 BAD_INPUTS = {

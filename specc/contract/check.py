@@ -89,7 +89,7 @@ class CheckResult:
     """What ``specc check`` found. ``report`` is None when the spec has no golden set (nothing to scan)."""
 
     spec: str
-    golden: CheckInput | None
+    golden: CheckInput | list[CheckInput] | None  # a list: the members of a golden set given as a list
     training: tuple[CheckInput, ...]
     rows: dict[str, int]  # display path -> rows validated
     report: Any  # specc.contract.report.FirewallReport | None
@@ -141,8 +141,10 @@ def firewall_settings(
     return FirewallSettings.from_spec(firewall.model_dump(), threshold=threshold, near_duplicates=near_duplicates)
 
 
-def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) -> tuple[CheckInput | None, list[CheckInput]]:
-    """(golden, training inputs) of a loaded spec, paths resolved against the spec's directory."""
+def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None
+                 ) -> tuple[CheckInput | list[CheckInput] | None, list[CheckInput]]:
+    """(golden, training inputs) of a loaded spec, paths resolved against the spec's directory. The golden set
+    is one input, or the list of its members' inputs when the spec gives it as a list of sources."""
     relative_spec = spec_arg is None or not os.path.isabs(spec_arg)
     data = loaded.spec.data
 
@@ -158,10 +160,12 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None) ->
     from specc.spec.language import members_of
 
     # every member of a mixture is checked whole (a superset of the rows the mix draws)
-    from specc.spec.language import HeldOutFraction
+    from specc.spec.language import GoldenSet, HeldOutFraction
 
     training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))
                 if not isinstance(member, HeldOutFraction)]  # a held-out share of train is scanned with train
+    if isinstance(data.golden, GoldenSet):
+        return [make_one("golden", member) for member in data.golden.members], training
     return make("golden"), training
 
 
@@ -331,16 +335,19 @@ def run_check(
 
     report = None
     if golden is not None:
-        from specc.contract.firewall import scan  # the scanner itself only when there is something to scan
+        # the scanner itself only when there is something to scan; a golden list is read member by member
+        from specc.contract.goldenset import GoldenUnion, scan_golden
 
-        report = scan(_checked(golden, counts),
+        report = scan_golden(GoldenUnion([_checked(g, counts) for g in golden]) if isinstance(golden, list)
+                             else _checked(golden, counts),
                       [_checked(inp, counts, streamed.get(id(inp)), observer(inp)) for inp in training], settings,
                       share=overlap.share if overlap is not None else None)
     else:
         for inp in training:
             for _row in _checked_rows(inp, counts, streamed.get(id(inp)), observer(inp)):
                 pass
-    rows = {inp.display: counts[inp.display] for inp in [*training, *([golden] if golden is not None else [])]}
+    goldens = golden if isinstance(golden, list) else [golden] if golden is not None else []
+    rows = {inp.display: counts[inp.display] for inp in [*training, *goldens]}
     plain = [inp for inp in training if not inp.source]
     personal = PiiReport(action=policy.action, reason=policy.reason,
                          files=[scan_file(inp.path, name=inp.display, role=inp.role) for inp in plain])
@@ -363,8 +370,9 @@ def _score(hit: Any) -> str:
     return ""
 
 
-def _hit_line(hit: Any, golden_file: str) -> str:
-    return (f"{hit.location()}: {hit.stage} hit on golden {golden_file}:{hit.golden_line}{_score(hit)}: "
+def _hit_line(hit: Any, report: Any) -> str:
+    return (f"{hit.location()}: {hit.stage} hit on golden {report.golden_where(hit.golden_line, hit.golden_file)}"
+            f"{_score(hit)}: "
             f"\"{hit.snippet}\"")
 
 
@@ -381,7 +389,7 @@ def render_text(result: CheckResult) -> str:
         lines.append("  the spec has no training inputs (data.train, data.preference, data.prompts)")
     if report.listed_hits:
         lines.append("hits (training row → golden row):")
-        lines.extend(f"  {_hit_line(hit, report.golden_file)}" for hit in report.listed_hits)
+        lines.extend(f"  {_hit_line(hit, report)}" for hit in report.listed_hits)
         more = report.total_hits - len(report.listed_hits)
         if more > 0:
             lines.append(f"  ... and {more} more hits (counts below are exact)")
@@ -397,7 +405,8 @@ def render_text(result: CheckResult) -> str:
                      f"{summary.rows_flagged} flagged, {summary.hits} hits")
     lines.extend(report.boilerplate_lines())
     for row in report.contaminated:
-        lines.append(f"  golden {report.golden_file}:{row.line}: {row.hit_count} hits [{', '.join(row.stages)}], "
+        lines.append(f"  golden {report.golden_where(row.line, row.file)}: {row.hit_count} hits "
+                     f"[{', '.join(row.stages)}], "
                      f"n-gram coverage {row.coverage:.0%}")
     return "\n".join(lines) + "\n"
 
@@ -433,7 +442,8 @@ def render_github(result: CheckResult) -> str:
         where = hit.field or "whole row"
         out.append(github_annotation(
             level,
-            f"{where} matches golden row {report.golden_file}:{hit.golden_line} ({hit.stage}{_score(hit)}): "
+            f"{where} matches golden row {report.golden_where(hit.golden_line, hit.golden_file)} "
+            f"({hit.stage}{_score(hit)}): "
             f"\"{hit.snippet}\"",
             file=hit.file, line=hit.line,
         ))
@@ -441,10 +451,11 @@ def render_github(result: CheckResult) -> str:
         out.append(github_annotation(
             "notice", f"declared boilerplate ignored: \"{entry.text}\" in {entry.golden_rows} golden rows and "
             f"{entry.training_rows} training rows", file=result.spec))
-    for line in report.boilerplate_only:
+    files = report.boilerplate_only_files or (report.golden_file,) * len(report.boilerplate_only)
+    for line, file in zip(report.boilerplate_only, files):
         out.append(github_annotation(
             "error", "golden row is entirely declared boilerplate (eval.firewall.ignore): it cannot be checked",
-            file=report.golden_file, line=line))
+            file=file, line=line))
     summary = (f"{result.spec}: {report.contaminated_rows}/{report.golden_rows} golden rows of "
                f"{report.golden_file} found in training data ({report.contaminated_fraction:.2%}; allowed "
                f"{report.threshold:.2%}); {report.total_hits} hits")

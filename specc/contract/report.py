@@ -45,6 +45,7 @@ class Hit:
     snippet: str
     coverage: float | None = None
     jaccard: float | None = None
+    golden_file: str | None = None  # the golden member's file, when the golden set is a list of sources
 
     def location(self) -> str:
         where = f"{self.file}:{self.line}"
@@ -56,6 +57,7 @@ class Hit:
             "field": self.field,
             "file": self.file,
             "golden_line": self.golden_line,
+            **({"golden_file": self.golden_file} if self.golden_file is not None else {}),
             "jaccard": _round(self.jaccard),
             "line": self.line,
             "snippet": self.snippet,
@@ -74,6 +76,7 @@ class GoldenRowResult:
     ngrams_total: int
     ngrams_covered: int
     hits: tuple[Hit, ...]  # the first few, capped by settings.max_hits_per_golden_row
+    file: str | None = None  # the golden member's file, when the golden set is a list of sources
 
     @property
     def coverage(self) -> float:
@@ -82,6 +85,7 @@ class GoldenRowResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "coverage": _round(self.coverage),
+            **({"file": self.file} if self.file is not None else {}),
             "hit_count": self.hit_count,
             "hits": [hit.to_dict() for hit in self.hits],
             "line": self.line,
@@ -143,6 +147,17 @@ class FirewallReport:
     listed_hits: tuple[Hit, ...]  # the first hits in scan order, capped by settings.max_hits_listed
     boilerplate: tuple[Boilerplate, ...] = ()
     boilerplate_only: tuple[int, ...] = ()  # golden lines whose every word was declared boilerplate
+    golden_members: tuple[tuple[str, int], ...] = ()
+    """(file, rows) of each member when the golden set is a list of sources (``golden_file`` joins their names)."""
+    boilerplate_only_files: tuple[str, ...] = ()  # the member file of each ``boilerplate_only`` line (a list)
+
+    def golden_where(self, line: int, file: str | None = None) -> str:
+        """``file:line`` of a golden row: its member's file when the golden set is a list, else the golden file."""
+        return f"{file or self.golden_file}:{line}"
+
+    def boilerplate_only_where(self) -> list[str]:
+        files = self.boilerplate_only_files or (None,) * len(self.boilerplate_only)
+        return [self.golden_where(line, file) for line, file in zip(self.boilerplate_only, files)]
 
     @property
     def contaminated_rows(self) -> int:
@@ -167,10 +182,14 @@ class FirewallReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "boilerplate": {"ignored": [entry.to_dict() for entry in self.boilerplate],
-                            "golden_rows_entirely_boilerplate": list(self.boilerplate_only)},
+                            "golden_rows_entirely_boilerplate": list(self.boilerplate_only),
+                            **({"golden_files_entirely_boilerplate": list(self.boilerplate_only_files)}
+                               if self.boilerplate_only_files else {})},
             "contaminated": [row.to_dict() for row in self.contaminated],
             "files": [summary.to_dict() for summary in self.files],
-            "golden": {"file": self.golden_file, "rows": self.golden_rows},
+            "golden": {"file": self.golden_file, "rows": self.golden_rows,
+                       **({"members": [{"file": f, "rows": n} for f, n in self.golden_members]}
+                          if self.golden_members else {})},
             "hits": [hit.to_dict() for hit in self.listed_hits],
             "passed": self.passed,
             "settings": self.settings,
@@ -198,7 +217,7 @@ class FirewallReport:
         if self.boilerplate_only:
             lines.append(
                 f"  golden rows that are entirely declared boilerplate (cannot be checked; FAILED): "
-                f"{', '.join(f'{self.golden_file}:{line}' for line in self.boilerplate_only)}; remove them "
+                f"{', '.join(self.boilerplate_only_where())}; remove them "
                 f"from the golden set or narrow eval.firewall.ignore"
             )
         return lines
@@ -222,7 +241,7 @@ class FirewallReport:
         worst = sorted(self.contaminated, key=lambda row: (-row.hit_count, row.line))[:max_rows]
         for row in worst:
             lines.append(
-                f"  golden {self.golden_file}:{row.line}: {row.hit_count} hits "
+                f"  golden {self.golden_where(row.line, row.file)}: {row.hit_count} hits "
                 f"[{', '.join(row.stages)}], n-gram coverage {row.coverage:.0%}"
             )
             for hit in row.hits:

@@ -21,7 +21,7 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
     ev = spec.eval
     if method == "reward" or ev.metric == "pairwise_accuracy":
         return _reward_contract(spec, data, t, method)
-    golden = next((d for d in data if d.role == "golden"), None)
+    members, golden = _golden(data)
     inputs = [d.role for d in data if d.role in ("train", "preference", "prompts", "replay")]
     suites = [ContractSuite(name=s.name, kind=s.kind, path=s.where if s.reads_rows else None, task=s.task,
                             limit=s.limit) for s in spec.data.general_suites]
@@ -29,15 +29,16 @@ def make_contract(spec: Spec, data: list[DataFact], trains: bool, t: Trace,
              f"metric {ev.metric}" + (f", bar {ev.bar}" if ev.bar is not None else ", no bar")
              + f"; {len(suites)} general suite(s); forgetting budget abs {ev.forgetting.max_abs_drop}, "
              f"rel {ev.forgetting.max_rel_drop}.")
-    if golden is not None and golden.format == "preference":
-        t.find("CONTRACT-METRIC-MISMATCH", f"data.golden ({golden.path}) holds preference pairs, which only a reward "
-               f"model's pairwise_accuracy scores, but the plan's method is {method}",
-               "give golden rows in the format the model answers (messages or prompt/completion), or set "
-               "method: reward", level="error")
+    for member in members:  # each member of a golden set given as a list must be a format the metric scores
+        if member.format == "preference":
+            t.find("CONTRACT-METRIC-MISMATCH", f"data.golden ({member.path}) holds preference pairs, which only a "
+                   f"reward model's pairwise_accuracy scores, but the plan's method is {method}",
+                   "give golden rows in the format the model answers (messages or prompt/completion), or set "
+                   "method: reward", level="error")
     if golden is not None:
         fw = ev.firewall
         t.decide("CONTRACT-FIREWALL",
-                 f"golden {golden.path} vs {', '.join(inputs) or 'no training inputs'}"
+                 f"golden {_paths(members)} vs {', '.join(inputs) or 'no training inputs'}"
                  f"{' (teacher prompts included)' if 'prompts' in inputs else ''}: normalised exact match and "
                  f"{fw.ngram}-gram overlap{', near-duplicates' if fw.near_duplicates else ''}; "
                  f"threshold {fw.threshold}.")
@@ -112,6 +113,17 @@ def _forgetting_remedy(spec: Spec, data: list[DataFact], t: Trace, replay_applie
                     f"and the gate; if it still fails, {lr} or fewer epochs, re-checking the target bar.")
 
 
+def _golden(data: list[DataFact]) -> tuple[list[DataFact], DataFact | list[DataFact] | None]:
+    """(every golden fact, the contract's golden): one fact, the list of a golden set given as a list, or None."""
+    members = [d for d in data if d.role == "golden"]
+    listed = len(members) > 1 or any(d.name != "golden" for d in members)
+    return members, (members if listed else members[0] if members else None)
+
+
+def _paths(members: list[DataFact]) -> str:
+    return ", ".join(m.path for m in members)
+
+
 def _reward_contract(spec: Spec, data: list[DataFact], t: Trace, method: str | None) -> Contract | None:
     """The eval contract of a reward model (rule CONTRACT-REWARD-MODEL): pairwise accuracy on golden preference
     pairs, before (the base model with a new, seeded score head) and after, against the bar.
@@ -129,7 +141,7 @@ def _reward_contract(spec: Spec, data: list[DataFact], t: Trace, method: str | N
         t.find("CONTRACT-METRIC-MISMATCH", f"method is reward but eval.metric is {ev.metric}: a reward model scores "
                "pairs, it does not generate answers", "set eval.metric: pairwise_accuracy", level="error")
         return None
-    golden = next((d for d in data if d.role == "golden"), None)
+    members, golden = _golden(data)
     inputs = [d.role for d in data if d.role in ("train", "preference", "replay")]
     bar = "" if ev.bar is None else f", bar {ev.bar}"
     t.decide("CONTRACT-EVERY-TUNE", f"metric pairwise_accuracy{bar}; no general suites (a reward model, see "
@@ -146,14 +158,16 @@ def _reward_contract(spec: Spec, data: list[DataFact], t: Trace, method: str | N
     if golden is None:
         t.find("CONTRACT-NO-GOLDEN", "the plan trains but data.golden is not given: the target metric cannot be "
                "measured and nothing is firewalled", "add held-out {prompt, chosen, rejected} pairs under data.golden")
-    elif golden.exists and golden.format not in (None, "preference"):
-        t.find("CONTRACT-REWARD-GOLDEN-PAIRS", f"data.golden ({golden.path}) holds {golden.format} rows; pairwise accuracy "
-               "needs {prompt, chosen, rejected} pairs", "give held-out preference pairs under data.golden",
-               level="error")
+    elif any(m.exists and m.format not in (None, "preference") for m in members):
+        for m in members:
+            if m.exists and m.format not in (None, "preference"):
+                t.find("CONTRACT-REWARD-GOLDEN-PAIRS", f"data.golden ({m.path}) holds {m.format} rows; pairwise "
+                       "accuracy needs {prompt, chosen, rejected} pairs",
+                       "give held-out preference pairs under data.golden", level="error")
     else:
         fw = ev.firewall
         t.decide("CONTRACT-FIREWALL",
-                 f"golden {golden.path} vs {', '.join(inputs) or 'no training inputs'}: normalised exact match and "
+                 f"golden {_paths(members)} vs {', '.join(inputs) or 'no training inputs'}: normalised exact match and "
                  f"{fw.ngram}-gram overlap{', near-duplicates' if fw.near_duplicates else ''}; "
                  f"threshold {fw.threshold}.")
     if ev.bar is None:

@@ -28,7 +28,7 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
     Plain JSONL files are read here with the standard library; every other source (other file kinds,
     Hub datasets, column mappings) through the runtime loader (:mod:`specc.data.sourcefacts`)."""
     from specc.data.sourcefacts import is_plain_jsonl, read_source_fact, same_source
-    from specc.spec.language import HeldOutFraction, Mixture, members_of
+    from specc.spec.language import GoldenSet, HeldOutFraction, Mixture, members_of
 
     facts: list[DataFact] = []
     problems: list[tuple[DataFact, list[Any]]] = []
@@ -39,9 +39,10 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
             facts.append(_held_out(entry.fraction, facts))
             continue
         mixture = isinstance(entry, Mixture)
+        listed = mixture or isinstance(entry, GoldenSet)  # a golden set given as a list: each member its own fact
         members: list[DataFact] = []
         for i, member in enumerate(members_of(entry)):
-            name = f"{role}[{i}]" if mixture else role
+            name = f"{role}[{i}]" if listed else role
             if is_plain_jsonl(member):
                 scanner = _personal_data_scanner(role, member.path)
                 fact, problem = read_data_fact(role, name, member.path, member.format, base_dir,
@@ -87,9 +88,13 @@ def read_data(spec: Spec, base_dir: Path, t: Trace) -> list[DataFact]:
         entry = getattr(spec.data, role)
         if isinstance(entry, HeldOutFraction):
             continue
-        if golden is not None and entry is not None and same_source(golden, entry):
-            t.find("DATA-GOLDEN-IS-TRAINING", f"the golden set and data.{role} are the same source ({golden.where})",
-                   "hold the golden set out: a separate file, or another split of the dataset")
+        if entry is None:
+            continue
+        for member in members_of(golden):  # every golden member against every member of every training role
+            if same_source(member, entry):
+                what = "the golden set" if not isinstance(golden, GoldenSet) else "a golden set member"
+                t.find("DATA-GOLDEN-IS-TRAINING", f"{what} and data.{role} are the same source ({member.where})",
+                       "hold the golden set out: a separate file, or another split of the dataset")
     return facts
 
 

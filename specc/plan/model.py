@@ -198,7 +198,8 @@ class Contract(Frozen):
 
     metric: str
     bar: float | None
-    golden: DataFact | None
+    golden: DataFact | list[DataFact] | None = Field(
+        description="The golden set: one source's fact, or each member's fact of a golden set given as a list.")
     suites: list[ContractSuite]
     max_abs_drop: float | None
     max_rel_drop: float | None

@@ -132,7 +132,7 @@ def render_text(plan: Plan) -> str:
         c = plan.contract
         out += ["", "Eval contract:",
                 f"  metric {c.metric}, bar {value_text(c.bar)}; golden "
-                + (f"{c.golden.path} (sha256 {(c.golden.sha256 or '')[:12]})" if c.golden else "none"),
+                + (", ".join(f"{g.path} (sha256 {(g.sha256 or '')[:12]})" for g in _golden(c)) or "none"),
                 f"  suites: {', '.join(s.name for s in c.suites) or 'none'}; forgetting budget abs "
                 f"{value_text(c.max_abs_drop)}, rel {value_text(c.max_rel_drop)}",
                 f"  firewall: {value_text(c.firewall)}"]
@@ -202,7 +202,8 @@ def render_markdown(plan: Plan) -> str:
         c = plan.contract
         out += ["### Eval contract", "",
                 f"- **Target:** {c.metric}, bar {value_text(c.bar)} on "
-                + (f"`{c.golden.path}` (sha256 `{(c.golden.sha256 or '')[:12]}`)" if c.golden else "**no golden set**"),
+                + (", ".join(f"`{g.path}` (sha256 `{(g.sha256 or '')[:12]}`)" for g in _golden(c))
+                   or "**no golden set**"),
                 f"- **Forgetting budget:** abs {value_text(c.max_abs_drop)}, rel {value_text(c.max_rel_drop)} on "
                 + (", ".join(f"`{s.name}`" for s in c.suites) or "**no general suite**"),
                 f"- **Firewall:** `{value_text(c.firewall)}`",
@@ -236,3 +237,9 @@ def render_markdown(plan: Plan) -> str:
         tr = plan.tracking
         out += [f"Tracking: {tr.backend} project `{tr.project}`, group `{tr.group}`", ""]
     return "\n".join(out)
+
+
+def _golden(contract) -> list:
+    """The golden set's facts: none, one, or each member of a golden set given as a list."""
+    golden = contract.golden
+    return [] if golden is None else golden if isinstance(golden, list) else [golden]

@@ -601,7 +601,8 @@ RULES: tuple[Rule, ...] = (
        "A branch moves: the same spec would train on other rows next week, and the review would not hold.",
        _CONTRACT, "'data hashes must match what the plan locked'"),
     _r("DATA-GOLDEN-IS-TRAINING", "data", "error",
-       "the golden set is the same source as a training input (same file, or same Hub dataset and split)",
+       "the golden set (or any member of a golden set given as a list) is the same source as a training input or "
+       "a member of one (same file, or same Hub dataset and split)",
        "refuse: a golden set the model trains on measures nothing",
        "The firewall would fail on every row; say so at plan time, where it is cheapest to fix.",
        _CONTRACT, "—"),

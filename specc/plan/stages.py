@@ -83,7 +83,7 @@ def _data(fact: DataFact | None, plan: Plan | None = None) -> dict[str, Any] | N
 def _role_data(plan: Plan, role: str) -> dict[str, Any] | list[dict[str, Any]] | None:
     """A role's data entry, or the list of its members' entries when the role is a mixture."""
     facts = [d for d in plan.data if d.role == role]
-    if len(facts) > 1 or (facts and facts[0].mix is not None):
+    if len(facts) > 1 or (facts and (facts[0].mix is not None or facts[0].name != role)):  # golden[0]: a list
         return [_data(f, plan) for f in facts]  # type: ignore[misc]
     return _data(facts[0], plan) if facts else None
 
@@ -372,10 +372,10 @@ def build_stages(plan: Plan) -> list[Stage]:
         return []
     launcher = plan.launch.launcher
     g = _Graph(plan, launcher, config_name(plan.launch) if launcher == "accelerate" else None)
-    golden = _data(_fact(plan, "golden"))
+    golden = _role_data(plan, "golden")  # one entry, or every member's when the golden set is a list
     train, pref, prompts = (_role_data(plan, r) for r in ("train", "preference", "prompts"))
     # spec-relative files; a Hub source is no file: its commit is locked and its rows fingerprinted by the guard
-    inputs_of = lambda *ds: {d["name"] if d.get("mix") else d["role"]: d["spec_path"]  # noqa: E731
+    inputs_of = lambda *ds: {d["name"] if d.get("mix") or d["role"] == "golden" else d["role"]: d["spec_path"]  # noqa: E731
                              for d in _entries(*ds) if (d.get("source") or {}).get("kind") not in NOT_FILES}
     validation = _role_data(plan, "validation")
     scanned = validation if (validation or {}).get("source", {}).get("kind") != "held_out" else None

@@ -25,7 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 KINDS = ("exact_match", "multiple_choice", "perplexity", "lm_eval", "refusal")
 
@@ -58,7 +58,7 @@ class SuiteSpec:
     path: str | None = None
     task: str | None = None
     limit: int | None = None
-    entry: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    entry: dict[str, Any] | list[dict[str, Any]] | None = field(default=None, compare=False, hash=False)
     """A stage CONFIG data entry whose ``source`` says how to load it (a Hub golden set, CSV, a mapping);
     its rows are read through :func:`specc.data.sources.iter_source_rows`, as the firewall read them."""
 
@@ -308,6 +308,10 @@ def suite_rows(suite: SuiteSpec) -> list[dict]:
     """The first ``limit`` rows of a suite: from the source its entry names (a Hub split, Parquet, CSV, a
     folder: read through :func:`specc.data.sources.iter_source_rows`, as the firewall and the guard read
     them), else its JSONL file, else specc's built-in refusal prompts."""
+    if isinstance(suite.entry, list):  # a golden set given as a list: every member's rows, in spec order
+        from itertools import islice
+
+        return list(islice((row for entry in suite.entry for row in _entry_rows(entry)), suite.limit))
     if suite.entry is not None and suite.entry.get("source"):
         from itertools import islice
 
@@ -319,12 +323,23 @@ def suite_rows(suite: SuiteSpec) -> list[dict]:
     return read_rows(suite.path, suite.limit)
 
 
+def _entry_rows(entry: dict[str, Any]) -> Iterator[dict]:
+    """The rows of one CONFIG data entry: through the sources' loader when it names a ``source``, else its JSONL."""
+    if entry.get("source"):
+        from specc.data.sources import Source, iter_source_rows
+
+        return (row for _n, _l, row in iter_source_rows(Source.from_entry(entry)))
+    return iter(read_rows(entry.get("path") or entry["spec_path"]))
+
+
 def check_suite_rows(suite: SuiteSpec, rows: Sequence[dict]) -> None:
     """Refuse, naming ``file:row``, a row its kind cannot score: the same check ``specc check`` runs
     (:func:`specc.data.rowformat.suite_row_problem`), so a suite that passed review scores or says why."""
     from specc.data.rowformat import suite_row_problem
 
-    where = suite.path or (suite.entry or {}).get("spec_path") or BUILTIN_REFUSAL_PROMPTS.name
+    entry = suite.entry if not isinstance(suite.entry, list) else {"spec_path": ", ".join(
+        e["spec_path"] for e in suite.entry)}  # a golden list's rows are checked per member by the firewall stage
+    where = suite.path or (entry or {}).get("spec_path") or BUILTIN_REFUSAL_PROMPTS.name
     for number, row in enumerate(rows, 1):
         problem = suite_row_problem(row, suite.kind) if isinstance(row, dict) else "a row must be a JSON object"
         if problem is not None:

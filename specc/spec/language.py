@@ -492,11 +492,54 @@ class Replay(DataFile):
     )
 
 
-def members_of(entry: DataFile | Mixture | None) -> list[DataFile]:
-    """The sources of a data role: none, one, or a mixture's members."""
+class GoldenMember(DataFile):
+    """One source of a golden set given as a list: a data source, whole (no weight, max_rows or fraction)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_sampled(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            sampled = [k for k in ("weight", "max_rows", "fraction") if k in value]
+            if sampled:
+                raise ValueError(
+                    f"{', '.join(sampled)}: a golden set is not sampled (every row of every member is scored and "
+                    "firewalled, so a score means the same rows each run); to use part of a source, slice it "
+                    "with split (e.g. split: test[:200]) or give a smaller file")
+        return value
+
+
+class GoldenSet(RootModel[list[GoldenMember]]):
+    """``data.golden`` given as a list of sources: the union of the members' rows, in spec order. Every reader
+    of the golden set (firewall, ``specc check``, the eval stages, the lock, the guard) reads every member."""
+
+    model_config = ConfigDict(frozen=True)
+    root: list[GoldenMember] = Field(
+        min_length=1,
+        description=("The golden set's sources; their rows are scored and firewalled as one set, each row named by "
+                     "its own file and line. No weight, max_rows or fraction: a golden set is not sampled."),
+    )
+
+    @property
+    def members(self) -> list[GoldenMember]:
+        return list(self.root)
+
+    @property
+    def where(self) -> str:
+        return "golden set of " + ", ".join(m.where for m in self.root)
+
+
+Golden = Annotated[
+    Union[Annotated[DataFile, Tag("source")], Annotated[GoldenSet, Tag("list")]],
+    Discriminator(lambda v: "list" if isinstance(v, (list, GoldenSet)) else "source"),
+]
+"""``data.golden``: one source, or a list of sources whose rows are the golden set together."""
+
+
+def members_of(entry: DataFile | Mixture | GoldenSet | None) -> list[DataFile]:
+    """The sources of a data role: none, one, or the members of a mixture or a golden set given as a list."""
     if entry is None:
         return []
-    return entry.members if isinstance(entry, Mixture) else [entry]
+    return entry.members if isinstance(entry, (Mixture, GoldenSet)) else [entry]
 
 
 class Suite(Strict):
@@ -598,11 +641,12 @@ class Data(Strict):
         default=None,
         description="Prompts only: what a distillation teacher answers, or what online RL samples from.",
     )
-    golden: DataFile | None = Field(
+    golden: Golden | None = Field(
         default=None,
         description=("Held-out golden set for the target metric, from any source (a Hub split, Parquet, CSV, a folder "
-                     "of files). One source: several files go in one folder or a Hub dataset's data_files. Never "
-                     "opened by a training stage."),
+                     "of files), or a list of sources: their rows together are the golden set (in spec order; "
+                     "reports name each row's own file and line; no weights: it is not sampled). Never opened by "
+                     "a training stage."),
     )
     validation: Validation | None = Field(
         default=None,
@@ -629,15 +673,6 @@ class Data(Strict):
         default_factory=PersonalData,
         description="Policy for personal data found in training rows by the plan, `specc check` and the firewall stage.",
     )
-
-    @field_validator("golden", mode="before")
-    @classmethod
-    def _one_golden_source(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            raise ValueError("the golden set is one source (its rows are scored and firewalled as one set): to "
-                             "combine several files, put them in one folder (path: golden/) or list them under "
-                             "data_files of a Hub dataset")
-        return v
 
     @model_validator(mode="after")
     def _unique_suites(self) -> Data:
@@ -850,7 +885,7 @@ def _submodels(ann: object) -> list[type[BaseModel]]:
 
 _collect(Spec, "")
 
-__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS", "Mixture", "Source", "members_of"] + [
+__all__ = ["Spec", "SCHEMA_VERSION", "SECTION_KEYS", "GoldenSet", "Mixture", "Source", "members_of"] + [
     n for n in dir() if isinstance(globals()[n], type) and issubclass(globals()[n], Strict)
 ]
 
