@@ -153,8 +153,13 @@ def iter_jsonl(
         line_no = 0
         offset = 0  # byte offset of the current line's start
         rows = 0
-        decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
-        loads = decoder.decode
+        strict = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys).decode
+        # With the native key count (specc.contract.native), a line is parsed by the fast plain decoder and
+        # parsed again with the duplicate-detecting hook only when its written keys outnumber its parsed ones.
+        from specc.contract import native
+
+        loads = json.JSONDecoder().decode if native.ENABLED else strict
+        check_keys = native.duplicate_keys_possible if native.ENABLED else None
         while True:
             raw = readline(max_line_bytes + 1)
             if not raw:
@@ -182,6 +187,8 @@ def iter_jsonl(
                 continue
             try:
                 row = loads(text)
+                if check_keys is not None and check_keys(raw, row):
+                    row = strict(text)
             except json.JSONDecodeError as exc:
                 raise DataError(name, line_no, f"malformed JSON: {exc.msg}", column=exc.colno) from None
             except _DuplicateKey as exc:
@@ -191,7 +198,7 @@ def iter_jsonl(
                 raise DataError(name, line_no, "malformed JSON: nested too deeply") from None
             if type(row) is not dict:
                 raise DataError(name, line_no, f"row must be a JSON object, got {_json_type(row)}", column=1)
-            if _SURROGATE_ESCAPE.search(text):
+            if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # `in` first: memchr-fast, rarely true
                 lone = _lone_surrogate(row)
                 if lone:
                     raise DataError(name, line_no, f"lone surrogate {lone}: half of a UTF-16 pair, not a "
