@@ -26,21 +26,26 @@ static inline uint64_t mix64(uint64_t x) {  /* splitmix64's finaliser */
     return x;
 }
 
-#define FNV_START 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+/* A word's hash: its bytes folded by rotate-and-xor (one cheap step per byte: this runs on every training
+ * character), then mixed with its length. Equal words always hash equally; a collision only makes a row a
+ * candidate for the exact matcher. */
+#define WORD_START 0x243f6a8885a308d3ULL
+#define WORD_STEP(h, c) ((((h) << 7) | ((h) >> 57)) ^ (uint64_t)(c))
 
-static inline uint64_t word_done(uint64_t h, Py_ssize_t len) { return mix64(h ^ ((uint64_t)len << 56)); }
+static inline uint64_t word_done(uint64_t h, Py_ssize_t len) { return mix64(h + ((uint64_t)len << 56)); }
 
 static uint64_t bytes_hash(const unsigned char *s, Py_ssize_t n) {
-    uint64_t h = FNV_START;
-    for (Py_ssize_t i = 0; i < n; i++) { h ^= s[i]; h *= FNV_PRIME; }
+    uint64_t h = WORD_START;
+    for (Py_ssize_t i = 0; i < n; i++) h = WORD_STEP(h, s[i]);
     return word_done(h, n);
 }
 
-/* A sequence of word hashes under a tag: one tag per kind of key (chunk of m words, whole field, whole row). */
+/* A sequence of word hashes under a tag (one tag per kind of key: chunk of m words, whole field, whole row):
+ * a polynomial in the word hashes, then mixed. */
 static inline uint64_t seq_hash(uint64_t tag, const uint64_t *w, Py_ssize_t n) {
-    uint64_t s = mix64(tag * 0x9e3779b97f4a7c15ULL + (uint64_t)n);
-    for (Py_ssize_t i = 0; i < n; i++) s = mix64(s ^ w[i]) + 0x632be59bd9b4e019ULL;
+    uint64_t s = tag * 0x9e3779b97f4a7c15ULL + (uint64_t)n;
+    for (Py_ssize_t i = 0; i < n; i++) s = (s + w[i]) * 0xff51afd7ed558ccdULL;
+    s = mix64(s);
     return s ? s : 1;
 }
 
@@ -49,24 +54,32 @@ static inline uint64_t seq_hash(uint64_t tag, const uint64_t *w, Py_ssize_t n) {
 
 /* ------------------------------------------------------------------ a set of uint64 (open addressing) */
 
-typedef struct { uint64_t *slots; size_t mask; size_t count; } HSet;
+/* In front of the slots, a bitmap of 16 bits per key (cache-resident): most looked-up hashes are not keys,
+ * and the bitmap says so without touching the larger slot array. */
+typedef struct { uint64_t *slots; size_t mask; size_t count; uint64_t *bits; size_t bitmask; } HSet;
 
 static int hset_init(HSet *set, size_t expected) {
-    size_t size = 16;
+    size_t size = 16, nbits = 1 << 16;
     while (size < expected * 2 + 16) size <<= 1;
+    while (nbits < expected * 16 && nbits < ((size_t)1 << 26)) nbits <<= 1;
     set->slots = PyMem_Calloc(size, sizeof(uint64_t));
-    if (!set->slots) { PyErr_NoMemory(); return -1; }
-    set->mask = size - 1; set->count = 0;
+    set->bits = PyMem_Calloc(nbits / 64, sizeof(uint64_t));
+    if (!set->slots || !set->bits) { PyErr_NoMemory(); return -1; }
+    set->mask = size - 1; set->count = 0; set->bitmask = nbits - 1;
     return 0;
 }
 
 static void hset_add(HSet *set, uint64_t h) {  /* capacity is reserved at init: never more than half full */
+    size_t bit = (size_t)(h >> 32) & set->bitmask;
+    set->bits[bit >> 6] |= (uint64_t)1 << (bit & 63);
     size_t i = (size_t)h & set->mask;
     while (set->slots[i]) { if (set->slots[i] == h) return; i = (i + 1) & set->mask; }
     set->slots[i] = h; set->count++;
 }
 
 static inline int hset_has(const HSet *set, uint64_t h) {
+    size_t bit = (size_t)(h >> 32) & set->bitmask;
+    if (!(set->bits[bit >> 6] & ((uint64_t)1 << (bit & 63)))) return 0;
     size_t i = (size_t)h & set->mask;
     while (set->slots[i]) { if (set->slots[i] == h) return 1; i = (i + 1) & set->mask; }
     return 0;
@@ -118,6 +131,7 @@ typedef struct {
 
 static void Prefilter_dealloc(Prefilter *self) {
     PyMem_Free(self->keys.slots);
+    PyMem_Free(self->keys.bits);
     PyMem_Free(self->buf.w);
     PyMem_Free(self->buf.starts);
     Py_XDECREF(self->normalize); Py_XDECREF(self->is_label);
@@ -212,52 +226,69 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     return rc;
 }
 
-static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int is_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
 
-/* textnorm's ASCII path on one ASCII text: fold_digit_groups(text.lower()).translate(ASCII_TABLE).split(),
- * each word hashed into the buffer. */
-static int add_ascii(Prefilter *self, const unsigned char *s, Py_ssize_t n) {
-    uint64_t h = FNV_START;
-    Py_ssize_t len = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if ((c == ',' || c == '.' || c == '_') && i >= 1 && is_digit(s[i - 1]) && i + 3 < n && is_digit(s[i + 1])
-            && is_digit(s[i + 2]) && is_digit(s[i + 3]) && (i + 4 == n || !is_digit(s[i + 4])))
-            continue;  /* a digit-group separator: deleted */
-        unsigned char k = self->cls[c];
-        if (k == 2) { h ^= self->low[c]; h *= FNV_PRIME; len++; }
-        else if (k == 1 && len) {
-            if (words_push(&self->buf, word_done(h, len)) < 0) return -1;
-            h = FNV_START; len = 0;
-        }
-    }
-    if (len && words_push(&self->buf, word_done(h, len)) < 0) return -1;
-    return 0;
+static int add_piece(Prefilter *self, PyObject *piece);
+
+/* textnorm.normalize_words on one text, in one pass over its characters (any str kind).
+ *
+ * ASCII is normalised here exactly as textnorm's ASCII path: fold_digit_groups(text.lower())
+ * .translate(ASCII_TABLE).split(). Text with non-ASCII characters is cut at U+0020 as textnorm._normalize_mixed
+ * cuts it (every step is separable at an ASCII space): a space-free piece that is all ASCII takes the ASCII path,
+ * any other piece the full steps (the Python normaliser, cached per piece). A piece's words are pushed as its
+ * characters pass; when a non-ASCII character turns up, the piece's words so far are taken back and the whole
+ * piece goes to the Python normaliser. Digit-group neighbours are read across spaces, which are never digits,
+ * and a non-ASCII neighbour sends the piece to the Python normaliser anyway, so the fold decides as textnorm's does. */
+#define DEFINE_ADD_TEXT(NAME, T)                                                                               \
+static int NAME(Prefilter *self, PyObject *text, const T *s, Py_ssize_t n) {                                   \
+    Words *b = &self->buf;                                                                                     \
+    uint64_t h = WORD_START;                                                                                    \
+    Py_ssize_t len = 0, piece_start = 0, piece_words = b->n;                                                   \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                                       \
+        Py_UCS4 c = s[i];                                                                                      \
+        if (c >= 128) {                                                                                        \
+            b->n = piece_words; h = WORD_START; len = 0;                                                        \
+            Py_ssize_t j = i + 1;                                                                              \
+            while (j < n && s[j] != ' ') j++;                                                                  \
+            PyObject *piece = PyUnicode_Substring(text, piece_start, j);                                       \
+            if (!piece) return -1;                                                                             \
+            int rc = add_piece(self, piece);                                                                   \
+            Py_DECREF(piece);                                                                                  \
+            if (rc < 0) return -1;                                                                             \
+            i = j; /* the space (or the end) */                                                                \
+            piece_start = j + 1; piece_words = b->n;                                                           \
+            continue;                                                                                          \
+        }                                                                                                      \
+        unsigned char k = self->cls[c];                                                                        \
+        if (k == 2) { h = WORD_STEP(h, self->low[c]); len++; continue; }                                    \
+        if (k == 1) {                                                                                          \
+            if ((c == ',' || c == '.' || c == '_') && i >= 1 && is_digit(s[i - 1]) && i + 3 < n                \
+                && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3])                              \
+                && (i + 4 == n || !is_digit(s[i + 4])))                                                        \
+                continue; /* a digit-group separator: deleted */                                               \
+            if (len) {                                                                                         \
+                if (words_push(b, word_done(h, len)) < 0) return -1;                                           \
+                h = WORD_START; len = 0;                                                                        \
+            }                                                                                                  \
+            if (c == ' ') { piece_start = i + 1; piece_words = b->n; }                                         \
+        }                                                                                                      \
+    }                                                                                                          \
+    if (len && words_push(b, word_done(h, len)) < 0) return -1;                                                \
+    return 0;                                                                                                  \
 }
 
-/* The ASCII path on an all-ASCII stretch [start, end) of any str (the same steps as add_ascii; every character
- * read here is ASCII, so neighbours outside the stretch are never needed: the stretch is cut at spaces). */
-static int add_ascii_range(Prefilter *self, int kind, const void *data, Py_ssize_t start, Py_ssize_t end) {
-    uint64_t h = FNV_START;
-    Py_ssize_t len = 0;
-#define CH(j) ((Py_UCS4)PyUnicode_READ(kind, data, (j)))
-#define DG(j) (CH(j) >= '0' && CH(j) <= '9')
-    for (Py_ssize_t i = start; i < end; i++) {
-        Py_UCS4 c = CH(i);
-        if ((c == ',' || c == '.' || c == '_') && i >= start + 1 && DG(i - 1) && i + 3 < end && DG(i + 1) && DG(i + 2)
-            && DG(i + 3) && (i + 4 == end || !DG(i + 4)))
-            continue;
-        unsigned char k = self->cls[c];
-        if (k == 2) { h ^= self->low[c]; h *= FNV_PRIME; len++; }
-        else if (k == 1 && len) {
-            if (words_push(&self->buf, word_done(h, len)) < 0) return -1;
-            h = FNV_START; len = 0;
-        }
+DEFINE_ADD_TEXT(add_text_1, Py_UCS1)
+DEFINE_ADD_TEXT(add_text_2, Py_UCS2)
+DEFINE_ADD_TEXT(add_text_4, Py_UCS4)
+
+static int add_text(Prefilter *self, PyObject *text) {
+    if (words_field(&self->buf) < 0) return -1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND: return add_text_1(self, text, PyUnicode_1BYTE_DATA(text), n);
+    case PyUnicode_2BYTE_KIND: return add_text_2(self, text, PyUnicode_2BYTE_DATA(text), n);
+    default: return add_text_4(self, text, PyUnicode_4BYTE_DATA(text), n);
     }
-#undef DG
-#undef CH
-    if (len && words_push(&self->buf, word_done(h, len)) < 0) return -1;
-    return 0;
 }
 
 /* One space-free piece of text holding a non-ASCII character: its words through the Python normaliser,
@@ -288,44 +319,6 @@ static int add_piece(Prefilter *self, PyObject *piece) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (words_push(&self->buf, w[i]) < 0) return -1;
     return 0;
-}
-
-/* textnorm.normalize_words on text that is not all ASCII, as textnorm._normalize_mixed does it: every step is
- * separable at an ASCII space, so the text is cut at U+0020; a piece that is all ASCII takes the ASCII path,
- * any other piece the full steps (the Python normaliser). */
-static int add_mixed(Prefilter *self, PyObject *text) {
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), start = 0;
-    int ascii = 1;
-    for (Py_ssize_t i = 0; i <= n; i++) {
-        Py_UCS4 c = i < n ? PyUnicode_READ(kind, data, i) : ' ';
-        if (c == ' ') {
-            if (i > start) {
-                if (ascii) {
-                    if (add_ascii_range(self, kind, data, start, i) < 0) return -1;
-                } else {
-                    PyObject *piece = PyUnicode_Substring(text, start, i);
-                    if (!piece) return -1;
-                    int rc = add_piece(self, piece);
-                    Py_DECREF(piece);
-                    if (rc < 0) return -1;
-                }
-            }
-            start = i + 1;
-            ascii = 1;
-        } else if (c >= 128) {
-            ascii = 0;
-        }
-    }
-    return 0;
-}
-
-static int add_text(Prefilter *self, PyObject *text) {
-    if (words_field(&self->buf) < 0) return -1;
-    if (PyUnicode_IS_ASCII(text))
-        return add_ascii(self, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
-    return add_mixed(self, text);
 }
 
 /* fields.text_values, in the same order and with the same rules. */
@@ -501,22 +494,36 @@ static PyObject *py_dict_keys(PyObject *mod, PyObject *obj) {
 }
 
 /* pii.kinds_possible of one line, as a bit mask: 1 email, 2 phone, 4 card, 8 iban, 16 api_key. */
+#define K_KEY 1   /* [A-Za-z0-9_-]: a character of an API key */
+#define K_NUM 2   /* [0-9 ().-]: a character of a phone, card or IBAN run */
+static unsigned char byte_class[256];
+
+static void init_byte_class(void) {
+    for (int c = 0; c < 256; c++) {
+        int digit = c >= '0' && c <= '9';
+        /* '#' too: kinds_possible translates these characters to '#' and then looks for runs of '#' */
+        byte_class[c] = (unsigned char)(((c == '#' || digit || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'
+                                          || c == '-') ? K_KEY : 0)
+                                        | ((c == '#' || digit || c == ' ' || c == '(' || c == ')' || c == '.' || c == '-') ? K_NUM : 0));
+    }
+}
+
 static int line_mask(const unsigned char *s, Py_ssize_t n) {
     int mask = 0;
     Py_ssize_t keyrun = 0, numrun = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        int digit = c >= '0' && c <= '9';
-        int keyish = digit || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '-';
-        int numberish = digit || c == ' ' || c == '(' || c == ')' || c == '.' || c == '-';
-        keyrun = keyish ? keyrun + 1 : 0;
-        numrun = numberish ? numrun + 1 : 0;
-        if (keyrun >= 15) mask |= 16;
-        if (numrun >= 10) mask |= 2 | 4 | 8;
-        if (c == '@') mask |= 1;
-        else if (c == '+' && i + 1 < n) {
-            unsigned char d = s[i + 1];
-            if ((d >= '0' && d <= '9') || (d == '(' && i + 2 < n && s[i + 2] >= '0' && s[i + 2] <= '9')) mask |= 2;
+        unsigned char k = byte_class[s[i]];
+        keyrun = (k & K_KEY) ? keyrun + 1 : 0;
+        numrun = (k & K_NUM) ? numrun + 1 : 0;
+        if (keyrun >= 15) { mask |= 16; keyrun = -(Py_ssize_t)n; }
+        if (numrun >= 10) { mask |= 2 | 4 | 8; numrun = -(Py_ssize_t)n; }
+    }
+    if (n > 0 && memchr(s, '@', (size_t)n)) mask |= 1;
+    if (!(mask & 2)) {
+        const unsigned char *p = s, *end = s + n;
+        while ((p = memchr(p, '+', end - p)) != NULL) {  /* the regex \+\(?\d */
+            if (p + 1 < end && (is_digit(p[1]) || (p[1] == '(' && p + 2 < end && is_digit(p[2])))) { mask |= 2; break; }
+            p++;
         }
     }
     if (!(mask & 16) && n >= 11) {
@@ -565,39 +572,48 @@ static PyObject *py_line_kinds(PyObject *mod, PyObject *args) {
     return Py_BuildValue("(nnN)", lines, rows, found);
 }
 
-/* ascii_words(text) -> list[str]: textnorm's ASCII path as the prefilter runs it, as Python words (tests). */
-static PyObject *py_ascii_words(PyObject *mod, PyObject *args) {
-    PyObject *text;
-    Py_buffer table;
-    if (!PyArg_ParseTuple(args, "Uy*", &text, &table)) return NULL;
-    if (!PyUnicode_IS_ASCII(text) || table.len != 128) {
-        PyBuffer_Release(&table);
-        PyErr_SetString(PyExc_ValueError, "ASCII text and a 128-byte table are needed");
-        return NULL;
+/* keys_differ(raw, row) -> key_tokens(raw) != dict_keys(row), in one call (the JSONL reader's per-line test). */
+static PyObject *py_keys_differ(PyObject *mod, PyObject *args) {
+    PyObject *raw, *row;
+    if (!PyArg_ParseTuple(args, "OO", &raw, &row)) return NULL;
+    PyObject *tokens = py_key_tokens(mod, raw);
+    if (!tokens) return NULL;
+    Py_ssize_t written = PyLong_AsSsize_t(tokens);
+    Py_DECREF(tokens);
+    Py_ssize_t parsed = count_dict_keys(row);
+    if (parsed < 0) return NULL;
+    return PyBool_FromLong(written != parsed);
+}
+
+/* plain_chat_ok(turns, need) -> rowformat._plain_chat_ok(turns, role), with need = 1 when the role needs an
+ * assistant turn anywhere (TRAINED_ROLES), 2 when the last turn must be the assistant's (golden), else 0. */
+static PyObject *py_plain_chat_ok(PyObject *mod, PyObject *args) {
+    PyObject *turns;
+    int need;
+    if (!PyArg_ParseTuple(args, "Oi", &turns, &need)) return NULL;
+    static PyObject *role_key = NULL, *content_key = NULL;
+    if (!role_key) {
+        role_key = PyUnicode_InternFromString("role");
+        content_key = PyUnicode_InternFromString("content");
+        if (!role_key || !content_key) return NULL;
     }
-    const unsigned char *s = PyUnicode_1BYTE_DATA(text), *cls = table.buf;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    PyObject *out = PyList_New(0);
-    char *word = PyMem_Malloc(n + 1);
-    Py_ssize_t len = 0;
-    if (!out || !word) { Py_XDECREF(out); PyMem_Free(word); PyBuffer_Release(&table); return PyErr_NoMemory(); }
-    for (Py_ssize_t i = 0; i <= n; i++) {
-        unsigned char c = i < n ? s[i] : ' ';
-        if (i < n && (c == ',' || c == '.' || c == '_') && i >= 1 && is_digit(s[i - 1]) && i + 3 < n
-            && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) && (i + 4 == n || !is_digit(s[i + 4])))
-            continue;
-        unsigned char k = i < n ? cls[c] : 1;
-        if (k == 2) word[len++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-        else if (k == 1 && len) {
-            PyObject *w = PyUnicode_FromStringAndSize(word, len);
-            if (!w || PyList_Append(out, w) < 0) { Py_XDECREF(w); Py_DECREF(out); out = NULL; break; }
-            Py_DECREF(w);
-            len = 0;
-        }
+    if (!PyList_CheckExact(turns) || PyList_GET_SIZE(turns) == 0) Py_RETURN_FALSE;
+    int assistant = 0, last = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(turns); i++) {
+        PyObject *turn = PyList_GET_ITEM(turns, i);
+        if (!PyDict_CheckExact(turn)) Py_RETURN_FALSE;
+        PyObject *speaker = PyDict_GetItemWithError(turn, role_key);
+        if (!speaker && PyErr_Occurred()) return NULL;
+        if (!speaker || !PyUnicode_CheckExact(speaker)) Py_RETURN_FALSE;
+        PyObject *content = PyDict_GetItemWithError(turn, content_key);
+        if (!content && PyErr_Occurred()) return NULL;
+        if (!content || !PyUnicode_CheckExact(content)) Py_RETURN_FALSE;
+        last = PyUnicode_CompareWithASCIIString(speaker, "assistant") == 0;
+        if (last) assistant = 1;
     }
-    PyMem_Free(word);
-    PyBuffer_Release(&table);
-    return out;
+    if (need == 1) return PyBool_FromLong(assistant);
+    if (need == 2) return PyBool_FromLong(last);
+    Py_RETURN_TRUE;
 }
 
 static PyMethodDef module_methods[] = {
@@ -605,13 +621,15 @@ static PyMethodDef module_methods[] = {
     {"key_tokens", py_key_tokens, METH_O, "Object keys written in one line of valid JSON."},
     {"dict_keys", py_dict_keys, METH_O, "Keys of every dict in a parsed JSON value."},
     {"line_kinds", py_line_kinds, METH_VARARGS, "Per line of a block: pii.kinds_possible as a mask; row count."},
-    {"ascii_words", py_ascii_words, METH_VARARGS, "The prefilter's ASCII normaliser, as Python words (tests)."},
+    {"keys_differ", py_keys_differ, METH_VARARGS, "key_tokens(raw) != dict_keys(row)."},
+    {"plain_chat_ok", py_plain_chat_ok, METH_VARARGS, "rowformat._plain_chat_ok in C."},
     {NULL}
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastscan", NULL, -1, module_methods};
 
 PyMODINIT_FUNC PyInit__fastscan(void) {
+    init_byte_class();
     if (PyType_Ready(&PrefilterType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;

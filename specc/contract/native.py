@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ENABLED", "ascii_classes", "duplicate_keys_possible", "line_kinds", "row_prefilter"]
+__all__ = ["ENABLED", "ascii_classes", "duplicate_keys_possible", "line_kinds", "plain_chat_ok", "row_prefilter"]
 
 
 def _load() -> Any:
@@ -101,9 +101,18 @@ def row_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
 def duplicate_keys_possible(raw: bytes, row: Any) -> bool:
     """False only when no object of ``row`` (parsed from the valid JSON line ``raw`` without a duplicate-key
     hook) had a repeated key. The fallback cannot tell, so it says True."""
-    if _C is None:
-        return True
-    return _C.key_tokens(raw) != _C.dict_keys(row)
+    return True
+
+
+def plain_chat_ok(turns: Any, need: int) -> bool | None:
+    """:func:`specc.data.rowformat._plain_chat_ok` with ``need`` = 1 (an assistant turn anywhere), 2 (the last
+    turn is the assistant's) or 0; None without the extension (the caller runs its own code)."""
+    return None
+
+
+if _C is not None:  # the C functions themselves: these run once per row
+    duplicate_keys_possible = _C.keys_differ  # noqa: F811
+    plain_chat_ok = _C.plain_chat_ok  # noqa: F811
 
 
 def line_kinds(block: bytes, max_line: int) -> tuple[int, int, list[tuple[int, int]]] | None:

@@ -158,8 +158,10 @@ def iter_jsonl(
         # parsed again with the duplicate-detecting hook only when its written keys outnumber its parsed ones.
         from specc.contract import native
 
-        loads = json.JSONDecoder().decode if native.ENABLED else strict
-        check_keys = native.duplicate_keys_possible if native.ENABLED else None
+        # The plain decoder's scanner itself (what ``decode`` calls after two whitespace regexes) takes a line
+        # that is one object and a newline; anything else goes to the strict decoder, whose errors are reported.
+        scan_once = json.JSONDecoder().scan_once if native.ENABLED else None
+        check_keys = native.duplicate_keys_possible
         while True:
             raw = readline(max_line_bytes + 1)
             if not raw:
@@ -186,8 +188,16 @@ def iter_jsonl(
             if text.isspace():
                 continue
             try:
-                row = loads(text)
-                if check_keys is not None and check_keys(raw, row):
+                row = None
+                if scan_once is not None and text[0] == "{":
+                    try:
+                        row, end = scan_once(text, 0)
+                    except (StopIteration, ValueError, RecursionError):
+                        row = None  # the strict decoder below says what is wrong
+                    else:
+                        if (end < len(text) and text[end:].strip(" \t\n\r")) or check_keys(raw, row):
+                            row = None  # extra data, or a repeated key: the strict decoder raises the error
+                if row is None:
                     row = strict(text)
             except json.JSONDecodeError as exc:
                 raise DataError(name, line_no, f"malformed JSON: {exc.msg}", column=exc.colno) from None
