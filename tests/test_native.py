@@ -256,28 +256,61 @@ def _check_json(spec: Path, native_on: bool) -> str:
     return proc.stdout
 
 
-@needs_native
-def test_whole_report_is_the_same_with_and_without_the_extension(tmp_path: Path) -> None:
-    """``specc check --format json`` (firewall hits, coverage, snippets, personal data) is byte-identical with
-    the extension and with ``SPECC_NATIVE=0``, on benchmark-like data with planted golden rows and PII."""
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory) -> dict[str, Path]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bench_check
     finally:
         sys.path.pop(0)
-    paths = bench_check.generate(tmp_path, 1.5)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(bench_check.SPEC.format(train=paths["short"].name), encoding="utf-8")
+    folder = tmp_path_factory.mktemp("bench")
+    paths = bench_check.generate(folder, 1.5)
+    golden = [json.loads(line) for line in paths["golden"].read_text(encoding="utf-8").splitlines()]
+    # a general suite made of golden rows (some are planted in the training data): the suite-overlap matcher
+    (folder / "suite.jsonl").write_text("".join(json.dumps(row) + "\n" for row in golden[::3]), encoding="utf-8")
+    paths["spec"] = bench_check.SPEC
+    return paths
+
+
+VARIANTS = {
+    "plain": "",
+    "suites": "  general_suites:\n    - {name: facts, kind: exact_match, path: suite.jsonl}\n",
+    "boilerplate": "eval:\n  bar: 0.8\n  firewall: {{ignore: [{phrase}]}}\n",
+}
+
+
+@needs_native
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("size", ["short", "long"])
+def test_whole_report_is_the_same_with_and_without_the_extension(bench_data, variant: str, size: str) -> None:
+    """``specc check --format json`` (firewall hits, coverage, snippets, suite overlap, boilerplate counts,
+    personal data) is byte-identical with the extension and with ``SPECC_NATIVE=0``, on benchmark-like data
+    with planted golden rows and personal data."""
+    text = bench_data["spec"].format(train=bench_data[size].name)
+    extra = VARIANTS[variant]
+    if variant == "suites":
+        text = text.replace("  golden: {path: golden.jsonl}\n", "  golden: {path: golden.jsonl}\n" + extra)
+    elif variant == "boilerplate":  # the first two words of the first row: declared boilerplate
+        first = json.loads(bench_data[size].open(encoding="utf-8").readline())["messages"][0]["content"]
+        text = text.replace("eval: {bar: 0.8}\n", extra.format(phrase=json.dumps(" ".join(first.split()[:2]))))
+    assert text != bench_data["spec"].format(train=bench_data[size].name) or variant == "plain"
+    spec = bench_data[size].parent / f"spec_{variant}_{size}.yaml"
+    spec.write_text(text, encoding="utf-8")
     with_c, without = _check_json(spec, True), _check_json(spec, False)
     assert with_c == without
     report = json.loads(with_c)
-    assert report["summary"]["hits_by_stage"]["ngram"] > 0 and report["personal_data"]["total"] > 0
+    assert report["summary"]["hits_by_stage"]["ngram"] > 0
+    assert report["personal_data"]["total"] > 0 or size == "long"  # one row in ~1000 holds some: ~250 long rows
+    if variant == "suites":
+        assert report["suite_overlap"]["total_hits"] > 0
+    if variant == "boilerplate":
+        assert report["boilerplate"]["ignored"][0]["training_rows"] > 0
 
 
 FALLBACK_TESTS = ["tests/test_firewall.py", "tests/test_firewall_boilerplate.py", "tests/test_firewall_evasions.py",
                   "tests/test_firewall_reference.py", "tests/test_firewall_surrogates.py",
                   "tests/test_firewall_textnorm.py", "tests/test_jsonl.py", "tests/test_pii.py", "tests/test_rowformat.py",
-                  "tests/test_check.py"]
+                  "tests/test_check.py", "tests/test_check_suites.py"]
 
 
 @needs_native

@@ -89,7 +89,7 @@ static inline int hset_has(const HSet *set, uint64_t h) {
 
 typedef struct { uint64_t *w; Py_ssize_t n, cap; Py_ssize_t *starts; Py_ssize_t nf, fcap; } Words;
 
-static int words_push(Words *b, uint64_t h) {
+static inline int words_push(Words *b, uint64_t h) {
     if (b->n == b->cap) {
         Py_ssize_t cap = b->cap ? b->cap * 2 : 1024;
         uint64_t *w = PyMem_Realloc(b->w, cap * sizeof(uint64_t));
@@ -119,8 +119,7 @@ typedef struct {
     int chunks[16];         /* chunk sizes m of the aligned-chunk tests */
     int nchunks;
     int fields, rows;       /* whether whole-field / whole-row keys exist */
-    unsigned char cls[128]; /* ASCII class after lower(): 0 delete, 1 separator, 2 keep */
-    unsigned char low[128]; /* ASCII lower-case */
+    unsigned char map[128]; /* per ASCII character: 0 deleted, 1 a separator, else the character lower-cased */
     PyObject *normalize;    /* textnorm.normalize_words, for text that is not ASCII */
     PyObject *is_label;     /* fields.is_label */
     PyObject *structural;   /* frozenset of structural keys */
@@ -177,8 +176,10 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     if (!self->cache) return -1;
     if (PyBytes_GET_SIZE(table) != 128) { PyErr_SetString(PyExc_ValueError, "table must be 128 bytes"); return -1; }
     for (int c = 0; c < 128; c++) {
-        self->cls[c] = (unsigned char)PyBytes_AS_STRING(table)[c];
-        self->low[c] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : (unsigned char)c;
+        unsigned char k = (unsigned char)PyBytes_AS_STRING(table)[c];
+        unsigned char low = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : (unsigned char)c;
+        if (k > 2 || (k == 2 && low < 2)) { PyErr_SetString(PyExc_ValueError, "bad ASCII class table"); return -1; }
+        self->map[c] = k == 2 ? low : k;
     }
     PyObject *lists = PyList_New(0);  /* materialise every iterable once, to size the set */
     if (!lists) return -1;
@@ -242,6 +243,7 @@ static int add_piece(Prefilter *self, PyObject *piece);
 #define DEFINE_ADD_TEXT(NAME, T)                                                                               \
 static int NAME(Prefilter *self, PyObject *text, const T *s, Py_ssize_t n) {                                   \
     Words *b = &self->buf;                                                                                     \
+    const unsigned char *map = self->map;                                                                      \
     uint64_t h = WORD_START;                                                                                    \
     Py_ssize_t len = 0, piece_start = 0, piece_words = b->n;                                                   \
     for (Py_ssize_t i = 0; i < n; i++) {                                                                       \
@@ -259,8 +261,8 @@ static int NAME(Prefilter *self, PyObject *text, const T *s, Py_ssize_t n) {    
             piece_start = j + 1; piece_words = b->n;                                                           \
             continue;                                                                                          \
         }                                                                                                      \
-        unsigned char k = self->cls[c];                                                                        \
-        if (k == 2) { h = WORD_STEP(h, self->low[c]); len++; continue; }                                    \
+        unsigned char k = map[c];                                                                              \
+        if (k > 1) { h = WORD_STEP(h, k); len++; continue; }                                                   \
         if (k == 1) {                                                                                          \
             if ((c == ',' || c == '.' || c == '_') && i >= 1 && is_digit(s[i - 1]) && i + 3 < n                \
                 && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3])                              \
@@ -508,16 +510,26 @@ static void init_byte_class(void) {
     }
 }
 
+/* Whether s[0:n) holds a run of at least `run` bytes of class `bit`. Probes the last byte of the leftmost
+ * window that could still hold a run: a byte outside the class there rules out every run through it, so the
+ * search jumps past it; prose (where such runs are rare) is crossed reading a fraction of its bytes. */
+static int has_run(const unsigned char *s, Py_ssize_t n, unsigned char bit, Py_ssize_t run) {
+    Py_ssize_t i = 0;  /* no run starts before i */
+    while (i + run <= n) {
+        Py_ssize_t p = i + run - 1;
+        if (!(byte_class[s[p]] & bit)) { i = p + 1; continue; }
+        Py_ssize_t q = p - 1;
+        while (q >= i && (byte_class[s[q]] & bit)) q--;
+        if (q < i) return 1;  /* s[i..p] is all in the class */
+        i = q + 1;
+    }
+    return 0;
+}
+
 static int line_mask(const unsigned char *s, Py_ssize_t n) {
     int mask = 0;
-    Py_ssize_t keyrun = 0, numrun = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char k = byte_class[s[i]];
-        keyrun = (k & K_KEY) ? keyrun + 1 : 0;
-        numrun = (k & K_NUM) ? numrun + 1 : 0;
-        if (keyrun >= 15) { mask |= 16; keyrun = -(Py_ssize_t)n; }
-        if (numrun >= 10) { mask |= 2 | 4 | 8; numrun = -(Py_ssize_t)n; }
-    }
+    if (has_run(s, n, K_KEY, 15)) mask |= 16;
+    if (has_run(s, n, K_NUM, 10)) mask |= 2 | 4 | 8;
     if (n > 0 && memchr(s, '@', (size_t)n)) mask |= 1;
     if (!(mask & 2)) {
         const unsigned char *p = s, *end = s + n;

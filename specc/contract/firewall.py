@@ -275,9 +275,9 @@ def row_matcher(
     table = ASCII_TABLE
     fold = fold_digit_groups
     # The native prefilter (specc.contract.native) skips rows that cannot hit; only when this matcher does
-    # nothing else per row (boilerplate counts, near-duplicates and the shared normalisation need every row).
-    candidate = native.row_prefilter(index, settings) if (
-        boilerplate is None and near is None and share is None) else None
+    # nothing else per row (boilerplate counts and near-duplicates need every row). A skipped row leaves
+    # ``share`` alone: the other matcher then normalises it itself (``share`` saves work, it decides nothing).
+    candidate = native.row_prefilter(index, settings) if boilerplate is None and near is None else None
 
     def match(line: int, row: dict) -> int:
         if candidate is not None and not candidate(row):
