@@ -125,7 +125,8 @@ typedef struct {
     PyObject *structural;   /* frozenset of structural keys */
     PyObject *common;       /* frozenset of common labels */
     PyObject *cache;        /* non-ASCII piece -> its word hashes (bytes), bounded */
-    Words buf;
+    Words buf;              /* the current row's word hashes: one row at a time per Prefilter (see `busy`) */
+    int busy;               /* inside candidate()/words(): the Python normaliser may let another thread in */
 } Prefilter;
 
 static void Prefilter_dealloc(Prefilter *self) {
@@ -168,6 +169,7 @@ static int seq_of_strs(PyObject *seq, uint64_t tag, uint64_t *out) {
  *   whole-row keys); table: 128 bytes of ASCII classes; the rest as in the struct. */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
     PyObject *chunks, *fields, *rows, *table;
+    if (self->keys.slots) { PyErr_SetString(PyExc_RuntimeError, "a Prefilter is initialised once"); return -1; }
     if (!PyArg_ParseTuple(args, "O!OOSOOOO", &PyDict_Type, &chunks, &fields, &rows, &table, &self->normalize,
                           &self->is_label, &self->structural, &self->common))
         return -1;
@@ -367,10 +369,18 @@ static int walk(Prefilter *self, PyObject *obj) {
 }
 
 /* candidate(row) -> bool: False only when no exact / contained / n-gram hit is possible in the row. */
+static int walk_row(Prefilter *self, PyObject *row) {
+    if (self->busy) { PyErr_SetString(PyExc_RuntimeError, "a Prefilter serves one row at a time"); return -1; }
+    self->busy = 1;
+    self->buf.n = 0; self->buf.nf = 0;
+    int rc = walk(self, row);
+    self->busy = 0;
+    return rc;
+}
+
 static PyObject *Prefilter_candidate(Prefilter *self, PyObject *row) {
     Words *b = &self->buf;
-    b->n = 0; b->nf = 0;
-    if (walk(self, row) < 0) {
+    if (walk_row(self, row) < 0) {
         /* a text the UTF-8 codec refuses (a lone surrogate) cannot be hashed: let the exact matcher decide */
         if (PyErr_ExceptionMatches(PyExc_UnicodeError)) { PyErr_Clear(); Py_RETURN_TRUE; }
         return NULL;
@@ -394,8 +404,7 @@ static PyObject *Prefilter_candidate(Prefilter *self, PyObject *row) {
 /* words(row) -> list of (word hashes per text field): for tests, the C normaliser's view of a row. */
 static PyObject *Prefilter_words(Prefilter *self, PyObject *row) {
     Words *b = &self->buf;
-    b->n = 0; b->nf = 0;
-    if (walk(self, row) < 0) return NULL;
+    if (walk_row(self, row) < 0) return NULL;
     PyObject *out = PyList_New(b->nf);
     if (!out) return NULL;
     for (Py_ssize_t f = 0; f < b->nf; f++) {
