@@ -37,7 +37,8 @@ _PIECES = ["Kyiv", "KYIV", "don't", "dont", "it\u2019s", "1,000", "1.000", "12,3
            "\uff2b\uff59\uff49\uff56", "\u00ad", "\ufeff", "\x00", "\x07", "\x1c", "\x1f", "\x7f", "\t", "\n", "\r",
            "\x0b", "\x0c", "\u00a0", "\u2003", "\u3000", " ", "  ", "-", "\u2014", "...", "\u2026", "!", "@", "#", "$",
            "+", "=", "_", "'", "\"", "\u00bd", "\ufb01", "\u2460", "ß", "\u0130", "\U0001d400", "\U0001f600", "\u00b2",
-           "a", "B", "x1", "A.B", "e.g.", "3.14159", "0.5", "2024", "\u0663", "\ud800"]
+           "a", "B", "x1", "A.B", "e.g.", "3.14159", "0.5", "2024", "\u0663", "\ud800", " the BLACK sea ",
+           " capital, of "]
 adversarial_text = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=6)), max_size=24).map("".join)
 
 
@@ -131,16 +132,19 @@ def _make_row(prefix: str, index: int, start: int, length: int, how: int, suffix
 
 @needs_native
 @pytest.mark.parametrize("config", [{}, {"exact_min_words": 1, "ngram_n": 5, "ngram_floor": 3},
-                                    {"ngrams": False}, {"contained": False, "exact": False}])
+                                    {"ngrams": False}, {"contained": False, "exact": False},
+                                    {"ignore": ("the black sea", "CAPITAL of", "it\u2019s wide")}])
 def test_prefilter_never_drops_a_row_the_matcher_hits(tmp_path: Path, config: dict) -> None:
-    """Every row on which the exact matcher reports a hit is a prefilter candidate (the property the whole
-    speed-up rests on), over golden fragments perturbed the ways contamination arrives."""
+    """Every row on which the exact matcher reports a hit, or counts declared boilerplate, is a prefilter
+    candidate (the property the whole speed-up rests on), over golden fragments perturbed the ways
+    contamination arrives."""
     settings = FirewallSettings(**config)
     index = build_golden_index(_golden(tmp_path), settings)
     candidate = native.row_prefilter(index, settings)
     collector = _Collector(index, settings)
+    counts = [0] * len(index.boilerplate.patterns)
     # the reference: the same matcher with the prefilter taken out
-    reference = row_matcher("train.jsonl", index, settings, collector, None, [], share=[None])
+    reference = row_matcher("train.jsonl", index, settings, collector, None, counts, share=[None])
     hits = 0
 
     @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -148,13 +152,15 @@ def test_prefilter_never_drops_a_row_the_matcher_hits(tmp_path: Path, config: di
     @given(training_row)
     def check(row: dict) -> None:
         nonlocal hits
+        before = list(counts)
         found = reference(1, row)
         hits += bool(found)
-        if found:
+        if found or counts != before:
             assert candidate(row), row
 
     check()
     assert hits > 5  # the property was exercised on rows that do hit
+    assert sum(counts) > 0 or not settings.ignore  # and on rows holding declared boilerplate
 
 
 @needs_native
@@ -164,6 +170,19 @@ def test_prefilter_on_a_golden_field_with_a_lone_surrogate(tmp_path: Path) -> No
     candidate = native.row_prefilter(build_golden_index(_golden(tmp_path), settings), settings)
     assert candidate({"prompt": "what is the CAPITAL\ud800 of france"}) is True
     assert candidate({"prompt": "bread needs salt, water and patience"}) is False
+
+
+@needs_native
+def test_a_row_holding_declared_boilerplate_is_a_candidate(tmp_path: Path) -> None:
+    """The matcher counts declared boilerplate on every row that holds it, hit or not: such rows are passed on
+    (and, without the declaration, the same rows are not, so it is the boilerplate test that passes them)."""
+    rows = [{"prompt": "we sailed on the Black Sea today"}, {"text": ["x", {"c": "x the BLACK, sea y"}]},
+            {"messages": [{"role": "user", "content": "capital, of"}]}]
+    declared = FirewallSettings(ignore=("the black sea", "CAPITAL of"))
+    candidate = native.row_prefilter(build_golden_index(_golden(tmp_path), declared), declared)
+    plain = native.row_prefilter(build_golden_index(_golden(tmp_path), FirewallSettings()), FirewallSettings())
+    assert [candidate(row) for row in rows] == [True, True, True]
+    assert [plain(row) for row in rows] == [False, False, False]
 
 
 _json_key = st.sampled_from(["a", "b", "role", "content", "a\"", "\\", "k:", " ", "é", "\\\"", ":"])

@@ -51,6 +51,7 @@ static inline uint64_t seq_hash(uint64_t tag, const uint64_t *w, Py_ssize_t n) {
 
 #define TAG_FIELD 1000
 #define TAG_ROW 1001
+#define TAG_BOILER 1002
 
 /* ------------------------------------------------------------------ a set of uint64 (open addressing) */
 
@@ -119,6 +120,8 @@ typedef struct {
     int chunks[16];         /* chunk sizes m of the aligned-chunk tests */
     int nchunks;
     int fields, rows;       /* whether whole-field / whole-row keys exist */
+    int boiler[16];         /* word counts of the declared boilerplate texts (eval.firewall.ignore) */
+    int nboiler;
     unsigned char map[128]; /* per ASCII character: 0 deleted, 1 a separator, else the character lower-cased */
     PyObject *normalize;    /* textnorm.normalize_words, for text that is not ASCII */
     PyObject *is_label;     /* fields.is_label */
@@ -164,14 +167,16 @@ static int seq_of_strs(PyObject *seq, uint64_t tag, uint64_t *out) {
     return rc;
 }
 
-/* Prefilter(chunks, fields, rows, table, normalize, is_label, structural, common)
+/* Prefilter(chunks, fields, rows, table, normalize, is_label, structural, common, boilerplate=())
  *   chunks: {m: iterable of m-word tuples}; fields, rows: iterables of word sequences (whole-field and
- *   whole-row keys); table: 128 bytes of ASCII classes; the rest as in the struct. */
+ *   whole-row keys); table: 128 bytes of ASCII classes; boilerplate: word sequences of the declared
+ *   boilerplate texts (a row holding one is always a candidate: the matcher cuts and counts it); the rest as in
+ *   the struct. */
 static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
-    PyObject *chunks, *fields, *rows, *table;
+    PyObject *chunks, *fields, *rows, *table, *boiler = NULL;
     if (self->keys.slots) { PyErr_SetString(PyExc_RuntimeError, "a Prefilter is initialised once"); return -1; }
-    if (!PyArg_ParseTuple(args, "O!OOSOOOO", &PyDict_Type, &chunks, &fields, &rows, &table, &self->normalize,
-                          &self->is_label, &self->structural, &self->common))
+    if (!PyArg_ParseTuple(args, "O!OOSOOOO|O", &PyDict_Type, &chunks, &fields, &rows, &table, &self->normalize,
+                          &self->is_label, &self->structural, &self->common, &boiler))
         return -1;
     Py_INCREF(self->normalize); Py_INCREF(self->is_label); Py_INCREF(self->structural); Py_INCREF(self->common);
     self->cache = PyDict_New();
@@ -202,8 +207,11 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         Py_DECREF(items);
     }
     PyObject *flist = PySequence_List(fields), *rlist = PySequence_List(rows);
-    if (!flist || !rlist) { Py_XDECREF(flist); Py_XDECREF(rlist); Py_DECREF(lists); return -1; }
-    total += PyList_GET_SIZE(flist) + PyList_GET_SIZE(rlist);
+    PyObject *blist = boiler ? PySequence_List(boiler) : PyList_New(0);
+    if (!flist || !rlist || !blist) {
+        Py_XDECREF(flist); Py_XDECREF(rlist); Py_XDECREF(blist); Py_DECREF(lists); return -1;
+    }
+    total += PyList_GET_SIZE(flist) + PyList_GET_SIZE(rlist) + PyList_GET_SIZE(blist);
     self->fields = PyList_GET_SIZE(flist) > 0;
     self->rows = PyList_GET_SIZE(rlist) > 0;
     int rc = hset_init(&self->keys, (size_t)total);
@@ -225,7 +233,26 @@ static int Prefilter_init(Prefilter *self, PyObject *args, PyObject *kwds) {
         rc = seq_of_strs(PyList_GET_ITEM(rlist, i), TAG_ROW, &h);
         if (rc == 0) hset_add(&self->keys, h);
     }
-    Py_DECREF(flist); Py_DECREF(rlist); Py_DECREF(lists);
+    self->nboiler = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(blist); i++) {
+        PyObject *words = PyList_GET_ITEM(blist, i);
+        Py_ssize_t count = PyObject_Length(words);
+        uint64_t h;
+        if (count < 0) { rc = -1; break; }
+        if (count == 0) continue;  /* an empty text cuts nothing */
+        rc = seq_of_strs(words, TAG_BOILER, &h);
+        if (rc < 0) break;
+        hset_add(&self->keys, h);
+        int known = 0;
+        for (int k = 0; k < self->nboiler; k++) known |= self->boiler[k] == count;
+        if (!known) {
+            if (self->nboiler == 16 || count > 100000) {
+                PyErr_SetString(PyExc_ValueError, "too many boilerplate lengths"); rc = -1; break;
+            }
+            self->boiler[self->nboiler++] = (int)count;
+        }
+    }
+    Py_DECREF(flist); Py_DECREF(rlist); Py_DECREF(blist); Py_DECREF(lists);
     return rc;
 }
 
@@ -386,6 +413,14 @@ static PyObject *Prefilter_candidate(Prefilter *self, PyObject *row) {
         return NULL;
     }
     if (b->n == 0) Py_RETURN_FALSE;
+    for (int k = 0; k < self->nboiler; k++) {  /* declared boilerplate in a field: the matcher cuts and counts it */
+        Py_ssize_t size = self->boiler[k];
+        for (Py_ssize_t f = 0; f < b->nf; f++) {
+            Py_ssize_t start = b->starts[f], end = f + 1 < b->nf ? b->starts[f + 1] : b->n;
+            for (Py_ssize_t i = start; i + size <= end; i++)
+                if (hset_has(&self->keys, seq_hash(TAG_BOILER, b->w + i, size))) Py_RETURN_TRUE;
+        }
+    }
     if (self->fields) {
         for (Py_ssize_t f = 0; f < b->nf; f++) {
             Py_ssize_t start = b->starts[f], end = f + 1 < b->nf ? b->starts[f + 1] : b->n;

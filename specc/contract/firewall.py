@@ -274,10 +274,10 @@ def row_matcher(
     golden_rows = index.rows
     table = ASCII_TABLE
     fold = fold_digit_groups
-    # The native prefilter (specc.contract.native) skips rows that cannot hit; only when this matcher does
-    # nothing else per row (boilerplate counts and near-duplicates need every row). A skipped row leaves
-    # ``share`` alone: the other matcher then normalises it itself (``share`` saves work, it decides nothing).
-    candidate = native.row_prefilter(index, settings) if boilerplate is None and near is None else None
+    # The native prefilter (specc.contract.native) skips rows that cannot hit (nor hold declared boilerplate,
+    # which is counted); not with near-duplicates, which need every row. A skipped row leaves ``share`` alone:
+    # the other matcher then normalises it itself (``share`` saves work, it decides nothing).
+    candidate = native.row_prefilter(index, settings) if near is None else None
 
     def match(line: int, row: dict) -> int:
         if candidate is not None and not candidate(row):

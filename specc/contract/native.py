@@ -73,8 +73,9 @@ def row_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
     """``candidate(row) -> bool`` for the exact, contained and n-gram stages of ``index`` under ``settings``
     (see the module docstring), or None without the extension (then every row is a candidate).
 
-    The caller must not use it when the matcher does more than those stages per row (declared boilerplate,
-    near-duplicates, a shared normalisation with the general-suite matcher): those rows go to the matcher."""
+    A row that holds declared boilerplate (``eval.firewall.ignore``) is always a candidate: the matcher cuts it
+    out and counts it (a row without any is left as it is, so the keys above decide). The caller must not use
+    it when the matcher needs every row (near-duplicates)."""
     if _C is None:
         return None
     from specc.contract.fields import STRUCTURAL_KEYS, _COMMON_LABELS, is_label
@@ -93,8 +94,9 @@ def row_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
         fields.extend(key.split(" ") for key in index.part_fields)
         if index.anchors:
             chunks.setdefault(2, set()).update(index.anchors)
+    boilerplate = [pattern.split() for pattern in index.boilerplate.patterns]
     prefilter = _C.Prefilter(chunks, fields, rows, ascii_classes(), normalize_words, is_label,
-                             frozenset(STRUCTURAL_KEYS), frozenset(_COMMON_LABELS))
+                             frozenset(STRUCTURAL_KEYS), frozenset(_COMMON_LABELS), boilerplate)
     return prefilter.candidate
 
 
