@@ -131,8 +131,10 @@ def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str |
     misspelled one), a value of the wrong type, or (given the spec ``role`` of its file) a conversation
     without the assistant turn that role needs."""
     if fmt == "messages":
-        fast = _native_chat_ok(row.get("messages"), _CHAT_NEED.get(role, 0))  # type: ignore[arg-type]
-        if fast if fast is not None else _plain_chat_ok(row.get("messages"), role):
+        ok = _native_chat_ok(row.get("messages"), _CHAT_NEED.get(role, 0))  # None: no C extension
+        if ok is None:
+            ok = _plain_chat_ok(row.get("messages"), role)
+        if ok:
             return None
     required = REQUIRED_KEYS[fmt]
     missing = [key for key in required if key not in row]
