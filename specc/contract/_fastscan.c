@@ -52,6 +52,8 @@ static inline uint64_t seq_hash(uint64_t tag, const uint64_t *w, Py_ssize_t n) {
 #define TAG_FIELD 1000
 #define TAG_ROW 1001
 #define TAG_BOILER 1002
+#define CACHE_PIECES 65536  /* non-ASCII pieces cached at most (then the cache starts over): bounded memory */
+
 
 /* ------------------------------------------------------------------ a set of uint64 (open addressing) */
 
@@ -341,7 +343,7 @@ static int add_piece(Prefilter *self, PyObject *piece) {
             if (str_word_hash(PyList_GET_ITEM(words, i), &w[i]) < 0) { Py_DECREF(words); Py_DECREF(packed); return -1; }
         }
         Py_DECREF(words);
-        if (PyDict_GET_SIZE(self->cache) >= 65536) PyDict_Clear(self->cache);  /* memory stays bounded */
+        if (PyDict_GET_SIZE(self->cache) >= CACHE_PIECES) PyDict_Clear(self->cache);  /* memory stays bounded */
         if (PyDict_SetItem(self->cache, piece, packed) < 0) { Py_DECREF(packed); return -1; }
         Py_DECREF(packed);  /* the cache holds it */
     }
