@@ -23,7 +23,7 @@ from specc.contract.index import build_golden_index
 from specc.contract.pii import _MASK_KINDS, kinds_possible
 from specc.contract.settings import FirewallSettings, InputFile
 from specc.contract.textnorm import normalize_words
-from specc.data.jsonl import DataError, iter_jsonl
+from specc.data.jsonl import _SURROGATE_ESCAPE, DataError, iter_jsonl
 from specc.data.rowformat import _CHAT_NEED, _plain_chat_ok
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,7 +219,16 @@ def _has_duplicates(value) -> bool:
 def test_key_count_finds_exactly_the_repeated_keys(pairs) -> None:
     raw = _render(pairs).encode("utf-8") if pairs else b"{}"
     row = json.loads(raw)
-    assert fast.keys_differ(raw, row) == _has_duplicates(pairs)
+    assert fast.line_flags(raw, row) & 1 == _has_duplicates(pairs)
+
+
+@needs_native
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\\", "u", "d", "D", "8", "9", "a", "F", "c", "0", "\"", "{", "\u00e9", "x"]),
+                max_size=30).map("".join))
+def test_surrogate_flag_is_the_readers_expression(text: str) -> None:
+    """Bit 2 of the per-line flags is set exactly when jsonl's lone-surrogate expression finds something."""
+    assert bool(fast.line_flags(text.encode("utf-8"), {}) & 2) == bool(_SURROGATE_ESCAPE.search(text))
 
 
 @needs_native

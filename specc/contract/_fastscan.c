@@ -630,17 +630,30 @@ static PyObject *py_line_kinds(PyObject *mod, PyObject *args) {
     return Py_BuildValue("(nnN)", lines, rows, found);
 }
 
-/* keys_differ(raw, row) -> key_tokens(raw) != dict_keys(row), in one call (the JSONL reader's per-line test). */
-static PyObject *py_keys_differ(PyObject *mod, PyObject *args) {
+static int hexish_high(char c) {  /* [89abcdefABCDEF]: the third hex digit of a surrogate's \\u escape */
+    return (c >= '8' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* line_flags(raw, row) -> int, the JSONL reader's per-line test in one call: bit 1 when the keys written in the
+ * line (valid JSON, parsed into `row`) outnumber the keys of the parsed objects (an object repeats a key);
+ * bit 2 when the line holds the text `\\u` + [dD] + [89a-fA-F] (jsonl._SURROGATE_ESCAPE: a lone surrogate is
+ * possible). */
+static PyObject *py_line_flags(PyObject *mod, PyObject *args) {
     PyObject *raw, *row;
-    if (!PyArg_ParseTuple(args, "OO", &raw, &row)) return NULL;
+    if (!PyArg_ParseTuple(args, "SO", &raw, &row)) return NULL;
     PyObject *tokens = py_key_tokens(mod, raw);
     if (!tokens) return NULL;
     Py_ssize_t written = PyLong_AsSsize_t(tokens);
     Py_DECREF(tokens);
     Py_ssize_t parsed = count_dict_keys(row);
     if (parsed < 0) return NULL;
-    return PyBool_FromLong(written != parsed);
+    long flags = written != parsed;
+    const char *s = PyBytes_AS_STRING(raw), *end = s + PyBytes_GET_SIZE(raw), *p = s;
+    while (p < end && (p = memchr(p, '\\', end - p)) != NULL) {
+        if (end - p >= 4 && p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') && hexish_high(p[3])) { flags |= 2; break; }
+        p++;
+    }
+    return PyLong_FromLong(flags);
 }
 
 /* plain_chat_ok(turns, need) -> rowformat._plain_chat_ok(turns, role), with need = 1 when the role needs an
@@ -679,7 +692,7 @@ static PyMethodDef module_methods[] = {
     {"key_tokens", py_key_tokens, METH_O, "Object keys written in one line of valid JSON."},
     {"dict_keys", py_dict_keys, METH_O, "Keys of every dict in a parsed JSON value."},
     {"line_kinds", py_line_kinds, METH_VARARGS, "Per line of a block: pii.kinds_possible as a mask; row count."},
-    {"keys_differ", py_keys_differ, METH_VARARGS, "key_tokens(raw) != dict_keys(row)."},
+    {"line_flags", py_line_flags, METH_VARARGS, "1: a repeated key; 2: a surrogate escape is possible."},
     {"plain_chat_ok", py_plain_chat_ok, METH_VARARGS, "rowformat._plain_chat_ok in C."},
     {NULL}
 };

@@ -15,10 +15,11 @@ creating Python objects, for three things, each with a pure-Python equivalent he
   sends a row to the exact matcher, which decides. Rows it passes still go through the same matcher, so every
   hit, count, coverage and snippet is the Python code's own. The fallback is no prefilter (every row to the
   matcher).
-* :func:`duplicate_keys_possible` - the sound, cheap test behind :mod:`specc.data.jsonl`'s duplicate-key error:
-  a line is parsed without the (slow) duplicate-detecting hook, and only when the keys written in the line
-  outnumber the keys of the parsed objects (which happens exactly when an object repeats a key) is it parsed
-  again with the hook, which raises the located error. The fallback always says True (parse with the hook).
+* :func:`line_flags` - the sound, cheap tests behind :mod:`specc.data.jsonl`'s duplicate-key and lone-surrogate
+  errors: a line is parsed without the (slow) duplicate-detecting hook, and only when the keys written in the
+  line outnumber the keys of the parsed objects (which happens exactly when an object repeats a key) is it
+  parsed again with the hook, which raises the located error; the surrogate-escape search is a ``memchr`` for
+  backslashes instead of a regular expression over every line. The fallback parses every line with the hook.
 * :func:`line_kinds` - :func:`specc.contract.pii.kinds_possible` for every line of a block at once, and the
   block's row count; the personal-data scan then parses and scans exactly the lines it did before.
 
@@ -31,7 +32,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ENABLED", "ascii_classes", "duplicate_keys_possible", "line_kinds", "plain_chat_ok", "row_prefilter"]
+__all__ = ["ENABLED", "ascii_classes", "line_flags", "line_kinds", "plain_chat_ok", "row_prefilter"]
 
 
 def _load() -> Any:
@@ -100,10 +101,11 @@ def row_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
     return prefilter.candidate
 
 
-def duplicate_keys_possible(raw: bytes, row: Any) -> bool:
-    """False only when no object of ``row`` (parsed from the valid JSON line ``raw`` without a duplicate-key
-    hook) had a repeated key. The fallback cannot tell, so it says True."""
-    return True
+def line_flags(raw: bytes, row: Any) -> int:
+    """For the valid JSON line ``raw``, parsed into ``row`` without a duplicate-key hook: bit 1 unless no object
+    had a repeated key; bit 2 when ``raw`` holds a ``\\u`` escape of a surrogate (``jsonl._SURROGATE_ESCAPE``).
+    The fallback cannot tell, so it sets both (the caller then runs its own checks)."""
+    return 3
 
 
 def plain_chat_ok(turns: Any, need: int) -> bool | None:
@@ -113,7 +115,7 @@ def plain_chat_ok(turns: Any, need: int) -> bool | None:
 
 
 if _C is not None:  # the C functions themselves: these run once per row
-    duplicate_keys_possible = _C.keys_differ  # noqa: F811
+    line_flags = _C.line_flags  # noqa: F811
     plain_chat_ok = _C.plain_chat_ok  # noqa: F811
 
 

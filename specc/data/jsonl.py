@@ -161,7 +161,7 @@ def iter_jsonl(
         # The plain decoder's scanner itself (what ``decode`` calls after two whitespace regexes) takes a line
         # that is one object and a newline; anything else goes to the strict decoder, whose errors are reported.
         scan_once = json.JSONDecoder().scan_once if native.ENABLED else None
-        check_keys = native.duplicate_keys_possible
+        line_flags = native.line_flags
         while True:
             raw = readline(max_line_bytes + 1)
             if not raw:
@@ -187,6 +187,7 @@ def iter_jsonl(
                 ) from None
             if text.isspace():
                 continue
+            surrogates = True  # whether a lone surrogate is possible (the expression below decides)
             try:
                 row = None
                 if scan_once is not None and text[0] == "{":
@@ -195,8 +196,11 @@ def iter_jsonl(
                     except (StopIteration, ValueError, RecursionError):
                         row = None  # the strict decoder below says what is wrong
                     else:
-                        if (end < len(text) and text[end:].strip(" \t\n\r")) or check_keys(raw, row):
+                        flags = line_flags(raw, row)
+                        if (end < len(text) and text[end:].strip(" \t\n\r")) or flags & 1:
                             row = None  # extra data, or a repeated key: the strict decoder raises the error
+                        else:
+                            surrogates = bool(flags & 2)
                 if row is None:
                     row = strict(text)
             except json.JSONDecodeError as exc:
@@ -208,7 +212,7 @@ def iter_jsonl(
                 raise DataError(name, line_no, "malformed JSON: nested too deeply") from None
             if type(row) is not dict:
                 raise DataError(name, line_no, f"row must be a JSON object, got {_json_type(row)}", column=1)
-            if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # `in` first: memchr-fast, rarely true
+            if surrogates and _SURROGATE_ESCAPE.search(text):
                 lone = _lone_surrogate(row)
                 if lone:
                     raise DataError(name, line_no, f"lone surrogate {lone}: half of a UTF-16 pair, not a "
