@@ -261,6 +261,42 @@ def test_line_kinds_is_kinds_possible_per_line(block: bytes) -> None:
             assert got.get(index, frozenset()) == kinds_possible(raw), raw
 
 
+_runs = st.lists(st.tuples(st.sampled_from([b"a", b"Z", b"1", b" ", b".", b"#", b"-", b"_", b"(", b")", b"!", b"@",
+                                             b"\xc3\xa9", b"\n", b"+", b"\x7f", b"\x80", b"`", b"{", b"/", b":"]),
+                          st.integers(1, 20)), max_size=60).map(lambda runs: b"".join(c * k for c, k in runs))
+
+
+@needs_native
+@hsettings(max_examples=500, deadline=None)
+@given(_runs)
+def test_line_kinds_on_long_lines_of_runs(block: bytes) -> None:
+    """Long lines of character runs, so that runs of key and number characters cross the 64-byte blocks of the
+    vectorised search."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    _count, _rows, flagged = fast.line_kinds(block, 1 << 20)
+    got = {index: _MASK_KINDS[mask] for index, mask in flagged}
+    for index, raw in enumerate(lines):
+        if raw and not raw.isspace():
+            assert got.get(index, frozenset()) == kinds_possible(raw), raw
+
+
+@needs_native
+def test_line_kinds_on_runs_across_block_boundaries() -> None:
+    """Every run length around the thresholds (10 number characters, 15 key characters) at every offset around
+    the vectorised search's 64-byte block edges, and runs longer than a block."""
+    for fill, stop in ((b"a", b"!"), (b"7", b"!"), (b" ", b"x"), (b"#", b"!"), (b"-", b"!")):
+        for offset in list(range(0, 20)) + list(range(40, 140)):
+            for size in (8, 9, 10, 11, 14, 15, 16, 64, 65, 130):
+                for tail in (0, 3, 70):
+                    raw = stop * offset + fill * size + stop * tail
+                    if raw.isspace():  # a blank line is not a row: never scanned
+                        continue
+                    assert _MASK_KINDS[dict(fast.line_kinds(raw, 1 << 20)[2]).get(0, 0)] == kinds_possible(raw), \
+                        (fill, offset, size, tail)
+
+
 _turn = st.one_of(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "Assistant"]),
                                          "content": st.one_of(st.text(max_size=3), st.none())}),
                   st.dictionaries(st.sampled_from(["role", "content", "x"]), st.one_of(st.text(max_size=3),

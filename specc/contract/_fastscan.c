@@ -572,10 +572,76 @@ static int has_run(const unsigned char *s, Py_ssize_t n, unsigned char bit, Py_s
     return 0;
 }
 
+/* The vectorised search: SSE2 (every x86-64) with GCC or Clang builtins; elsewhere, or built with
+ * -DSPECC_NO_SIMD, the scalar has_run above does all of it. */
+#if defined(__SSE2__) && !defined(SPECC_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
+#define SPECC_SIMD 1
+#include <emmintrin.h>
+
+/* Bit i set when byte i of the 64 at s is in the class: key characters in *key, number characters in *num. */
+static inline void classify64(const unsigned char *s, uint64_t *key, uint64_t *num) {
+    uint64_t k = 0, m = 0;
+    for (int part = 0; part < 4; part++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + 16 * part));
+        /* signed compares: bytes >= 0x80 are negative, below every ASCII range here */
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+        __m128i both = _mm_or_si128(digit, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+                                                        _mm_cmpeq_epi8(v, _mm_set1_epi8('#'))));
+        __m128i keyv = _mm_or_si128(both, _mm_or_si128(alpha, _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+        __m128i numv = _mm_or_si128(both, _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('.'))),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('(')), _mm_cmpeq_epi8(v, _mm_set1_epi8(')')))));
+        k |= (uint64_t)(unsigned)_mm_movemask_epi8(keyv) << (16 * part);
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(numv) << (16 * part);
+    }
+    *key = k; *num = m;
+}
+
+/* Whether a run of `run` set bits ends in this 64-bit block, given `carry` set bits just before it; updates
+ * `carry` to the set bits at the block's end. */
+static inline int run_in_block(uint64_t m, int run, Py_ssize_t *carry) {
+    if (m == ~(uint64_t)0) { *carry += 64; return *carry >= run; }
+    Py_ssize_t head = __builtin_ctzll(~m);  /* set bits at the start of the block */
+    if (*carry + head >= run) return 1;
+    uint64_t r = m;  /* r bit i: bits i .. i + width - 1 all set */
+    int width = 1;
+    while (width * 2 <= run) { r &= r >> width; width *= 2; }
+    if (width < run) r &= r >> (run - width);  /* two overlapping windows of `width` cover `run` bits */
+    if (r) return 1;
+    *carry = __builtin_clzll(~m);
+    return 0;
+}
+#endif
+
+/* has_run for both classes in one pass: *key for a run of 15 key characters, *num for 10 number characters. */
+static void both_runs(const unsigned char *s, Py_ssize_t n, int *key, int *num) {
+    Py_ssize_t i = 0;
+    *key = *num = 0;
+#ifdef SPECC_SIMD
+    Py_ssize_t kc = 0, nc = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t km, nm;
+        classify64(s + i, &km, &nm);
+        if (!*key && run_in_block(km, 15, &kc)) *key = 1;
+        if (!*num && run_in_block(nm, 10, &nc)) *num = 1;
+        if (*key && *num) return;
+    }
+    if (i > 0) {  /* the tail: the scalar search, starting far enough back to see a run crossing into it */
+        Py_ssize_t back = 14;
+        i -= back;
+    }
+#endif
+    if (!*key) *key = has_run(s + i, n - i, K_KEY, 15);
+    if (!*num) *num = has_run(s + i, n - i, K_NUM, 10);
+}
+
 static int line_mask(const unsigned char *s, Py_ssize_t n) {
-    int mask = 0;
-    if (has_run(s, n, K_KEY, 15)) mask |= 16;
-    if (has_run(s, n, K_NUM, 10)) mask |= 2 | 4 | 8;
+    int mask = 0, key, num;
+    both_runs(s, n, &key, &num);
+    if (key) mask |= 16;
+    if (num) mask |= 2 | 4 | 8;
     if (n > 0 && memchr(s, '@', (size_t)n)) mask |= 1;
     if (!(mask & 2)) {
         const unsigned char *p = s, *end = s + n;
