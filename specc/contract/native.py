@@ -96,8 +96,11 @@ def row_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
         if index.anchors:
             chunks.setdefault(2, set()).update(index.anchors)
     boilerplate = [pattern.split() for pattern in index.boilerplate.patterns]
-    prefilter = _C.Prefilter(chunks, fields, rows, ascii_classes(), normalize_words, is_label,
-                             frozenset(STRUCTURAL_KEYS), frozenset(_COMMON_LABELS), boilerplate)
+    try:
+        prefilter = _C.Prefilter(chunks, fields, rows, ascii_classes(), normalize_words, is_label,
+                                 frozenset(STRUCTURAL_KEYS), frozenset(_COMMON_LABELS), boilerplate)
+    except UnicodeError:  # a golden word UTF-8 cannot hold (the normaliser deletes surrogates): no shortcut
+        return None
     return prefilter.candidate
 
 
