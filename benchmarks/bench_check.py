@@ -20,6 +20,8 @@ For each row size it times, each in a fresh process, the baseline ``for line in 
 ``python -m specc check SPEC`` (the real CLI: row validation, firewall scan and PII scan), and reports both
 times, the ratio and check's peak RSS (from ``wait4``), at the full and the quarter size.
 ``--repeat`` runs each measurement that many times and keeps the fastest (shared machines are noisy).
+``specc check`` runs with the C extension when it is built (``pip install -e .`` builds it,
+:mod:`specc.contract.native`); the first line says which; ``SPECC_NATIVE=0`` measures the pure-Python fallback.
 
 Usage: ``python benchmarks/bench_check.py [--mb 1000] [--repeat 1] [--keep DIR]``
 (``--mb`` is the total over both row sizes: half each.)
@@ -190,6 +192,10 @@ def main() -> None:
             paths = generate(directory, args.mb)
             print(f"generated {args.mb:.0f} MB in {time.perf_counter() - start:.1f} s")
         (directory / "baseline.py").write_text(BASELINE, encoding="utf-8")
+        sys.path.insert(0, str(ROOT))  # the checkout being measured (the child processes get it too)
+        from specc.contract import native
+
+        print(f"specc check: {'C extension' if native.ENABLED else 'pure Python (no C extension, or SPECC_NATIVE=0)'}")
         print("times: wall seconds, and CPU seconds (user+sys; steadier than wall on a shared machine)")
         print(f"{'rows':<7}{'size':>8}{'MB':>7}{'loads wall':>11}{'check wall':>11}{'ratio':>7}"
               f"{'loads CPU':>10}{'check CPU':>10}{'ratio':>7}{'check RSS MB':>13}{'loads RSS MB':>13}")

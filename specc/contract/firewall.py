@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from itertools import accumulate, chain
 
+from specc.contract import native
 from specc.contract.fields import iter_text_fields, text_values
 from specc.contract.index import GoldenIndex, WordTuple, build_golden_index
 from specc.contract.neardup import NearDuplicateIndex
@@ -273,8 +274,14 @@ def row_matcher(
     golden_rows = index.rows
     table = ASCII_TABLE
     fold = fold_digit_groups
+    # The native prefilter (specc.contract.native) skips rows that cannot hit (nor hold declared boilerplate,
+    # which is counted); not with near-duplicates, which need every row. A skipped row leaves ``share`` alone:
+    # the other matcher then normalises it itself (``share`` saves work, it decides nothing).
+    candidate = native.row_prefilter(index, settings) if near is None else None
 
     def match(line: int, row: dict) -> int:
+        if candidate is not None and not candidate(row):
+            return 0
         if share is not None and share[0] is not None and share[0][0] is row:  # normalised by the other matcher
             _row, fields, owner, all_words, seen = share[0]
             for number in seen:

@@ -153,8 +153,15 @@ def iter_jsonl(
         line_no = 0
         offset = 0  # byte offset of the current line's start
         rows = 0
-        decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
-        loads = decoder.decode
+        strict = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys).decode
+        # With the native key count (specc.contract.native), a line is parsed by the fast plain decoder and
+        # parsed again with the duplicate-detecting hook only when its written keys outnumber its parsed ones.
+        from specc.contract import native
+
+        # The plain decoder's scanner itself (what ``decode`` calls after two whitespace regexes) takes a line
+        # that is one object and a newline; anything else goes to the strict decoder, whose errors are reported.
+        scan_once = json.JSONDecoder().scan_once if native.ENABLED else None
+        line_flags = native.line_flags
         while True:
             raw = readline(max_line_bytes + 1)
             if not raw:
@@ -180,8 +187,22 @@ def iter_jsonl(
                 ) from None
             if text.isspace():
                 continue
+            surrogates = True  # whether a lone surrogate is possible (the expression below decides)
             try:
-                row = loads(text)
+                row = None
+                if scan_once is not None and text[0] == "{":
+                    try:
+                        row, end = scan_once(text, 0)
+                    except (StopIteration, ValueError, RecursionError):
+                        row = None  # the strict decoder below says what is wrong
+                    else:
+                        flags = line_flags(raw, row)
+                        if (end < len(text) and text[end:].strip(" \t\n\r")) or flags & 1:
+                            row = None  # extra data, or a repeated key: the strict decoder raises the error
+                        else:
+                            surrogates = bool(flags & 2)
+                if row is None:
+                    row = strict(text)
             except json.JSONDecodeError as exc:
                 raise DataError(name, line_no, f"malformed JSON: {exc.msg}", column=exc.colno) from None
             except _DuplicateKey as exc:
@@ -191,7 +212,7 @@ def iter_jsonl(
                 raise DataError(name, line_no, "malformed JSON: nested too deeply") from None
             if type(row) is not dict:
                 raise DataError(name, line_no, f"row must be a JSON object, got {_json_type(row)}", column=1)
-            if _SURROGATE_ESCAPE.search(text):
+            if surrogates and _SURROGATE_ESCAPE.search(text):
                 lone = _lone_surrogate(row)
                 if lone:
                     raise DataError(name, line_no, f"lone surrogate {lone}: half of a UTF-16 pair, not a "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from specc.contract.native import plain_chat_ok as _native_chat_ok
 from specc.spec.suggest import did_you_mean
 
 __all__ = ["REQUIRED_KEYS", "ROLE_FORMATS", "SUITE_KINDS_WITH_ROWS", "detect_format", "row_problem",
@@ -120,12 +121,21 @@ def _plain_chat_ok(turns: Any, role: str | None) -> bool:
     return True
 
 
+_CHAT_NEED: dict[str | None, int] = {**{role: 1 for role in TRAINED_ROLES}, "golden": 2}
+"""What :func:`_plain_chat_ok` asks of a role's conversation, as :func:`specc.contract.native.plain_chat_ok`
+takes it: 1 an assistant turn, 2 the assistant's turn last, 0 nothing."""
+
+
 def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str | None:
     """Why ``row`` does not fit ``fmt`` (None when it does): a missing column (with a did-you-mean for a
     misspelled one), a value of the wrong type, or (given the spec ``role`` of its file) a conversation
     without the assistant turn that role needs."""
-    if fmt == "messages" and _plain_chat_ok(row.get("messages"), role):
-        return None
+    if fmt == "messages":
+        ok = _native_chat_ok(row.get("messages"), _CHAT_NEED.get(role, 0))  # None: no C extension
+        if ok is None:
+            ok = _plain_chat_ok(row.get("messages"), role)
+        if ok:
+            return None
     required = REQUIRED_KEYS[fmt]
     missing = [key for key in required if key not in row]
     if missing:
