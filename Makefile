@@ -18,7 +18,7 @@ STAMP := $(VENV)/.specc-installed
 # pip's own chatter goes to $(LOG); it is printed only when an install step fails.
 LOG := $(VENV)/install.log
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py specc/contract/_fastscan.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "specc: setting up $(VENV) (log: $(LOG))"
 	@$(PY) -m pip install --quiet --upgrade pip > $(LOG) 2>&1 || (cat $(LOG); exit 1)

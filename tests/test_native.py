@@ -386,3 +386,29 @@ def test_the_firewall_tests_pass_on_the_fallback_too() -> None:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
                            *FALLBACK_TESTS], cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_a_module_built_from_another_source_is_stale(tmp_path: Path) -> None:
+    """An editable install keeps the built module beside _fastscan.c; after a pull that changes the C code without
+    a rebuild, native.py must not use it (its answers would no longer match the Python definitions)."""
+    import hashlib
+    import types
+
+    source = tmp_path / "_fastscan.c"
+    source.write_bytes(b"/* version 1 */")
+    built = types.SimpleNamespace(SOURCE_SHA256=hashlib.sha256(b"/* version 1 */").hexdigest())
+    assert not native.stale(built, source)
+    source.write_bytes(b"/* version 2 */")
+    assert native.stale(built, source)
+    assert native.stale(types.SimpleNamespace(), source)  # built without the hash: unknown, so not trusted
+    assert not native.stale(built, tmp_path / "absent.c")  # an installed wheel ships no source: nothing to compare
+
+
+@pytest.mark.skipif(os.environ.get("CI") != "true", reason="only CI promises a C compiler")
+def test_ci_builds_the_extension_and_it_matches_its_source() -> None:
+    """CI must test the C code, not skip it: the install built the extension, from the source in this checkout."""
+    if os.environ.get("SPECC_NATIVE", "1") in ("0", "false", "no", "off"):
+        pytest.skip("SPECC_NATIVE=0 forces the fallbacks")
+    from specc.contract import _fastscan
+
+    assert native.ENABLED and not native.stale(_fastscan)

@@ -774,5 +774,10 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     if (PyModule_AddObject(m, "Prefilter", (PyObject *)&PrefilterType) < 0) {
         Py_DECREF(&PrefilterType); Py_DECREF(m); return NULL;
     }
+#ifndef SPECC_SOURCE_SHA256
+#define SPECC_SOURCE_SHA256 ""
+#endif
+    /* the SHA-256 of this file when it was built (setup.py): native.py refuses a module older than its source */
+    if (PyModule_AddStringConstant(m, "SOURCE_SHA256", SPECC_SOURCE_SHA256) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

@@ -28,8 +28,11 @@ creating Python objects, for three things, each with a pure-Python equivalent he
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["ENABLED", "ascii_classes", "line_flags", "line_kinds", "plain_chat_ok", "row_prefilter"]
@@ -42,7 +45,26 @@ def _load() -> Any:
         from specc.contract import _fastscan
     except ImportError:  # built without a C compiler: the Python code gives the same results
         return None
+    if stale(_fastscan):
+        sys.stderr.write("specc: the C fast path of `specc check` was built from an older _fastscan.c (rebuild it: "
+                         "pip install -e .); using the Python code, which gives the same results, slower\n")
+        return None
     return _fastscan
+
+
+def stale(module: Any, source: Path | None = None) -> bool:
+    """True when ``module`` was built from another version of its C source than the one beside it.
+
+    Why: an editable install keeps the built module next to ``_fastscan.c``; a ``git pull`` that changes the C
+    code without a rebuild would leave a module whose answers no longer match the Python definitions it stands
+    in for (a silently wrong prefilter drops firewall hits). setup.py builds the source's SHA-256 into the
+    module; an installed wheel ships no source, and then there is nothing to compare (not stale)."""
+    source = source if source is not None else Path(__file__).with_name("_fastscan.c")
+    try:
+        data = source.read_bytes()
+    except OSError:
+        return False
+    return getattr(module, "SOURCE_SHA256", "") != hashlib.sha256(data).hexdigest()
 
 
 _C = _load()
