@@ -138,12 +138,13 @@ def seed_copy(spec: Path, seed: int) -> Path:
 
 
 def run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int = 2,
-                  tracking: str = TRACKING_DEFAULT) -> list[PipelineOutcome]:
+                  tracking: str = TRACKING_DEFAULT, warm: bool = True) -> list[PipelineOutcome]:
     """Compile each spec and run it with ``specc run`` in its own process, ``jobs`` at a time.
 
     Why processes and not threads: the runner installs signal handlers (only the main thread may), and a
     separate process is exactly what a user's ``specc run`` is. Each run's output goes to a log file beside
-    its build; one line per finished run is printed.
+    its build; one line per finished run is printed. ``warm``: each run forks its python stages from one
+    process that imported the training stack once (``specc run --warm``) instead of importing it per stage.
     """
     from specc.run.runner import compile_spec
     from specc.run.status import collect
@@ -163,7 +164,8 @@ def run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int = 2,
             # every run scores the same base model on the same suites: a baseline another run completed under
             # the same fingerprint and inputs is adopted (checked and recorded by the runner), not re-scored
             others = [arg for _s, b in builds_of if b != build for arg in ("--reuse-from", str(b))]
-            proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build), *others], stdout=log,
+            proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build), *others,
+                                     *(["--warm"] if warm else [])], stdout=log,
                                     stderr=subprocess.STDOUT, env=env)
             running.append((spec, build, proc, time.perf_counter(), log))
         time.sleep(0.2)
@@ -296,7 +298,7 @@ def check_base_scores(model_dir: Path, builds: list[Path], echo: Echo) -> bool:
 
 def run_demo(specs_src: Path, workdir: Path, *, size: str = "demo", quick_steps: int | None = None,
              seeds: tuple[int, ...] = SEEDS, jobs: int = 2, tracking: str = TRACKING_DEFAULT,
-             echo: Echo = print) -> int:
+             warm: bool = True, echo: Echo = print) -> int:
     """The README's main job. Returns 0 when every run reached a verdict, 1 when a stage crashed."""
     from specc.demo.tinymodel import tiny_base
     from specc.run.reportdata import read_arms
@@ -320,11 +322,12 @@ def run_demo(specs_src: Path, workdir: Path, *, size: str = "demo", quick_steps:
 
     echo(f"\n[3/5] The same narrow task three ways, {len(seeds)} seeds each, every run through the eval contract "
          f"({jobs} run(s) at a time, {os.environ.get('OMP_NUM_THREADS', '1')} torch thread(s) each, W&B "
-         f"{os.environ.get('SPECC_WANDB_MODE', tracking)}):")
+         f"{os.environ.get('SPECC_WANDB_MODE', tracking)}, "
+         f"{'stages forked from one warm process per run' if warm else 'one process per stage'}):")
     summarise(lora_plan, echo)
     echo(f"  (c) follows [{REMEDY_RULE}]: {remedy.reason}")
     runs = [seed_copy(specs / f"{stem}.yaml", seed) for stem, _ in ARMS for seed in seeds]
-    outcomes = run_pipelines(runs, workdir / "builds", echo, jobs=jobs, tracking=tracking)
+    outcomes = run_pipelines(runs, workdir / "builds", echo, jobs=jobs, tracking=tracking, warm=warm)
     labels = {plans[f"{stem}.yaml"].name: label for stem, label in ARMS}
     arms = read_arms([o.build for o in outcomes], labels)
 

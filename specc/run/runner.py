@@ -429,11 +429,14 @@ def _recover(m: mf.Manifest, lock: RunLock, plan: Plan, display: Display) -> Non
 
 def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = None, only: str | None = None,
               display: Display | None = None, extra_args: Mapping[str, list[str]] | None = None,
-              reuse_from: Sequence[str | os.PathLike[str]] = ()) -> RunResult:
+              reuse_from: Sequence[str | os.PathLike[str]] = (), warm: bool = False,
+              warm_preload: Sequence[str] | None = None) -> RunResult:
     """Run a compiled build. Never raises for stage failures: they are the result's exit code.
 
     ``reuse_from``: other builds whose completed stages may be adopted instead of re-run, under the checks
-    of :mod:`specc.run.reuse` (same fingerprint and inputs, baseline only), traced in the manifest."""
+    of :mod:`specc.run.reuse` (same fingerprint and inputs, baseline only), traced in the manifest.
+    ``warm``: fork each ``python``-launched stage from one process that imported the training stack once
+    (:mod:`specc.run.warm`; ``warm_preload`` overrides what it imports)."""
     build = Path(build_dir).resolve()
     display = display or Display()
     plan = load_plan(build)
@@ -443,15 +446,16 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
     selected, forced = select_stages(plan, from_stage, only)
     try:
         return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from",
-                           [Path(p) for p in reuse_from])
+                           [Path(p) for p in reuse_from], _Launchers(warm, warm_preload))
     except OSError as exc:  # a full disk, a read-only build: say so, the manifest on disk stays valid
         raise RunError(_os_problem(build, exc, "cannot write the run's records")) from None
 
 
 def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str], display: Display,
                 extra_args: Mapping[str, list[str]] | None, forced_by: str,
-                reuse_from: list[Path] | None = None) -> RunResult:
-    with RunLock(build) as lock:
+                reuse_from: list[Path] | None = None, launchers: "_Launchers | None" = None) -> RunResult:
+    launchers = launchers or _Launchers(False)
+    with RunLock(build) as lock, launchers:
         _own_directory(build / "logs", display)
         m = _load_manifest(build, display)
         m.sync_stages((s.id, s.kind, s.script) for s in plan.stages)
@@ -492,7 +496,8 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
             rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
-                                order[stage.id], total, fp=fp, rerun=rerun)
+                                order[stage.id], total, fp=fp, rerun=rerun,
+                                launcher=launchers.get(build, plan, stage, env, display))
             result.ran.append(stage.id)
             if status != "completed":
                 result.failed = stage.id
@@ -569,7 +574,8 @@ def _load_manifest(build: Path, display: Display) -> mf.Manifest:
 
 def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],
                m: mf.Manifest, script_sha: str, inputs: dict[str, Any], display: Display,
-               index: int, total: int, fp: Mapping[str, Any] | None = None, rerun: str | None = None) -> str:
+               index: int, total: int, fp: Mapping[str, Any] | None = None, rerun: str | None = None,
+               launcher: Any = None) -> str:
     log_path = build / "logs" / f"{stage.id}.log"
     rec = m.stage(stage.id)
     attempt = int(rec.get("attempts") or 0) + 1
@@ -590,16 +596,20 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
     in_main = _in_main_thread()
     if in_main:
         signal.signal(signal.SIGTERM, on_term)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Any = None  # a subprocess.Popen, or a stage forked by the warm launcher (the same interface)
     try:
         with open(log_path, "ab") as log:
             log.write(f"### specc run: {stage.id} attempt {attempt} at {started}: {command}\n".encode())
             if rerun:
                 log.write(f"### re-running although it completed before: {rerun}\n".encode())
             log.flush()
-            proc = subprocess.Popen(argv, cwd=build, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, bufsize=0)
-            m.update(stage.id, pid=proc.pid)
+            proc = launcher.spawn(argv) if launcher is not None else subprocess.Popen(
+                argv, cwd=build, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, bufsize=0)
+            if launcher is not None:
+                log.write(f"### forked from the warm launcher (specc run --warm), pid {proc.pid}\n".encode())
+                log.flush()
+            m.update(stage.id, pid=proc.pid, launch="warm" if launcher is not None else "cold")
             assert proc.stdout is not None
             for raw in iter(proc.stdout.readline, b""):
                 raw = redact(raw, secrets)
@@ -653,6 +663,45 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
         rel_log = log_path.relative_to(build).as_posix()
         display.info(f"      last lines of {rel_log}:\n" + "\n".join(f"        | {t}" for t in tail))
     return status
+
+
+class _Launchers:
+    """The warm launcher of one run (``specc run --warm``), started when the first ``python`` stage is to run
+    and stopped with the run; None (a cold launch) for other launchers, or when it cannot serve (said once)."""
+
+    def __init__(self, warm: bool, preload: Sequence[str] | None = None):
+        self.warm = warm
+        self.preload = preload
+        self.launcher: Any = None
+        self.refused: str | None = None
+
+    def get(self, build: Path, plan: Plan, stage: Stage, env: Mapping[str, str], display: Display) -> Any:
+        if not self.warm or self.refused or stage.launcher != "python":
+            return None
+        if self.launcher is None:
+            from specc.run import warm
+
+            scripts = [s.script for s in plan.stages if s.launcher == "python"]
+            try:
+                self.launcher = warm.WarmLauncher(build, env, scripts, self.preload,
+                                                  log_path=build / "logs" / "warm-launcher.log")
+                info = self.launcher.wait_ready()
+            except (warm.WarmUnavailable, OSError) as exc:
+                self.launcher = None
+                self.refused = str(exc)
+                display.info(f"warm launcher unavailable ({exc}); stages start as their own processes")
+                return None
+            display.info(f"warm launcher ready: imported the training stack once in {info['seconds']:.1f} s; "
+                         "each python stage is forked from it")
+        return self.launcher
+
+    def __enter__(self) -> "_Launchers":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.launcher is not None:
+            self.launcher.close()
+            self.launcher = None
 
 
 def _in_main_thread() -> bool:
