@@ -20,8 +20,10 @@ What it keeps from the runner's contract, and how:
 * fork safety: the zygote refuses to serve (and the runner launches cold, saying so) when, after its
   imports, it runs more than one thread or has loaded the CUDA driver (``libcuda`` mapped): a fork then
   would copy locks held by threads that do not exist in the child, or a CUDA context the child cannot use.
-  torch creates its OpenMP pool lazily (on first parallel work), so importing it starts no thread. On a
-  machine with an NVIDIA device peft is not preloaded (bitsandbytes probes CUDA when imported);
+  Measured with torch 2.x CPU: importing torch starts one OpenMP worker thread unless OMP_NUM_THREADS=1,
+  so ``--warm`` serves runs whose stages use one torch thread (the demo's: two runs at a time, one thread
+  each) and falls back to cold launches otherwise. On a machine with an NVIDIA device peft is not
+  preloaded (bitsandbytes asks torch whether CUDA is available when imported);
 * fresh randomness: the child reseeds Python's ``random`` (and numpy's global generator, when loaded)
   from the OS, as a new process would; stages seed their own generators from the plan anyway.
 
@@ -242,7 +244,8 @@ def serve(sock: socket.socket, preload: Sequence[str]) -> dict[str, Any] | None:
     threads = _threads()
     why = None
     if threads != 1:
-        why = (f"the warm launcher runs {threads} threads after its imports (a fork copies only one)"
+        why = (f"the warm launcher runs {threads} threads after its imports (a fork copies only one; torch "
+               f"starts its OpenMP pool on import unless OMP_NUM_THREADS=1)"
                if threads > 1 else "the warm launcher cannot count its threads on this system (no /proc)")
     elif _cuda_driver_loaded():
         why = "the warm launcher's imports loaded the CUDA driver (a forked child could not use CUDA)"
