@@ -203,3 +203,71 @@ def test_the_default_preload_starts_no_thread_and_no_cuda(tmp_path):
         assert info["ready"] and info["modules"] > 500  # torch and transformers are in it
     finally:
         launcher.close()
+
+
+def _server_env(cli: bool = True) -> dict[str, str]:
+    """What the stage environment of a run (a ``specc run`` command, or ``run_build`` in this process) holds
+    besides its W&B settings (specc.build.stage_env; the command sets PYDANTIC_DISABLE_PLUGINS for itself)."""
+    from specc.build.stage_env import stage_environment
+
+    return {**({"PYDANTIC_DISABLE_PLUGINS": "__all__"} if cli else {}), **os.environ, **stage_environment(None)[0]}
+
+
+def test_a_shared_launcher_serves_concurrent_runs_each_with_its_own_output_and_environment(tmp_path):
+    """The demo's set-up: one launcher, several ``specc run --warm-server`` at once; each stage's output goes
+    to its own run's log, with its own build's W&B group, and its exit code back to its own runner."""
+    from specc.run.warm import WarmServer
+
+    body = IDENTITY + "import time; time.sleep(0.5)\n" + writer("artifacts/out.txt")
+    builds = [_one(tmp_path / f"b{i}", body + ("import sys; sys.exit(3)\n" if i == 1 else ""),
+                   {"out": "artifacts/out.txt"}) for i in range(3)]
+    groups = {}
+    for i, b in enumerate(builds):  # distinct W&B groups: the one thing the stage environments differ in
+        doc = json.loads((b / "plan.json").read_text())
+        doc["plan"]["tracking"]["group"] = groups[b] = f"group-{i}"
+        (b / "plan.json").write_text(json.dumps(doc))
+    with WarmServer(_server_env(), ["stages/00_train.py"], preload=(), cwd=tmp_path) as server:
+        # env given, as the demo gives it: a library may have set C-level variables (COLUMNS) os.environ lacks
+        procs = [subprocess.Popen([*SPECC, "run", str(b), "--warm-server", str(server.address)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+                 for b in builds]
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, ExitCode.REFUSED, 0], outs
+    for b in builds:
+        rec = manifest(b)["stages"]["train"]
+        assert rec["launch"] == "warm", "\n".join(o[-600:] for o in outs)
+        seen = json.loads(_output(b)[0])
+        assert seen["cwd"] == str(b) and seen["group"] == groups[b]
+    assert not server.folder.exists()  # its private socket folder goes with it
+
+
+def test_a_shared_launcher_refuses_a_stage_whose_environment_differs_beyond_wandb(tmp_path, monkeypatch):
+    from specc.run.warm import WarmServer
+
+    build = _one(tmp_path / "b", IDENTITY + writer("artifacts/out.txt"), {"out": "artifacts/out.txt"})
+    with WarmServer(_server_env(cli=False), ["stages/00_train.py"], preload=(), cwd=tmp_path) as server:
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "elsewhere"))  # could have been read by an import
+        out = io.StringIO()
+        res = run_build(build, display=Display(out, tty=False, interval=0), warm_server=server.address)
+    assert res.exit_code == 0
+    assert "differs from the warm launcher's in HF_HOME (only W&B variables may)" in out.getvalue(), out.getvalue()
+    assert manifest(build)["stages"]["train"]["launch"] == "cold"
+
+
+def test_what_the_preload_sets_in_the_environment_the_stage_sees_as_a_cold_stage_would(tmp_path, monkeypatch):
+    """torch sets TORCHINDUCTOR_CACHE_DIR when imported: a cold stage has it from its own import, so a
+    forked one keeps it, and it is not mistaken for a difference between the run's and the launcher's."""
+    from specc.run.warm import WarmServer
+
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "sets_a_variable.py").write_text("import os\nos.environ['SET_BY_IMPORT'] = 'yes'\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")]))
+    body = "import os\nprint('seen', os.environ.get('SET_BY_IMPORT'))\n" + writer("artifacts/out.txt")
+    build = _one(tmp_path / "b", body, {"out": "artifacts/out.txt"})
+    with WarmServer(_server_env(cli=False), ["stages/00_train.py"], preload=("sets_a_variable",),
+                    cwd=tmp_path) as server:
+        res, out = None, io.StringIO()
+        res = run_build(build, display=Display(out, tty=False, interval=0), warm_server=server.address)
+    assert res.exit_code == 0 and manifest(build)["stages"]["train"]["launch"] == "warm", out.getvalue()
+    assert "seen yes" in _output(build)

@@ -74,34 +74,64 @@ class WarmUnavailable(Exception):
     """The zygote could not start or refused to serve (why is the message); stages launch cold."""
 
 
+ENV_MAY_DIFFER = ("WANDB_", "SPECC_WANDB_")
+"""Prefixes of the variables in which a stage's environment may differ from the zygote's: the per-build W&B
+settings of :mod:`specc.build.stage_env`, read when a stage starts its W&B run, never at import. Any other
+difference (a thread count, a cache path) could have been read by the zygote's imports: refused."""
+
+
+def _zygote_argv(preload: Sequence[str] | None, scripts: Sequence[str], *fds: str) -> list[str]:
+    preload = default_preload() if preload is None else tuple(preload)
+    return [sys.executable, "-m", "specc.run.warm", *fds, "--preload", ",".join(preload), "--", *scripts]
+
+
 class WarmLauncher:
-    """The runner's handle on one zygote: start it, fork stages from it, stop it."""
+    """A runner's handle on a zygote: its own (started here, a child of the runner, serving this run), or a
+    shared one (``connect``: a :class:`WarmServer` another process started, e.g. the demo for all its runs).
+    Fork stages from it with :meth:`spawn`; :meth:`close` hangs up."""
 
     def __init__(self, cwd: Path, env: Mapping[str, str], scripts: Sequence[str],
                  preload: Sequence[str] | None = None, log_path: Path | None = None):
         self.cwd = cwd
         self.env = dict(env)
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        preload = default_preload() if preload is None else tuple(preload)
-        argv = [sys.executable, "-m", "specc.run.warm", "--fd", str(theirs.fileno()),
-                "--preload", ",".join(preload), "--", *scripts]
         log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self.proc = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, pass_fds=(theirs.fileno(),))
+            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                _zygote_argv(preload, scripts, "--fd", str(theirs.fileno())), cwd=cwd, env=self.env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, pass_fds=(theirs.fileno(),))
         finally:
             theirs.close()
             if log is not subprocess.DEVNULL:
                 log.close()
         self.info: dict[str, Any] | None = None
 
+    @classmethod
+    def connect(cls, address: str | os.PathLike[str], cwd: Path, env: Mapping[str, str]) -> "WarmLauncher":
+        """A handle on the shared zygote listening at ``address``; the stages it forks get ``env``."""
+        self = cls.__new__(cls)
+        self.cwd, self.env, self.proc, self.info = cwd, dict(env), None, None
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.sock.connect(os.fspath(address))
+        except OSError as exc:
+            self.sock.close()
+            raise WarmUnavailable(f"no warm launcher at {os.fspath(address)} ({exc.strerror or exc})") from None
+        return self
+
+    def _gone(self) -> str:
+        return f"exit {self.proc.poll()}" if self.proc is not None else "it hung up"
+
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
         """Block until the zygote has imported its preload; raise :class:`WarmUnavailable` if it will not serve."""
         if self.info is None:
-            msg = _recv(self.sock, timeout)
+            try:
+                msg = _recv(self.sock, timeout)
+            except EOFError:
+                msg = None
             if msg is None:
                 self.close()
-                raise WarmUnavailable(f"the warm launcher did not start (exit {self.proc.poll()})")
+                raise WarmUnavailable(f"the warm launcher did not start ({self._gone()})")
             if not msg.get("ready"):
                 self.close()
                 raise WarmUnavailable(msg.get("why") or "the warm launcher refused to serve")
@@ -112,28 +142,87 @@ class WarmLauncher:
         """Fork a stage: ``argv`` is the cold command (``[sys.executable, script, *args]``), run in ``cwd``."""
         self.wait_ready()
         read_end, write_end = os.pipe()
+        job = {"argv": list(argv[1:]), "cwd": str(self.cwd), "env": self.env}
         try:
-            socket.send_fds(self.sock, [json.dumps({"argv": list(argv[1:]), "cwd": str(self.cwd)}).encode()],
-                            [write_end])
+            socket.send_fds(self.sock, [json.dumps(job).encode()], [write_end])
+        except OSError as exc:
+            os.close(read_end)
+            raise WarmUnavailable(f"the warm launcher is gone ({exc.strerror or exc})") from None
         finally:
             os.close(write_end)
         stdout = open(read_end, "rb", buffering=0)  # noqa: SIM115 - closed by the runner's Popen-like use
-        msg = _recv(self.sock, 60.0)
+        try:
+            msg = _recv(self.sock, 60.0)
+        except EOFError:
+            msg = None
         if msg is None or "pid" not in msg:
             stdout.close()
-            raise WarmUnavailable(f"the warm launcher did not fork the stage (exit {self.proc.poll()})")
+            why = (msg or {}).get("refused") or f"the warm launcher did not fork the stage ({self._gone()})"
+            raise WarmUnavailable(why)
         return WarmProcess(self, int(msg["pid"]), stdout)
 
     def close(self) -> None:
-        """Hang up (the zygote exits when it reads end-of-file) and reap it."""
+        """Hang up (a zygote of our own exits when it reads end-of-file) and reap it."""
         try:
             self.sock.close()
         finally:
+            if self.proc is not None:
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+
+
+class WarmServer:
+    """A zygote shared by several runs (the demo's nine ``specc run --warm-server ADDRESS``): it listens on a
+    Unix socket in a private (0700) temporary folder, so only this user's processes can ask it to fork.
+
+    Started with the environment its stages share; each run's stage environment may differ from it only in
+    the W&B variables (:data:`ENV_MAY_DIFFER`), else the stage is refused and that run launches cold."""
+
+    def __init__(self, env: Mapping[str, str], scripts: Sequence[str], preload: Sequence[str] | None = None,
+                 log_path: Path | None = None, cwd: Path | None = None):
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="specc-warm-"))
+        self.address = self.folder / "launcher.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(str(self.address))
+        listener.listen(64)
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fds = (theirs.fileno(), listener.fileno())
+        log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                _zygote_argv(preload, scripts, "--fd", str(fds[0]), "--listen-fd", str(fds[1])),
+                cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=fds)
+        finally:
+            theirs.close()
+            listener.close()
+            if log is not subprocess.DEVNULL:
+                log.close()
+
+    def close(self) -> None:
+        """Stop it: it forks nothing more, waits for the stages still running, then exits."""
+        try:
+            self.sock.close()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        finally:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> "WarmServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class WarmProcess:
@@ -159,12 +248,12 @@ class WarmProcess:
         return self.returncode
 
     def _collect(self, timeout: float | None) -> None:
-        msg = _recv(self.launcher.sock, timeout)
-        if msg is None:
-            if self.launcher.proc.poll() is not None:  # the zygote died: the stage's status is unknowable
-                self.returncode = _gone(self.pid)
+        try:
+            msg = _recv(self.launcher.sock, timeout)
+        except EOFError:  # the zygote died: wait for the stage to go; how it ended cannot be known
+            self.returncode = _gone(self.pid)
             return
-        if msg.get("pid") == self.pid and "returncode" in msg:
+        if msg is not None and msg.get("pid") == self.pid and "returncode" in msg:
             self.returncode = int(msg["returncode"])
 
     def send_signal(self, sig: int) -> None:
@@ -192,17 +281,19 @@ def _gone(pid: int) -> int:
 
 
 def _recv(sock: socket.socket, timeout: float | None) -> dict[str, Any] | None:
-    """One message, or None at end-of-file; None also when ``timeout`` (seconds) passes with nothing."""
+    """One message; None when ``timeout`` (seconds) passes with nothing; EOFError when the other end is gone."""
     sock.settimeout(timeout)
     try:
         data = sock.recv(MSG_SIZE)
     except (TimeoutError, BlockingIOError):
         return None
-    except ConnectionResetError:
-        return None
+    except OSError:
+        raise EOFError from None
     finally:
         sock.settimeout(None)
-    return json.loads(data) if data else None
+    if not data:
+        raise EOFError
+    return json.loads(data)
 
 
 # -------------------------------------------------------------------------------------- the zygote
@@ -231,53 +322,137 @@ def _preload(names: Sequence[str]) -> None:
             getattr(mod, attr)
 
 
-def serve(sock: socket.socket, preload: Sequence[str]) -> dict[str, Any] | None:
-    """The zygote's loop. Returns None when the runner hangs up; in a forked child, the stage job to run."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the runner decides
+def _readiness(preload: Sequence[str]) -> dict[str, Any]:
+    """Import ``preload``; then the ready message, or the refusal saying why forking would not be safe."""
     t0 = time.perf_counter()
     try:
         _preload(preload)
     except Exception as exc:  # noqa: BLE001 - reported to the runner, which launches cold instead
-        sock.send(json.dumps({"ready": False, "why": f"the warm launcher could not import "
-                                                      f"{type(exc).__name__}: {exc}"}).encode())
-        return None
+        return {"ready": False, "why": f"the warm launcher could not import {type(exc).__name__}: {exc}"}
     threads = _threads()
-    why = None
     if threads != 1:
-        why = (f"the warm launcher runs {threads} threads after its imports (a fork copies only one; torch "
-               f"starts its OpenMP pool on import unless OMP_NUM_THREADS=1)"
-               if threads > 1 else "the warm launcher cannot count its threads on this system (no /proc)")
-    elif _cuda_driver_loaded():
-        why = "the warm launcher's imports loaded the CUDA driver (a forked child could not use CUDA)"
-    if why:
-        sock.send(json.dumps({"ready": False, "why": why}).encode())
-        return None
+        return {"ready": False, "why": (
+            f"the warm launcher runs {threads} threads after its imports (a fork copies only one; torch "
+            f"starts its OpenMP pool on import unless OMP_NUM_THREADS=1)" if threads > 1
+            else "the warm launcher cannot count its threads on this system (no /proc)")}
+    if _cuda_driver_loaded():
+        return {"ready": False, "why": "the warm launcher's imports loaded the CUDA driver (a forked child "
+                                       "could not use CUDA)"}
     # What the imports left is never garbage: keep the collector of each child from walking (and so
     # copying, page by page) the zygote's heap.
     gc.collect()
     gc.freeze()
-    sock.send(json.dumps({"ready": True, "seconds": round(time.perf_counter() - t0, 3),
-                          "modules": len(sys.modules)}).encode())
-    while True:
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, MSG_SIZE, 1)
-        except ConnectionResetError:
-            return None
-        if not data:
-            return None
-        job = json.loads(data)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            job["fd"] = fds[0]
-            return job
-        for fd in fds:
-            os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
-        _, status = os.waitpid(pid, 0)
-        sock.send(json.dumps({"pid": pid, "returncode": os.waitstatus_to_exitcode(status)}).encode())
+    return {"ready": True, "seconds": round(time.perf_counter() - t0, 3), "modules": len(sys.modules)}
+
+
+def _env_refusal(env: Mapping[str, str] | None, started: Mapping[str, str]) -> str | None:
+    """Why a stage's environment cannot be served by a zygote started with ``started``, or None."""
+    if env is None:
+        return None
+    differ = sorted(k for k in set(env) | set(started) if env.get(k) != started.get(k)
+                    and not k.startswith(ENV_MAY_DIFFER))
+    if differ:
+        return (f"the stage environment differs from the warm launcher's in {', '.join(differ[:5])}"
+                f"{' …' if len(differ) > 5 else ''} (only W&B variables may)")
+    return None
+
+
+def _send(conn: socket.socket, msg: Mapping[str, Any]) -> None:
+    try:
+        conn.send(json.dumps(msg).encode())
+    except OSError:  # that runner is gone; its stage runs on, as a cold stage would
+        pass
+
+
+def serve(control: socket.socket, preload: Sequence[str],
+          listener: socket.socket | None = None) -> dict[str, Any] | None:
+    """The zygote's loop: fork a stage per request, report each one's exit status to whoever asked.
+
+    ``control`` is the process that started the zygote (a runner; for a shared zygote, the demo): when it
+    hangs up, no new connection is taken and the zygote exits once its stages have ended. Returns None in
+    the zygote when it is done; in a forked child, the stage job to run (the child's copies of the
+    zygote's sockets already closed)."""
+    import selectors
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the runner decides
+    started = dict(os.environ)
+    ready = _readiness(preload)
+    # what the imports themselves set (torch: TORCHINDUCTOR_CACHE_DIR), as they would in a cold stage
+    imported = {k: os.environ.get(k) for k in set(started) | set(os.environ) if started.get(k) != os.environ.get(k)}
+    _send(control, ready)
+    if not ready["ready"]:
+        return None
+    sel = selectors.DefaultSelector()
+    sel.register(control, selectors.EVENT_READ, "conn")
+    if listener is not None:
+        sel.register(listener, selectors.EVENT_READ, "listen")
+    running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the connection that asked)
+    conns = {control}
+    closing = False
+    while not (closing and not running):
+        for key, _ in sel.select():
+            what = key.data
+            if what == "listen":
+                conn, _addr = listener.accept()  # type: ignore[union-attr]
+                conns.add(conn)
+                sel.register(conn, selectors.EVENT_READ, "conn")
+                _send(conn, ready)
+            elif what == "conn":
+                conn = key.fileobj  # type: ignore[assignment]
+                try:
+                    data, fds, _flags, _addr = socket.recv_fds(conn, MSG_SIZE, 1)
+                except OSError:
+                    data, fds = b"", []
+                if not data:
+                    sel.unregister(conn)
+                    conns.discard(conn)
+                    conn.close()
+                    if conn is control:
+                        closing = True
+                        if listener is not None:
+                            sel.unregister(listener)
+                            listener.close()
+                            listener = None
+                    continue
+                job = json.loads(data)
+                refusal = _env_refusal(job.get("env"), started)
+                if refusal:
+                    for fd in fds:
+                        os.close(fd)
+                    _send(conn, {"refused": refusal})
+                    continue
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    for pidfd in running:
+                        os.close(pidfd)
+                    for other in conns:
+                        other.close()
+                    if listener is not None:
+                        listener.close()
+                    sel.close()
+                    job["fd"] = fds[0]
+                    if job.get("env") is not None:
+                        job["env"] = {**job["env"], **{k: v for k, v in imported.items() if v is not None}}
+                        for k in [k for k, v in imported.items() if v is None]:
+                            job["env"].pop(k, None)
+                    return job
+                for fd in fds:
+                    os.close(fd)
+                pidfd = os.pidfd_open(pid)
+                running[pidfd] = (pid, conn)
+                sel.register(pidfd, selectors.EVENT_READ, "child")
+                _send(conn, {"pid": pid})
+            else:  # a stage ended
+                pidfd = key.fd
+                pid, conn = running.pop(pidfd)
+                sel.unregister(pidfd)
+                os.close(pidfd)
+                _, status = os.waitpid(pid, 0)
+                if conn in conns:
+                    _send(conn, {"pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
+    return None
 
 
 def become_stage(job: Mapping[str, Any]) -> str:
@@ -291,6 +466,9 @@ def become_stage(job: Mapping[str, Any]) -> str:
     os.dup2(devnull, 0)
     os.close(devnull)
     os.chdir(job["cwd"])
+    if job.get("env") is not None:  # a shared zygote: this run's stage environment (checked by the zygote)
+        os.environ.clear()
+        os.environ.update(job["env"])
     argv = [str(a) for a in job["argv"]]
     sys.argv = argv
     script = os.path.abspath(argv[0])  # __main__.__file__ is absolute in a cold Python too (3.9+)
@@ -373,10 +551,13 @@ def _exit_status(value: Any) -> int:
 
 
 def main(args: Sequence[str]) -> None:
-    """``python -m specc.run.warm --fd N --preload a,b -- SCRIPT...`` (started by :class:`WarmLauncher`)."""
+    """``python -m specc.run.warm --fd N [--listen-fd L] --preload a,b -- SCRIPT...`` (started by
+    :class:`WarmLauncher` or :class:`WarmServer`; the SCRIPTs are only named, so that a forked stage's
+    command line names its script as a cold one's does)."""
     fd = int(args[args.index("--fd") + 1])
+    listen = int(args[args.index("--listen-fd") + 1]) if "--listen-fd" in args else None
     preload = [p for p in args[args.index("--preload") + 1].split(",") if p]
-    job = serve(socket.socket(fileno=fd), preload)
+    job = serve(socket.socket(fileno=fd), preload, socket.socket(fileno=listen) if listen is not None else None)
     if job is not None:  # a forked child: never returns
         run_stage(job)
 
