@@ -25,8 +25,9 @@ import click
               help="W&B for the runs: offline records every stage under each build's wandb/ (slower: one W&B "
                    "run per stage). SPECC_WANDB_MODE in the environment wins.")
 @click.option("--warm/--no-warm", default=True, show_default=True,
-              help="Fork each run's stages from one process that imported torch and transformers once "
-                   "(`specc run --warm`); --no-warm starts every stage as its own Python, as plain `specc run` does.")
+              help="Fork every run's stages from one process that imported torch and transformers once "
+                   "(`specc run --warm-server`); --no-warm starts every stage as its own Python, as plain "
+                   "`specc run` does.")
 def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None, seeds: int, jobs: int | None,
              tracking: str, warm: bool) -> None:
     """Plan the examples, then tune one narrow task three ways over several seeds, through the eval contract."""

@@ -6,6 +6,8 @@ Why it is built this way:
   ``torchrun``) with cwd = the build directory, so what the runner does is what a user does by hand with
   ``run.sh``; the runner only adds bookkeeping. It is LIGHT (standard library + specc's pydantic models):
   it never imports the training stack, so its own overhead is a fraction of a second per stage.
+  ``--warm`` (:mod:`specc.run.warm`) is the one exception to "a fresh process": a ``python`` stage is then a
+  fork of a process that imported the training stack once, set up to see and do what the fresh one would.
 * The run manifest (:mod:`specc.run.manifest`) records every stage's status and the sha256 of its script and
   inputs; a rerun skips completed stages whose script and inputs are unchanged and redoes an interrupted
   one (the script itself resumes from its last checkpoint).

@@ -10,6 +10,10 @@ stage environment), same ``sys.argv``, ``sys.path[0]`` = the script's folder, st
 stdout and stderr into the runner's pipe, and the interpreter's own exit path (atexit, threads joined,
 an uncaught exception printed and exit 1, ``sys.exit(n)`` → n).
 
+A zygote can also be shared by several runs (:class:`WarmServer`, ``specc run --warm-server``: the demo's
+nine runs share one, so the stack is imported once for the whole demo). Each request then carries the
+run's stage environment, which may differ from the zygote's only in W&B variables (:data:`ENV_MAY_DIFFER`).
+
 What it keeps from the runner's contract, and how:
 
 * exit codes and signals: the zygote reports each child's wait status (negative = killed by that signal);
