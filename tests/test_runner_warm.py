@@ -210,7 +210,8 @@ def _server_env(cli: bool = True) -> dict[str, str]:
     besides its W&B settings (specc.build.stage_env; the command sets PYDANTIC_DISABLE_PLUGINS for itself)."""
     from specc.build.stage_env import stage_environment
 
-    return {**({"PYDANTIC_DISABLE_PLUGINS": "__all__"} if cli else {}), **os.environ, **stage_environment(None)[0]}
+    cli_sets = {"PYDANTIC_DISABLE_PLUGINS": "__all__"} if cli else {}
+    return {**cli_sets, **os.environ, **stage_environment(None)[0]}
 
 
 def test_a_shared_launcher_serves_concurrent_runs_each_with_its_own_output_and_environment(tmp_path):
@@ -267,7 +268,22 @@ def test_what_the_preload_sets_in_the_environment_the_stage_sees_as_a_cold_stage
     build = _one(tmp_path / "b", body, {"out": "artifacts/out.txt"})
     with WarmServer(_server_env(cli=False), ["stages/00_train.py"], preload=("sets_a_variable",),
                     cwd=tmp_path) as server:
-        res, out = None, io.StringIO()
+        out = io.StringIO()
         res = run_build(build, display=Display(out, tty=False, interval=0), warm_server=server.address)
     assert res.exit_code == 0 and manifest(build)["stages"]["train"]["launch"] == "warm", out.getvalue()
     assert "seen yes" in _output(build)
+
+
+def test_multi_process_stages_keep_their_own_launch(tmp_path):
+    """torchrun and accelerate start their own worker processes: those stages are never forked (and no
+    launcher is started for them)."""
+    from specc.plan.model import Stage
+    from specc.run.runner import _Launchers, load_plan
+
+    build = _one(tmp_path, writer("artifacts/out.txt"), {"out": "artifacts/out.txt"})
+    plan = load_plan(build)
+    launchers = _Launchers(True, ())
+    for launcher in ("torchrun", "accelerate"):
+        stage = Stage(id="train", kind="sft", title="t", script="stages/00_train.py", launcher=launcher)
+        assert launchers._get(build, plan, stage, dict(os.environ), Display(io.StringIO(), tty=False)) is None
+    assert launchers.launcher is None

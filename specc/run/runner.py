@@ -449,8 +449,9 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         return RunResult(ExitCode.OK)
     selected, forced = select_stages(plan, from_stage, only)
     try:
+        launchers = _Launchers(warm or warm_server is not None, warm_preload, warm_server)
         return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from",
-                           [Path(p) for p in reuse_from], _Launchers(warm or warm_server is not None, warm_preload, warm_server))
+                           [Path(p) for p in reuse_from], launchers)
     except OSError as exc:  # a full disk, a read-only build: say so, the manifest on disk stays valid
         raise RunError(_os_problem(build, exc, "cannot write the run's records")) from None
 
