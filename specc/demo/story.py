@@ -214,6 +214,25 @@ def _run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int, track
     return sorted(done, key=lambda o: order[o.name])
 
 
+def launch_summary(builds: list[Path]) -> str:
+    """How the runs' stages were started, from their manifests: the warm launcher falls back to a fresh
+    process per stage where forking is not safe (e.g. OMP_NUM_THREADS above 1), and the demo says so."""
+    launches: dict[str, int] = {}
+    for build in builds:
+        try:
+            stages = json.loads((build / "run_manifest.json").read_text(encoding="utf-8")).get("stages") or {}
+        except (OSError, ValueError):
+            continue
+        for rec in stages.values():
+            if rec.get("launch"):
+                launches[rec["launch"]] = launches.get(rec["launch"], 0) + 1
+    total = sum(launches.values())
+    text = f"{launches.get('warm', 0)} of {total} stage processes forked from the warm launcher"
+    if launches.get("cold"):
+        text += f"; {launches['cold']} started cold (each run's log says why)"
+    return text
+
+
 def _fmt(x: Any, digits: int = 3) -> str:
     if x is None:
         return "n/a"
@@ -356,6 +375,8 @@ def run_demo(specs_src: Path, workdir: Path, *, size: str = "demo", quick_steps:
     echo(f"  (c) follows [{REMEDY_RULE}]: {remedy.reason}")
     runs = [seed_copy(specs / f"{stem}.yaml", seed) for stem, _ in ARMS for seed in seeds]
     outcomes = run_pipelines(runs, workdir / "builds", echo, jobs=jobs, tracking=tracking, warm=warm)
+    if warm:
+        echo(f"  {launch_summary([o.build for o in outcomes])}")
     labels = {plans[f"{stem}.yaml"].name: label for stem, label in ARMS}
     arms = read_arms([o.build for o in outcomes], labels)
 
