@@ -287,3 +287,21 @@ def test_multi_process_stages_keep_their_own_launch(tmp_path):
         stage = Stage(id="train", kind="sft", title="t", script="stages/00_train.py", launcher=launcher)
         assert launchers._get(build, plan, stage, dict(os.environ), Display(io.StringIO(), tty=False)) is None
     assert launchers.launcher is None
+
+
+def test_a_shared_launcher_that_will_not_serve_tells_each_run_why(tmp_path, monkeypatch):
+    from specc.run.warm import WarmServer
+
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "spins_a_thread.py").write_text("import threading, time\n"
+                                            "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")]))
+    build = _one(tmp_path / "b", writer("artifacts/out.txt"), {"out": "artifacts/out.txt"})
+    with WarmServer(_server_env(cli=False), ["stages/00_train.py"], preload=("spins_a_thread",),
+                    cwd=tmp_path, log_path=tmp_path / "warm-launcher.log") as server:
+        out = io.StringIO()
+        res = run_build(build, display=Display(out, tty=False, interval=0), warm_server=server.address)
+    assert res.exit_code == 0 and manifest(build)["stages"]["train"]["launch"] == "cold"
+    assert re.search(r"warm launcher unavailable \(the warm launcher runs \d+ threads", out.getvalue()), out.getvalue()
+    assert "not serving: the warm launcher runs" in (tmp_path / "warm-launcher.log").read_text()

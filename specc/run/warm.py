@@ -368,6 +368,24 @@ def _send(conn: socket.socket, msg: Mapping[str, Any]) -> None:
         pass
 
 
+def _refuse_until_closed(control: socket.socket, listener: socket.socket, refusal: Mapping[str, Any]) -> None:
+    """A shared zygote that will not serve still answers each run that connects, with the reason, until
+    whoever started it hangs up: each run's log then says why its stages started cold."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(control, selectors.EVENT_READ, "control")
+    sel.register(listener, selectors.EVENT_READ, "listen")
+    while True:
+        for key, _ in sel.select():
+            if key.data == "listen":
+                conn, _addr = listener.accept()
+                _send(conn, refusal)
+                conn.close()
+            elif not control.recv(MSG_SIZE):
+                return
+
+
 def serve(control: socket.socket, preload: Sequence[str],
           listener: socket.socket | None = None) -> dict[str, Any] | None:
     """The zygote's loop: fork a stage per request, report each one's exit status to whoever asked.
@@ -385,6 +403,9 @@ def serve(control: socket.socket, preload: Sequence[str],
     imported = {k: os.environ.get(k) for k in set(started) | set(os.environ) if started.get(k) != os.environ.get(k)}
     _send(control, ready)
     if not ready["ready"]:
+        print(f"[specc] warm launcher: not serving: {ready['why']}", file=sys.stderr, flush=True)
+        if listener is not None:
+            _refuse_until_closed(control, listener, ready)
         return None
     sel = selectors.DefaultSelector()
     sel.register(control, selectors.EVENT_READ, "conn")
