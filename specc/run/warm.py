@@ -328,6 +328,8 @@ def _preload(names: Sequence[str]) -> None:
 
 def _readiness(preload: Sequence[str]) -> dict[str, Any]:
     """Import ``preload``; then the ready message, or the refusal saying why forking would not be safe."""
+    if not (hasattr(os, "fork") and hasattr(os, "pidfd_open")):  # the loop below waits on pidfds (Linux 5.3+)
+        return {"ready": False, "why": "the warm launcher needs Linux (fork and pidfd_open)"}
     t0 = time.perf_counter()
     try:
         _preload(preload)
