@@ -155,8 +155,8 @@ class WarmLauncher:
         finally:
             os.close(write_end)
         stdout = open(read_end, "rb", buffering=0)  # noqa: SIM115 - closed by the runner's Popen-like use
-        try:
-            msg = _recv(self.sock, 60.0)
+        try:  # no timeout: giving up here and launching cold could run the stage twice
+            msg = _recv(self.sock, None)
         except EOFError:
             msg = None
         if msg is None or "pid" not in msg:
