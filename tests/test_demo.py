@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,9 @@ def test_reduced_demo_runs_the_whole_mission(demo):
     # The base scores every run measured are printed once, against the model's own record.
     assert "Base scores measured by every run's baseline stage: " in out
     assert "W&B disabled" in out  # the demo's default: no W&B run per stage
+    # every stage that ran was forked from the shared warm launcher (the default), and the demo says so
+    launched = re.search(r"(\d+) of (\d+) stage processes forked from the warm launcher\n", out)
+    assert launched and launched.group(1) == launched.group(2) and int(launched.group(1)) >= 6 * 3, out[-3000:]
     # The conclusion is printed and follows from the counts it states.
     assert "Conclusion: " in out and comparison["conclusion"] in out
     remedy = comparison["arms"]["(c) LoRA + replay (remedy)"]["results"]

@@ -194,3 +194,24 @@ def test_kill_mid_training_then_resume(spec_file, clean):
     names = [r["name"] for r in runs]
     assert len(runs) == 6  # one run per stage, + 2 sft attempts (the killed one may hold only its header)
     assert all(names.count(sid) == 1 for sid in ("firewall", "baseline", "merge", "eval")), names
+
+
+def test_a_warm_run_scores_exactly_what_a_cold_run_scores(spec_file, clean):
+    """``specc run --warm`` forks each stage from one process that imported torch, transformers and peft
+    (:mod:`specc.run.warm`): its baseline and eval results and its training losses must be the cold run's,
+    byte for byte, and each stage still records its own W&B run. One torch thread, as in the demo: torch
+    starts its OpenMP pool when imported unless OMP_NUM_THREADS=1, and the launcher refuses to fork then
+    (the clean run's thread count does not change this tiny model's numbers; the README's demo table too)."""
+    clean_build, clean_proc = clean
+    build = spec_file.parent / "build" / "warm"
+    proc = _specc_run(str(spec_file), "-o", str(build), "--warm", env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == clean_proc.returncode, proc.stdout[-4000:] + proc.stderr[-3000:]
+    assert "warm launcher ready" in proc.stdout, proc.stdout[-3000:]
+    m = json.loads((build / "run_manifest.json").read_text())
+    assert {rec["launch"] for rec in m["stages"].values()} == {"warm"}
+    for rel in ("results/baseline.json", "results/eval.json"):
+        assert (build / rel).read_bytes() == (clean_build / rel).read_bytes(), rel
+    losses = [[e["loss"] for e in _events((b / "logs/sft.log").read_text()) if "loss" in e]
+              for b in (clean_build, build)]
+    assert losses[0] and losses[0] == losses[1]
+    assert sorted(r["name"] for r in offline_runs(build) if r["exit"] == 0) == sorted(_stage_ids(build))

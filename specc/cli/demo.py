@@ -24,14 +24,18 @@ import click
 @click.option("--tracking", type=click.Choice(["disabled", "offline"]), default="disabled", show_default=True,
               help="W&B for the runs: offline records every stage under each build's wandb/ (slower: one W&B "
                    "run per stage). SPECC_WANDB_MODE in the environment wins.")
+@click.option("--warm/--no-warm", default=True, show_default=True,
+              help="Fork every run's stages from one process that imported torch and transformers once "
+                   "(`specc run --warm-server`); --no-warm starts every stage as its own Python, as plain "
+                   "`specc run` does.")
 def demo_cmd(specs_dir: Path, workdir: Path, size: str, max_steps: int | None, seeds: int, jobs: int | None,
-             tracking: str) -> None:
+             tracking: str, warm: bool) -> None:
     """Plan the examples, then tune one narrow task three ways over several seeds, through the eval contract."""
     from specc.demo.story import run_demo
 
     jobs = jobs or max(1, min(2, os.cpu_count() or 1))
     sys.exit(run_demo(specs_dir, workdir, size=size, quick_steps=max_steps, seeds=tuple(range(seeds)), jobs=jobs,
-                      tracking=tracking,
+                      tracking=tracking, warm=warm,
                       echo=lambda m: click.echo(m)))
 
 

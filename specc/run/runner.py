@@ -6,6 +6,8 @@ Why it is built this way:
   ``torchrun``) with cwd = the build directory, so what the runner does is what a user does by hand with
   ``run.sh``; the runner only adds bookkeeping. It is LIGHT (standard library + specc's pydantic models):
   it never imports the training stack, so its own overhead is a fraction of a second per stage.
+  ``--warm`` (:mod:`specc.run.warm`) is the one exception to "a fresh process": a ``python`` stage is then a
+  fork of a process that imported the training stack once, set up to see and do what the fresh one would.
 * The run manifest (:mod:`specc.run.manifest`) records every stage's status and the sha256 of its script and
   inputs; a rerun skips completed stages whose script and inputs are unchanged and redoes an interrupted
   one (the script itself resumes from its last checkpoint).
@@ -429,11 +431,16 @@ def _recover(m: mf.Manifest, lock: RunLock, plan: Plan, display: Display) -> Non
 
 def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = None, only: str | None = None,
               display: Display | None = None, extra_args: Mapping[str, list[str]] | None = None,
-              reuse_from: Sequence[str | os.PathLike[str]] = ()) -> RunResult:
+              reuse_from: Sequence[str | os.PathLike[str]] = (), warm: bool = False,
+              warm_preload: Sequence[str] | None = None, warm_server: str | os.PathLike[str] | None = None
+              ) -> RunResult:
     """Run a compiled build. Never raises for stage failures: they are the result's exit code.
 
     ``reuse_from``: other builds whose completed stages may be adopted instead of re-run, under the checks
-    of :mod:`specc.run.reuse` (same fingerprint and inputs, baseline only), traced in the manifest."""
+    of :mod:`specc.run.reuse` (same fingerprint and inputs, baseline only), traced in the manifest.
+    ``warm``: fork each ``python``-launched stage from one process that imported the training stack once
+    (:mod:`specc.run.warm`; ``warm_preload`` overrides what it imports); ``warm_server``: fork them from the
+    shared launcher listening there instead (the demo starts one for all its runs)."""
     build = Path(build_dir).resolve()
     display = display or Display()
     plan = load_plan(build)
@@ -442,16 +449,18 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
         return RunResult(ExitCode.OK)
     selected, forced = select_stages(plan, from_stage, only)
     try:
+        launchers = _Launchers(warm or warm_server is not None, warm_preload, warm_server)
         return _run_locked(build, plan, selected, forced, display, extra_args, "--only" if only else "--from",
-                           [Path(p) for p in reuse_from])
+                           [Path(p) for p in reuse_from], launchers)
     except OSError as exc:  # a full disk, a read-only build: say so, the manifest on disk stays valid
         raise RunError(_os_problem(build, exc, "cannot write the run's records")) from None
 
 
 def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str], display: Display,
                 extra_args: Mapping[str, list[str]] | None, forced_by: str,
-                reuse_from: list[Path] | None = None) -> RunResult:
-    with RunLock(build) as lock:
+                reuse_from: list[Path] | None = None, launchers: "_Launchers | None" = None) -> RunResult:
+    launchers = launchers or _Launchers(False)
+    with RunLock(build) as lock, launchers:
         _own_directory(build / "logs", display)
         m = _load_manifest(build, display)
         m.sync_stages((s.id, s.kind, s.script) for s in plan.stages)
@@ -492,7 +501,8 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
             rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
-                                order[stage.id], total, fp=fp, rerun=rerun)
+                                order[stage.id], total, fp=fp, rerun=rerun,
+                                launch=lambda a, stage=stage: launchers.start(build, plan, stage, a, env, display))
             result.ran.append(stage.id)
             if status != "completed":
                 result.failed = stage.id
@@ -569,7 +579,8 @@ def _load_manifest(build: Path, display: Display) -> mf.Manifest:
 
 def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],
                m: mf.Manifest, script_sha: str, inputs: dict[str, Any], display: Display,
-               index: int, total: int, fp: Mapping[str, Any] | None = None, rerun: str | None = None) -> str:
+               index: int, total: int, fp: Mapping[str, Any] | None = None, rerun: str | None = None,
+               launch: Any = None) -> str:
     log_path = build / "logs" / f"{stage.id}.log"
     rec = m.stage(stage.id)
     attempt = int(rec.get("attempts") or 0) + 1
@@ -590,16 +601,18 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
     in_main = _in_main_thread()
     if in_main:
         signal.signal(signal.SIGTERM, on_term)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Any = None  # a subprocess.Popen, or a stage forked by the warm launcher (the same interface)
     try:
         with open(log_path, "ab") as log:
             log.write(f"### specc run: {stage.id} attempt {attempt} at {started}: {command}\n".encode())
             if rerun:
                 log.write(f"### re-running although it completed before: {rerun}\n".encode())
             log.flush()
-            proc = subprocess.Popen(argv, cwd=build, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, bufsize=0)
-            m.update(stage.id, pid=proc.pid)
+            proc, how = launch(argv) if launch is not None else (_cold(argv, build, env), "cold")
+            if how == "warm":
+                log.write(f"### forked from the warm launcher (specc run --warm), pid {proc.pid}\n".encode())
+                log.flush()
+            m.update(stage.id, pid=proc.pid, launch=how)
             assert proc.stdout is not None
             for raw in iter(proc.stdout.readline, b""):
                 raw = redact(raw, secrets)
@@ -653,6 +666,77 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
         rel_log = log_path.relative_to(build).as_posix()
         display.info(f"      last lines of {rel_log}:\n" + "\n".join(f"        | {t}" for t in tail))
     return status
+
+
+def _cold(argv: list[str], build: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, cwd=build, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, bufsize=0)
+
+
+class _Launchers:
+    """How a run starts its stages: each as its own process (cold), or with ``specc run --warm`` forked from a
+    warm launcher (:mod:`specc.run.warm`): the run's own, started when its first ``python`` stage is to run
+    and stopped with the run, or the shared one at ``server``. Other launchers (torchrun, accelerate) are
+    always cold; so is every stage after the launcher could not serve (said once, with the reason)."""
+
+    def __init__(self, warm: bool, preload: Sequence[str] | None = None,
+                 server: str | os.PathLike[str] | None = None):
+        self.warm = warm
+        self.preload = preload
+        self.server = server
+        self.launcher: Any = None
+        self.refused: str | None = None
+
+    def start(self, build: Path, plan: Plan, stage: Stage, argv: list[str], env: Mapping[str, str],
+              display: Display) -> tuple[Any, str]:
+        """(the stage's process, "warm" or "cold")."""
+        from specc.run import warm
+
+        launcher = self._get(build, plan, stage, env, display)
+        if launcher is not None:
+            try:
+                return launcher.spawn(argv), "warm"
+            except warm.WarmUnavailable as exc:
+                self._refuse(str(exc), display)
+        return _cold(argv, build, env), "cold"
+
+    def _refuse(self, why: str, display: Display) -> None:
+        if self.launcher is not None:
+            self.launcher.close()
+            self.launcher = None
+        self.refused = why
+        display.info(f"warm launcher unavailable ({why}); stages start as their own processes")
+
+    def _get(self, build: Path, plan: Plan, stage: Stage, env: Mapping[str, str], display: Display) -> Any:
+        if not self.warm or self.refused or stage.launcher != "python":
+            return None
+        if self.launcher is None:
+            from specc.run import warm
+
+            scripts = [s.script for s in plan.stages if s.launcher == "python"]
+            try:
+                if self.server is not None:
+                    self.launcher = warm.WarmLauncher.connect(self.server, build, env)
+                else:
+                    self.launcher = warm.WarmLauncher(build, env, scripts, self.preload,
+                                                      log_path=build / "logs" / "warm-launcher.log")
+                info = self.launcher.wait_ready()
+            except (warm.WarmUnavailable, OSError) as exc:
+                self.launcher = None
+                self._refuse(str(exc), display)
+                return None
+            where = f"shared launcher {self.server}" if self.server is not None else "its own launcher"
+            display.info(f"warm launcher ready ({where}: imported the training stack once in "
+                         f"{info['seconds']:.1f} s); each python stage is forked from it")
+        return self.launcher
+
+    def __enter__(self) -> "_Launchers":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.launcher is not None:
+            self.launcher.close()
+            self.launcher = None
 
 
 def _in_main_thread() -> bool:
