@@ -176,12 +176,18 @@ def test_a_run_killed_under_a_forked_stage_is_not_resumed_while_the_stage_runs(t
     assert res.exit_code == 0 and "stage train was interrupted" in out and "resumed" in _output(build)
 
 
-def test_a_launcher_that_started_threads_is_refused_and_stages_start_cold(tmp_path, monkeypatch):
+def _importable_module_that_starts_a_thread(tmp_path, monkeypatch) -> None:
+    """``import spins_a_thread`` (on PYTHONPATH, for stages too) leaves a second thread running: a preload that
+    a fork must refuse."""
     mods = tmp_path / "mods"
     mods.mkdir()
     (mods / "spins_a_thread.py").write_text("import threading, time\n"
                                             "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")]))
+
+
+def test_a_launcher_that_started_threads_is_refused_and_stages_start_cold(tmp_path, monkeypatch):
+    _importable_module_that_starts_a_thread(tmp_path, monkeypatch)
     build = _one(tmp_path / "b", writer("artifacts/out.txt"), {"out": "artifacts/out.txt"})
     out = io.StringIO()
     res = run_build(build, display=Display(out, tty=False, interval=0), warm=True, warm_preload=("spins_a_thread",))
@@ -292,11 +298,7 @@ def test_multi_process_stages_keep_their_own_launch(tmp_path):
 def test_a_shared_launcher_that_will_not_serve_tells_each_run_why(tmp_path, monkeypatch):
     from specc.run.warm import WarmServer
 
-    mods = tmp_path / "mods"
-    mods.mkdir()
-    (mods / "spins_a_thread.py").write_text("import threading, time\n"
-                                            "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")]))
+    _importable_module_that_starts_a_thread(tmp_path, monkeypatch)
     build = _one(tmp_path / "b", writer("artifacts/out.txt"), {"out": "artifacts/out.txt"})
     with WarmServer(_server_env(cli=False), ["stages/00_train.py"], preload=("spins_a_thread",),
                     cwd=tmp_path, log_path=tmp_path / "warm-launcher.log") as server:
