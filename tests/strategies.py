@@ -160,6 +160,26 @@ def write_fuzz_project(root: Path) -> Path:
     return root
 
 
+def write_data_spec(root: Path, *, train: str, golden: str, name: str = "sources") -> Path:
+    """``root/spec.yaml``: a minimal spec for a :func:`write_fuzz_project` directory whose ``data.train`` and
+    ``data.golden`` are the given YAML flow (or block) values; the data tests vary only those two."""
+    spec = root / "spec.yaml"
+    spec.write_text(f"""\
+specc: 1
+name: {name}
+goal: {{behaviours: [format], consistency_required: true}}
+evidence: {{prompting: {{score: 0.1}}}}
+constraints: {{hardware: {{gpus: 0, cpu_memory_gb: 16}}}}
+base_model: {{path: model, licence: apache-2.0}}
+data:
+  train: {train}
+  golden: {golden}
+eval: {{bar: 0.5}}
+tracking: {{mode: disabled}}
+""", encoding="utf-8")
+    return spec
+
+
 # ------------------------------------------------------------------------------------------ valid specs
 
 BEHAVIOURS = ["style", "tone", "format", "skill", "reasoning", "knowledge", "preference", "latency", "serving_cost"]

@@ -24,7 +24,7 @@ from specc.cli.main import main as cli
 from specc.data.jsonl import DataError
 from specc.data.sources import Source, iter_source_rows
 from specc.plan.planner import plan_spec_file
-from strategies import write_fuzz_project
+from strategies import write_data_spec, write_fuzz_project
 
 ALPACA = [{"instruction": f"Format ticket {i} for item {i * 7}", "input": "" if i % 2 else f"urgent {i}",
            "output": f"#{i}/ITEM"} for i in range(30)]
@@ -34,21 +34,7 @@ SHAREGPT = [{"conversations": [{"from": "human", "value": f"hello {i}"}, {"from"
 
 
 def _spec(proj: Path, train: str, golden: str = "{path: data/golden.jsonl}") -> Path:
-    spec = proj / "spec.yaml"
-    spec.write_text(f"""\
-specc: 1
-name: sources
-goal: {{behaviours: [format], consistency_required: true}}
-evidence: {{prompting: {{score: 0.1}}}}
-constraints: {{hardware: {{gpus: 0, cpu_memory_gb: 16}}}}
-base_model: {{path: model, licence: apache-2.0}}
-data:
-  train: {train}
-  golden: {golden}
-eval: {{bar: 0.5}}
-tracking: {{mode: disabled}}
-""", encoding="utf-8")
-    return spec
+    return write_data_spec(proj, train=train, golden=golden)
 
 
 @pytest.fixture()

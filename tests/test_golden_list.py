@@ -35,7 +35,7 @@ def _chat(row: dict) -> dict:
 def _project(tmp_path: Path, mirror: Path, golden: str | None = None, train: str = "{path: data/train.jsonl}") -> Path:
     """A spec whose golden set is a Hub test split (member 1, prompt/completion) plus a local JSONL file
     (member 2, chat rows: members may differ in format)."""
-    from strategies import write_fuzz_project
+    from strategies import write_data_spec, write_fuzz_project
 
     proj = write_fuzz_project(tmp_path / "proj")
     sha = make_hub_repo(mirror, "acme/golden", {"test": GOLDEN[:4]})
@@ -43,19 +43,7 @@ def _project(tmp_path: Path, mirror: Path, golden: str | None = None, train: str
     _jsonl(proj / "data" / "golden_b.jsonl", [_chat(r) for r in GOLDEN[4:]])
     golden = golden or (f"\n    - {{hub: acme/golden, revision: {sha}, split: test}}"
                         "\n    - {path: data/golden_b.jsonl}")
-    (proj / "spec.yaml").write_text(f"""\
-specc: 1
-name: golden-list
-goal: {{behaviours: [format], consistency_required: true}}
-evidence: {{prompting: {{score: 0.1}}}}
-constraints: {{hardware: {{gpus: 0, cpu_memory_gb: 16}}}}
-base_model: {{path: model, licence: apache-2.0}}
-data:
-  train: {train}
-  golden: {golden}
-eval: {{bar: 0.5}}
-tracking: {{mode: disabled}}
-""", encoding="utf-8")
+    write_data_spec(proj, train=train, golden=golden, name="golden-list")
     return proj
 
 
