@@ -147,26 +147,19 @@ def check_inputs(loaded: Any, spec_arg: str | os.PathLike[str] | None = None
     is one input, or the list of its members' inputs when the spec gives it as a list of sources."""
     relative_spec = spec_arg is None or not os.path.isabs(spec_arg)
     data = loaded.spec.data
+    from specc.spec.language import GoldenSet, HeldOutFraction, members_of
 
-    def make(role: str) -> CheckInput | None:
-        entry = getattr(data, role)
-        if entry is None:
-            return None
-        return make_one(role, entry)
-
-    def make_one(role: str, entry: Any) -> CheckInput:
+    def make(role: str, entry: Any) -> CheckInput:
         return _make_input(loaded, role, entry, relative_spec)
 
-    from specc.spec.language import members_of
-
     # every member of a mixture is checked whole (a superset of the rows the mix draws)
-    from specc.spec.language import GoldenSet, HeldOutFraction
-
-    training = [make_one(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))
+    training = [make(role, member) for role in TRAINING_ROLES for member in members_of(getattr(data, role))
                 if not isinstance(member, HeldOutFraction)]  # a held-out share of train is scanned with train
+    if data.golden is None:
+        return None, training
     if isinstance(data.golden, GoldenSet):
-        return [make_one("golden", member) for member in data.golden.members], training
-    return make("golden"), training
+        return [make("golden", member) for member in data.golden.members], training
+    return make("golden", data.golden), training
 
 
 def _make_input(loaded: Any, role: str, entry: Any, relative_spec: bool, **extra: Any) -> CheckInput:
