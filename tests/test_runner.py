@@ -15,7 +15,7 @@ import pytest
 
 from specc.run.progress import Display, parse_line
 from specc.exit_codes import ExitCode
-from specc.run.runner import LockHeld, RunLock, UsageError, run_build
+from specc.run.runner import LockHeld, RunLock, UsageError, load_plan, run_build
 from conftest import wait_for_lock_release
 from test_runner_helpers import GROUP, make_build, manifest, writer
 
@@ -282,6 +282,11 @@ def test_reuse_from_adopts_a_checked_baseline_and_records_where_it_came_from(tmp
     # different inputs (another firewall report): scored here
     c = _scored(tmp_path / "c", firewall_text='{"other": 1}')
     assert _run(c, reuse_from=[a])[0].ran == ["firewall", "baseline", "train"]
+    # the same plan with another specc's baseline script (the fingerprint covers plan.json only): scored here
+    e = _scored(tmp_path / "e")
+    script = e / next(s for s in load_plan(e).stages if s.id == "baseline").script
+    script.write_text(script.read_text() + "\n# emitted by another specc version\n")
+    assert _run(e, reuse_from=[a])[0].ran == ["firewall", "baseline", "train"]
     # a tampered output in the other build: scored here
     (a / "results" / "baseline.json").write_text('{"suites": {"a": {"score": 0.9}}}')
     d = _scored(tmp_path / "d")

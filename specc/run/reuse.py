@@ -8,8 +8,8 @@ traced, so a stage is adopted only when, in the other build:
 
 * its kind is one whose output is a deterministic function of its fingerprint (:data:`REUSABLE_KINDS`:
   the baseline, greedy scoring of an unchanged model; training stages are not, and are never reused);
-* it completed with exit 0, under the same fingerprint digest and the same input file hashes as this
-  build's stage now;
+* it completed with exit 0, under the same fingerprint digest, the same stage script and the same input file
+  hashes as this build's stage now;
 * every output it recorded still has the sha256 the other build's manifest recorded.
 
 The adopted outputs (and the stage's done marker, which downstream guards check against the same
@@ -18,7 +18,6 @@ fingerprint) are copied, the manifest records ``reused_from`` and a note, and th
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -34,9 +33,12 @@ def _hashes(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v or {}).get("sha256") for k, v in inputs.items()}
 
 
-def find(stage: Stage, fp: Mapping[str, Any] | None, inputs: Mapping[str, Any], candidates: Iterable[Path],
-         here: Path) -> Path | None:
-    """The first candidate build whose completed ``stage`` may be adopted (see the module doc), or None."""
+def find(stage: Stage, fp: Mapping[str, Any] | None, script_sha: str, inputs: Mapping[str, Any],
+         candidates: Iterable[Path], here: Path) -> Path | None:
+    """The first candidate build whose completed ``stage`` may be adopted (see the module doc), or None.
+
+    ``script_sha`` is this build's stage script: the fingerprint covers plan.json only, so a baseline another
+    specc version emitted (say, before a scoring fix) has the same fingerprint but not the same script."""
     if stage.kind not in REUSABLE_KINDS or not fp or not fp.get("digest"):
         return None
     for other in candidates:
@@ -44,13 +46,12 @@ def find(stage: Stage, fp: Mapping[str, Any] | None, inputs: Mapping[str, Any], 
         if other == here:
             continue
         try:
-            doc = json.loads((other / "run_manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            rec = mf.Manifest.load(other).stages.get(stage.id) or {}
+        except (OSError, mf.ManifestDamaged):
             continue
-        rec = ((doc.get("stages") if isinstance(doc.get("stages"), dict) else doc) or {}).get(stage.id) or {}
         if rec.get("status") != "completed" or rec.get("exit_code") != 0:
             continue
-        if (rec.get("fingerprint") or {}).get("digest") != fp["digest"]:
+        if (rec.get("fingerprint") or {}).get("digest") != fp["digest"] or rec.get("script_sha256") != script_sha:
             continue
         if _hashes(rec.get("inputs") or {}) != _hashes(inputs):
             continue

@@ -489,7 +489,7 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                     display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
                     result.skipped.append(stage.id)
                     continue
-            other = reuse.find(stage, fp, inputs, reuse_from, build) if reuse_from and stage.id not in forced \
+            other = reuse.find(stage, fp, script_sha, inputs, reuse_from, build) if reuse_from and stage.id not in forced \
                 else None
             if other is not None:
                 _adopt(build, stage, other, doc, m, script_sha, inputs, fp)
