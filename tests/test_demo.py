@@ -59,6 +59,7 @@ def test_reduced_demo_runs_the_whole_mission(demo):
     assert seeds == {0, 1}
     # The base scores every run measured are printed once, against the model's own record.
     assert "Base scores measured by every run's baseline stage: " in out
+    assert "DIFFERENT" not in out  # the reduced demo's suites are cut short: it says so, it does not cry wolf
     assert "W&B disabled" in out  # the demo's default: no W&B run per stage
     # every stage that ran was forked from the shared warm launcher (the default), and the demo says so
     launched = re.search(r"(\d+) of (\d+) stage processes forked from the warm launcher\n", out)
@@ -133,10 +134,10 @@ def test_report_renders_in_a_real_browser(demo, tmp_path):
         assert near(colour) > 400, f"{colour} barely visible: charts did not render"
 
 
-def _baseline_build(root: Path, name: str, scores: dict[str, float]) -> Path:
+def _baseline_build(root: Path, name: str, scores: dict[str, float], rows: int | None = None) -> Path:
     build = root / name
     (build / "results").mkdir(parents=True)
-    suites = {n: {"score": v} for n, v in scores.items()}
+    suites = {n: {"score": v, **({"n": rows} if rows is not None else {})} for n, v in scores.items()}
     (build / "results" / "baseline.json").write_text(json.dumps({"suites": suites}))
     return build
 
@@ -162,6 +163,16 @@ def test_base_scores_are_checked_against_the_shipped_record(tmp_path):
     moved = [_baseline_build(tmp_path, "k2", {"copy-reverse": 0.975, "arithmetic": 0.5625 + 1 / 80})]  # one answer
     lines.clear()
     assert story.check_base_scores(model, moved, lines.append) is False
+    # a reduced demo (--max-steps) scores the first rows of each suite: not comparable, and it says so
+    (model / "specc_tiny.json").write_text(json.dumps({"general_suites": {
+        "copy_reverse": {"score": 0.975, "n": 80}, "arithmetic": {"score": 0.5625, "n": 80}}}))
+    short = _baseline_build(tmp_path, "q1", {"copy-reverse": 0.9375, "arithmetic": 0.5}, rows=16)
+    lines.clear()
+    assert story.check_base_scores(model, [short], lines.append) is True
+    assert "on reduced suites (arithmetic 16 of 80 rows, copy_reverse 16 of 80 rows), so not compared" in lines[0]
+    assert "DIFFERENT" not in lines[0]
+    (model / "specc_tiny.json").write_text(json.dumps({"general_suites": {
+        "copy_reverse": {"score": 0.975}, "arithmetic": {"score": 0.5625}}}))
     other = _baseline_build(tmp_path, "r9", {"copy-reverse": 0.95, "arithmetic": 0.5625})
     lines.clear()
     assert story.check_base_scores(model, [*same, other], lines.append) is False
