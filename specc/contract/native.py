@@ -23,7 +23,8 @@ creating Python objects, for three things, each with a pure-Python equivalent he
 * :func:`line_kinds` - :func:`specc.contract.pii.kinds_possible` for every line of a block at once, and the
   block's row count; the personal-data scan then parses and scans exactly the lines it did before.
 
-``SPECC_NATIVE=0`` in the environment forces the fallbacks (the tests run both ways: ``tests/conftest.py``).
+``SPECC_NATIVE=0`` in the environment forces the fallbacks (the tests run both ways:
+``tests/test_native.py::test_the_firewall_tests_pass_on_the_fallback_too``).
 """
 
 from __future__ import annotations
