@@ -135,7 +135,8 @@ def _make_row(prefix: str, index: int, start: int, length: int, how: int, suffix
 @pytest.mark.parametrize("config", [{}, {"exact_min_words": 1, "ngram_n": 5, "ngram_floor": 3},
                                     {"ngrams": False}, {"contained": False, "exact": False},
                                     {"ignore": ("the black sea", "CAPITAL of", "it\u2019s wide")}])
-def test_prefilter_never_drops_a_row_the_matcher_hits(tmp_path: Path, config: dict) -> None:
+def test_prefilter_never_drops_a_row_the_matcher_hits(tmp_path: Path, config: dict,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Every row on which the exact matcher reports a hit, or counts declared boilerplate, is a prefilter
     candidate (the property the whole speed-up rests on), over golden fragments perturbed the ways
     contamination arrives."""
@@ -144,8 +145,10 @@ def test_prefilter_never_drops_a_row_the_matcher_hits(tmp_path: Path, config: di
     candidate = native.row_prefilter(index, settings)
     collector = _Collector(index, settings)
     counts = [0] * len(index.boilerplate.patterns)
-    # the reference: the same matcher with the prefilter taken out
-    reference = row_matcher("train.jsonl", index, settings, collector, None, counts, share=[None])
+    # the reference: the same matcher with the prefilter taken out (row_matcher asks native for it)
+    with monkeypatch.context() as patch:
+        patch.setattr(native, "row_prefilter", lambda _index, _settings: None)
+        reference = row_matcher("train.jsonl", index, settings, collector, None, counts, share=[None])
     hits = 0
 
     @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -162,6 +165,23 @@ def test_prefilter_never_drops_a_row_the_matcher_hits(tmp_path: Path, config: di
     check()
     assert hits > 5  # the property was exercised on rows that do hit
     assert sum(counts) > 0 or not settings.ignore  # and on rows holding declared boilerplate
+
+
+@needs_native
+def test_a_scan_builds_one_prefilter_for_all_its_training_files(tmp_path: Path, monkeypatch) -> None:
+    """Building the prefilter hashes every golden key (about a second for a large golden set); a scan makes a row
+    matcher per training file, and they share the one prefilter built for the index and settings."""
+    from specc.contract.firewall import scan
+
+    built = []
+    real = native._build_prefilter
+    monkeypatch.setattr(native, "_build_prefilter", lambda index, settings: built.append(1) or real(index, settings))
+    training = []
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        (tmp_path / name).write_text(json.dumps({"prompt": GOLDEN[0]["prompt"], "completion": "x"}) + "\n")
+        training.append(InputFile(tmp_path / name, name, "train"))
+    report = scan(_golden(tmp_path), training, FirewallSettings())
+    assert [f.rows_flagged for f in report.files] == [1, 1, 1] and len(built) == 1
 
 
 @needs_native
