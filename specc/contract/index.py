@@ -129,6 +129,9 @@ class GoldenIndex:
     anchors: dict[WordTuple, list[tuple[int, int]]]  # bigram -> (part id, offset of the bigram in the part)
     boilerplate: Boilerplate
     boilerplate_golden_rows: list[int]  # per boilerplate text: golden rows it occurred in
+    # settings -> the native prefilter built for them (specc.contract.native.row_prefilter): building one hashes
+    # every golden key, and a scan builds a row matcher per training file
+    native_prefilters: dict = field(default_factory=dict, repr=False, compare=False)
 
     def ngram_sizes(self) -> list[int]:
         return sorted(self.ngrams)

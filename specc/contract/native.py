@@ -99,9 +99,16 @@ def row_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
 
     A row that holds declared boilerplate (``eval.firewall.ignore``) is always a candidate: the matcher cuts it
     out and counts it (a row without any is left as it is, so the keys above decide). The caller must not use
-    it when the matcher needs every row (near-duplicates)."""
+    it when the matcher needs every row (near-duplicates). Built once per index and settings (cached on the
+    index): it hashes every golden key, and every training file of a scan gets its own row matcher."""
     if _C is None:
         return None
+    if settings not in index.native_prefilters:
+        index.native_prefilters[settings] = _build_prefilter(index, settings)
+    return index.native_prefilters[settings]
+
+
+def _build_prefilter(index: Any, settings: Any) -> Callable[[dict], bool] | None:
     from specc.contract.fields import STRUCTURAL_KEYS, _COMMON_LABELS, is_label
     from specc.contract.textnorm import normalize_words
 
