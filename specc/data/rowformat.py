@@ -14,7 +14,7 @@ from typing import Any
 from specc.contract.native import plain_chat_ok as _native_chat_ok
 from specc.spec.suggest import did_you_mean
 
-__all__ = ["REQUIRED_KEYS", "ROLE_FORMATS", "SUITE_KINDS_WITH_ROWS", "detect_format", "row_problem",
+__all__ = ["REQUIRED_KEYS", "ROLE_FORMATS", "detect_format", "row_problem",
            "suite_row_problem"]
 
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -168,10 +168,6 @@ def row_problem(row: dict[str, Any], fmt: str, role: str | None = None) -> str |
             kind = "null" if value is None else type(value).__name__
             return f"`{key}` must be a string, not {kind}"
     return None
-
-
-SUITE_KINDS_WITH_ROWS: tuple[str, ...] = ("exact_match", "multiple_choice", "perplexity", "refusal")
-"""Suite kinds whose rows come from a source of the spec (``lm_eval`` runs a harness task instead)."""
 
 
 def _suite_prompt_problem(row: dict[str, Any]) -> str | None:
