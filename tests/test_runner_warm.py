@@ -307,3 +307,19 @@ def test_a_shared_launcher_that_will_not_serve_tells_each_run_why(tmp_path, monk
     assert res.exit_code == 0 and manifest(build)["stages"]["train"]["launch"] == "cold"
     assert re.search(r"warm launcher unavailable \(the warm launcher runs \d+ threads", out.getvalue()), out.getvalue()
     assert "not serving: the warm launcher runs" in (tmp_path / "warm-launcher.log").read_text()
+
+
+def test_a_stage_orphaned_by_a_dead_launcher_is_waited_for_only_as_long_as_asked():
+    """When the warm launcher died, a stage's ``wait(timeout)`` must still time out (the runner then escalates
+    from SIGTERM to SIGKILL for a stage that ignores SIGTERM); it reports the stage gone once it is."""
+    from specc.run.warm import _gone
+
+    stage = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        start = time.monotonic()
+        assert _gone(stage.pid, 0.3) is None
+        assert time.monotonic() - start < 5
+    finally:
+        stage.kill()
+        stage.wait()
+    assert _gone(stage.pid, 0.3) == -signal.SIGKILL

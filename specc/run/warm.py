@@ -254,8 +254,8 @@ class WarmProcess:
     def _collect(self, timeout: float | None) -> None:
         try:
             msg = _recv(self.launcher.sock, timeout)
-        except EOFError:  # the zygote died: wait for the stage to go; how it ended cannot be known
-            self.returncode = _gone(self.pid)
+        except EOFError:  # the zygote died: wait (up to ``timeout``) for the stage to go; how it ended is unknown
+            self.returncode = _gone(self.pid, timeout)
             return
         if msg is not None and msg.get("pid") == self.pid and "returncode" in msg:
             self.returncode = int(msg["returncode"])
@@ -274,13 +274,17 @@ class WarmProcess:
         self.send_signal(signal.SIGKILL)
 
 
-def _gone(pid: int) -> int:
-    """A stage whose zygote died: wait for it to go (it is not our child), then report it as killed."""
+def _gone(pid: int, timeout: float | None = None) -> int | None:
+    """A stage whose zygote died: wait for it to go (it is not our child), then report it as killed; None when
+    it is still there after ``timeout`` seconds (so the runner's terminate-wait-kill escalation goes on)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return -signal.SIGKILL
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
         time.sleep(0.1)
 
 
