@@ -458,8 +458,7 @@ def run_build(build_dir: str | os.PathLike[str], *, from_stage: str | None = Non
 
 def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str], display: Display,
                 extra_args: Mapping[str, list[str]] | None, forced_by: str,
-                reuse_from: list[Path] | None = None, launchers: "_Launchers | None" = None) -> RunResult:
-    launchers = launchers or _Launchers(False)
+                reuse_from: list[Path], launchers: "_Launchers") -> RunResult:
     with RunLock(build) as lock, launchers:
         _own_directory(build / "logs", display)
         m = _load_manifest(build, display)
@@ -579,8 +578,8 @@ def _load_manifest(build: Path, display: Display) -> mf.Manifest:
 
 def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], secrets: list[bytes],
                m: mf.Manifest, script_sha: str, inputs: dict[str, Any], display: Display,
-               index: int, total: int, fp: Mapping[str, Any] | None = None, rerun: str | None = None,
-               launch: Any = None) -> str:
+               index: int, total: int, launch: Any, fp: Mapping[str, Any] | None = None,
+               rerun: str | None = None) -> str:
     log_path = build / "logs" / f"{stage.id}.log"
     rec = m.stage(stage.id)
     attempt = int(rec.get("attempts") or 0) + 1
@@ -608,7 +607,7 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
             if rerun:
                 log.write(f"### re-running although it completed before: {rerun}\n".encode())
             log.flush()
-            proc, how = launch(argv) if launch is not None else (_cold(argv, build, env), "cold")
+            proc, how = launch(argv)  # (a subprocess, "cold"), or a stage forked by the warm launcher
             if how == "warm":
                 log.write(f"### forked from the warm launcher (specc run --warm), pid {proc.pid}\n".encode())
                 log.flush()
@@ -713,11 +712,11 @@ class _Launchers:
         if self.launcher is None:
             from specc.run import warm
 
-            scripts = [s.script for s in plan.stages if s.launcher == "python"]
             try:
                 if self.server is not None:
                     self.launcher = warm.WarmLauncher.connect(self.server, build, env)
                 else:
+                    scripts = [s.script for s in plan.stages if s.launcher == "python"]
                     self.launcher = warm.WarmLauncher(build, env, scripts, self.preload,
                                                       log_path=build / "logs" / "warm-launcher.log")
                 info = self.launcher.wait_ready()
