@@ -151,18 +151,18 @@ def run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int = 2,
     """
     from specc.run.runner import compile_spec
 
+    builds.mkdir(parents=True, exist_ok=True)
+    compiled = [(spec, compile_spec(spec, builds / spec.stem)) for spec in specs]
     if not warm:
-        return _run_pipelines(specs, builds, echo, jobs, tracking, None)
+        return _run_pipelines(compiled, echo, jobs, tracking, None)
     from specc.build.stage_env import stage_environment
     from specc.run.runner import load_plan
     from specc.run.warm import WarmServer
 
-    builds.mkdir(parents=True, exist_ok=True)
-    compiled = [(spec, compile_spec(spec, builds / spec.stem)) for spec in specs]
     scripts = sorted({s.script for _, b in compiled for s in load_plan(b).stages if s.launcher == "python"})
     env = {**_run_env(tracking), **stage_environment(None)[0]}  # a run's stages add only their W&B settings
     with WarmServer(env, scripts, log_path=builds / "warm-launcher.log", cwd=builds) as server:
-        return _run_pipelines(specs, builds, echo, jobs, tracking, server.address, compiled)
+        return _run_pipelines(compiled, echo, jobs, tracking, server.address)
 
 
 def _run_env(tracking: str) -> dict[str, str]:
@@ -174,14 +174,13 @@ def _run_env(tracking: str) -> dict[str, str]:
     return env
 
 
-def _run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int, tracking: str,
-                   server: Path | None, compiled: list[tuple[Path, Path]] | None = None) -> list[PipelineOutcome]:
-    from specc.run.runner import compile_spec
+def _run_pipelines(compiled: list[tuple[Path, Path]], echo: Echo, jobs: int, tracking: str,
+                   server: Path | None) -> list[PipelineOutcome]:
+    """Run the compiled (spec, build) pairs, ``jobs`` at a time, each stage forked from ``server`` when given."""
     from specc.run.status import collect
 
     env = _run_env(tracking)
-    pending = list(compiled) if compiled is not None else [(spec, compile_spec(spec, builds / spec.stem))
-                                                           for spec in specs]
+    pending = list(compiled)
     builds_of = list(pending)
     running: list[tuple[Path, Path, subprocess.Popen, float, Any]] = []
     done: list[PipelineOutcome] = []
@@ -210,7 +209,7 @@ def _run_pipelines(specs: list[Path], builds: Path, echo: Echo, jobs: int, track
             verdict = {0: "gate passed", 3: "gate failed"}.get(proc.returncode, f"CRASHED (exit {proc.returncode})")
             echo(f"  {spec.stem:<28} target {_fmt(t.get('before'))} → {_fmt(t.get('after'))}   {verdict}"
                  f"   ({outcome.seconds:.0f} s)")
-    order = {spec.stem: i for i, spec in enumerate(specs)}
+    order = {spec.stem: i for i, (spec, _build) in enumerate(compiled)}
     return sorted(done, key=lambda o: order[o.name])
 
 
