@@ -8,8 +8,8 @@
  * Everything here is a *sound prefilter* or an exact count:
  *   - Prefilter.candidate(row) is False only when the exact Python matcher cannot find a hit in the row
  *     (a 64-bit hash collision can only make it True more often);
- *   - key_tokens(raw) counts the object keys written in one line of valid JSON; dict_keys(row) counts
- *     the keys of the parsed objects: they differ exactly when an object repeats a key;
+ *   - line_flags(raw, row) compares the object keys written in one line of valid JSON with the keys of the
+ *     parsed objects: they differ exactly when an object repeats a key;
  *   - line_kinds(block) is pii.kinds_possible for each line of a block, with the row count.
  */
 #define PY_SSIZE_T_CLEAN
@@ -480,11 +480,8 @@ static PyObject *py_word_hash(PyObject *mod, PyObject *word) {
     return PyLong_FromUnsignedLongLong(h);
 }
 
-/* key_tokens(raw: bytes) -> number of object keys written in one line of valid JSON (a string followed by ':'). */
-static PyObject *py_key_tokens(PyObject *mod, PyObject *raw) {
-    char *s;
-    Py_ssize_t n;
-    if (PyBytes_AsStringAndSize(raw, &s, &n) < 0) return NULL;
+/* The number of object keys written in one line of valid JSON (a string followed by ':'). */
+static Py_ssize_t count_key_tokens(const char *s, Py_ssize_t n) {
     const char *p = s, *end = s + n;
     Py_ssize_t keys = 0;
     while (p < end) {
@@ -503,7 +500,7 @@ static PyObject *py_key_tokens(PyObject *mod, PyObject *raw) {
         if (q < end && *q == ':') { keys++; q++; }
         p = q;
     }
-    return PyLong_FromSsize_t(keys);
+    return keys;
 }
 
 static Py_ssize_t count_dict_keys(PyObject *obj) {
@@ -532,13 +529,6 @@ static Py_ssize_t count_dict_keys(PyObject *obj) {
     }
     Py_LeaveRecursiveCall();
     return total;
-}
-
-/* dict_keys(obj) -> total number of keys of every dict in a parsed JSON value. */
-static PyObject *py_dict_keys(PyObject *mod, PyObject *obj) {
-    Py_ssize_t total = count_dict_keys(obj);
-    if (total < 0) return NULL;
-    return PyLong_FromSsize_t(total);
 }
 
 /* pii.kinds_possible of one line, as a bit mask: 1 email, 2 phone, 4 card, 8 iban, 16 api_key. */
@@ -707,10 +697,7 @@ static int hexish_high(char c) {  /* [89abcdefABCDEF]: the third hex digit of a 
 static PyObject *py_line_flags(PyObject *mod, PyObject *args) {
     PyObject *raw, *row;
     if (!PyArg_ParseTuple(args, "SO", &raw, &row)) return NULL;
-    PyObject *tokens = py_key_tokens(mod, raw);
-    if (!tokens) return NULL;
-    Py_ssize_t written = PyLong_AsSsize_t(tokens);
-    Py_DECREF(tokens);
+    Py_ssize_t written = count_key_tokens(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
     Py_ssize_t parsed = count_dict_keys(row);
     if (parsed < 0) return NULL;
     long flags = written != parsed;
@@ -755,8 +742,6 @@ static PyObject *py_plain_chat_ok(PyObject *mod, PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"word_hash", py_word_hash, METH_O, "The hash of one normalised word (its UTF-8 bytes)."},
-    {"key_tokens", py_key_tokens, METH_O, "Object keys written in one line of valid JSON."},
-    {"dict_keys", py_dict_keys, METH_O, "Keys of every dict in a parsed JSON value."},
     {"line_kinds", py_line_kinds, METH_VARARGS, "Per line of a block: pii.kinds_possible as a mask; row count."},
     {"line_flags", py_line_flags, METH_VARARGS, "1: a repeated key; 2: a surrogate escape is possible."},
     {"plain_chat_ok", py_plain_chat_ok, METH_VARARGS, "rowformat._plain_chat_ok in C."},
