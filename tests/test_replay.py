@@ -176,6 +176,28 @@ def test_replay_without_an_sft_stage_or_in_another_format_is_a_located_plan_erro
     assert [e.split(":")[0] for e in _errors(plan)] == ["DATA-REPLAY-FORMAT"]
 
 
+def test_replay_joins_the_sft_stage_of_every_method_that_has_one(write_spec, tiny_data):
+    """The methods whose plan puts an SFT stage on data.train (stages.py) and those replay accepts are one list:
+    a reward model trained after SFT on data.train was refused as having "no SFT stage"."""
+    from specc.plan.planner import plan_spec_file
+    from specc.plan.replay import SFT_ON_TRAIN_METHODS
+
+    assert "reward" in SFT_ON_TRAIN_METHODS
+    spec = write_spec(data={"train": "train.jsonl", "preference": "preference.jsonl"}, method={"method": "reward"})
+    _general(spec.parent)
+    (spec.parent / "data" / "golden_pairs.jsonl").write_text("".join(
+        json.dumps({"prompt": f"Golden question {i} about the house format?", "chosen": f"#{i}/HOUSE",
+                    "rejected": f"plain answer {i}"}) + "\n" for i in range(6)), encoding="utf-8")
+    text = spec.read_text(encoding="utf-8").replace("metric: exact_match", "metric: pairwise_accuracy")
+    text = text.replace("golden: {path: data/golden.jsonl}", "golden: {path: data/golden_pairs.jsonl}")
+    spec.write_text(text.split("  general_suites:")[0] + "method:" + text.split("\nmethod:", 1)[1],
+                    encoding="utf-8")  # a reward model does not generate: no general suites
+    plan = plan_spec_file(_with(spec, "  replay: {path: data/general.jsonl, ratio: 0.2}"))
+    assert not [e for e in _errors(plan) if e.startswith("DATA-REPLAY")], _errors(plan)
+    assert not _errors(plan), _errors(plan)
+    assert plan.stage("sft").config.get("replay"), plan.stage("sft").config
+
+
 # ---------------------------------------------------------------- end to end on the tiny model
 
 @pytest.mark.train

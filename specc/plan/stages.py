@@ -41,6 +41,7 @@ from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
 from specc.plan.trainer_args import escape_args, escape_config
 from specc.plan.push import MERGED, add_push_stage, card_folders
+from specc.plan.replay import SFT_ON_TRAIN_METHODS
 from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
                                      validation_kind)
 
@@ -420,7 +421,7 @@ def build_stages(plan: Plan) -> list[Stage]:
                       extra_inputs={"data": "artifacts/generate/train.jsonl"},
                       rows=prompt_fact.rows if prompt_fact is not None else None)
     else:
-        if method == "sft" or (method in ("dpo", "orpo", "kto", "reward", "rlhf", "grpo") and train):
+        if method == "sft" or (method in SFT_ON_TRAIN_METHODS and train):
             g.trained("sft", "sft", "Supervised fine-tuning", train, replay=replay)
         if method == "dpo":
             g.trained("dpo", "dpo", "Direct preference optimisation", pref,
