@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from specc.plan.model import DataFact
+from specc.plan.stages import SFT_ON_TRAIN_METHODS
 from specc.plan.trace import Trace
 from specc.spec.language import Spec
 
 __all__ = ["SFT_ON_TRAIN_METHODS", "check_replay", "replay_applies"]
 
-SFT_ON_TRAIN_METHODS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rlhf", "grpo"})
-"""Methods whose plan has an SFT stage on data.train when data.train is given: :func:`specc.plan.stages` lays
-it out from this set, so the two cannot disagree."""
 
 
 def replay_applies(method: str, data: list[DataFact]) -> bool:

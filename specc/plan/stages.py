@@ -41,9 +41,12 @@ from specc.plan.launch import config_name
 from specc.plan.model import DataFact, ModelInfo, Plan, Stage
 from specc.plan.trainer_args import escape_args, escape_config
 from specc.plan.push import MERGED, add_push_stage, card_folders
-from specc.plan.replay import SFT_ON_TRAIN_METHODS
 from specc.plan.trainer_args import (chat_template_entry, evaluation_args, evaluation_config, optimisation_args,
                                      validation_kind)
+
+SFT_ON_TRAIN_METHODS = frozenset({"sft", "dpo", "orpo", "kto", "reward", "rlhf", "grpo"})
+"""Methods whose plan has an SFT stage on data.train when data.train is given (laid out below); data.replay
+joins that stage (:mod:`specc.plan.replay` reads this set, so the two cannot disagree)."""
 
 __all__ = ["build_stages", "TRAINING_KINDS", "init_inputs"]
 
