@@ -110,6 +110,12 @@ def test_suite_limit_counts_the_rows_the_stages_score(proj: Path) -> None:
     result = _check(_spec(proj, "{name: facts, kind: exact_match, path: data/facts.jsonl, limit: 3}"))
     assert result.exit_code == 0, result.output
     assert "facts (exact_match) data/facts.jsonl: 3 rows" in result.output
+    # nor is a line past the limit that is not even JSON: the stages stop reading at the limit, and so does check
+    rows = [{"prompt": q, "completion": a} for q, a in SUITE]
+    (proj / "data" / "facts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]) + "{not json\n",
+                                                encoding="utf-8")
+    result = _check(_spec(proj, "{name: facts, kind: exact_match, path: data/facts.jsonl, limit: 3}"))
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(("rows", "line", "message"), [

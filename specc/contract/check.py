@@ -31,6 +31,7 @@ This module imports only the standard library and specc's light modules (no torc
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -194,9 +195,8 @@ def _checked_suite_rows(inp: CheckInput, counts: dict[str, int]) -> Iterator[tup
     from specc.data.rowformat import suite_row_problem
 
     rows = 0
-    for name, line, row in inp.input_file().rows():  # any source, through the stages' loader
-        if inp.limit is not None and rows >= inp.limit:
-            break
+    # any source, through the stages' loader; a row past ``limit`` is never read (the stages do not read it)
+    for name, line, row in itertools.islice(inp.input_file().rows(), inp.limit):
         problem = suite_row_problem(row, inp.format)
         if problem is not None:
             raise DataError(inp.display, line, f"suite {inp.suite!r} ({inp.format}): {problem}")
