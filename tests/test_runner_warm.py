@@ -129,11 +129,13 @@ def _start_warm_run(build: Path, **kw) -> subprocess.Popen:
 
 
 def _alive(pid: int) -> bool:
+    """Running and not a zombie. The process may be reaped between any two looks, so each look that finds
+    it gone answers "not alive" (checking that /proc/PID exists and then reading it was a race: CI failed on it)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
         return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z" if Path(f"/proc/{pid}").exists() else True
 
 
 def _wait_gone(pid: int, seconds: float = 15.0) -> None:

@@ -164,13 +164,14 @@ def _pid_runs(pid: int | None, needle: str) -> bool:
         return False
     except PermissionError:
         pass
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        try:
-            return needle in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            return False
-    return True
+    if not Path("/proc/self").exists():
+        return True  # no /proc (not Linux): alive is all we can tell
+    try:
+        # read, not exists-then-read: the process may end between two looks; gone means not running
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return needle in cmdline.replace(b"\0", b" ").decode(errors="replace")
 
 
 # ------------------------------------------------------------------------------------------ the plan
