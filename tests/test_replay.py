@@ -232,7 +232,8 @@ def test_preference_stages_evaluate_on_a_held_out_share_of_their_own_pairs(metho
     fact = next(d for d in plan.data if d.role == "validation")
     assert (fact.path, fact.rows) == ("0.25 of data.preference", 14)
     config = plan.stage(method).config
-    assert config["validation"]["source"] == {"kind": "held_out", "fraction": 0.25, "seed": 42}
+    assert config["validation"]["source"] == {"kind": "held_out", "fraction": 0.25, "of": "data.preference",
+                                                   "seed": 42}
     assert config["train"]["eval_strategy"] == "steps"
     assert [d["role"] for d in plan.stage("firewall").config["training"]] == ["preference"]  # scanned whole
     stage_runner(build, plan.stage("firewall").script)

@@ -325,3 +325,28 @@ def test_a_stage_orphaned_by_a_dead_launcher_is_waited_for_only_as_long_as_asked
         stage.kill()
         stage.wait()
     assert _gone(stage.pid, 0.3) == -signal.SIGKILL
+
+
+def test_a_rerun_counts_only_the_stages_it_started(tmp_path):
+    """A completed stage that a later run skips keeps the earlier run's record; the demo's launch summary
+    must not count it as launched by this run, and a stage started again carries nothing of its last attempt."""
+    from specc.demo.story import launch_summary
+
+    flaky = writer("artifacts/b.txt", extra="if not pathlib.Path('../go').exists(): sys.exit(1)")
+    build = make_build(tmp_path, [{"id": "a", "body": writer("artifacts/a.txt"), "outputs": {"a": "artifacts/a.txt"}},
+                                  {"id": "b", "body": flaky, "needs": ["a"], "outputs": {"b": "artifacts/b.txt"}}])
+    res, _ = _run(build, warm=True)
+    assert res.exit_code == ExitCode.INVALID
+    first = manifest(build)
+    assert [first["stages"][s]["launch"] for s in "ab"] == ["warm", "warm"]
+    assert launch_summary([build]) == "2 of 2 stage processes forked from the warm launcher"
+
+    (tmp_path / "go").write_text("")
+    res, _ = _run(build, warm=False)
+    assert res.exit_code == ExitCode.OK and res.skipped == ["a"]
+    second = manifest(build)
+    assert second["runner"]["run"] == 2 and second["stages"]["a"] == first["stages"]["a"]  # untouched: run 1's
+    b = second["stages"]["b"]
+    assert (b["run"], b["launch"], b["attempts"], b["status"]) == (2, "cold", 2, "completed")
+    assert launch_summary([build]) == ("0 of 1 stage processes forked from the warm launcher; "
+                                       "1 started cold (each run's log says why)")

@@ -61,10 +61,11 @@ def test_a_held_out_fraction_is_a_seeded_disjoint_split(proj: Path) -> None:
     plan = plan_spec_file(_with_validation(proj, "{fraction: 0.25}"))
     assert not _errors(plan), _errors(plan)
     [fact] = [d for d in plan.data if d.role == "validation"]
-    assert (fact.path, fact.rows, fact.source) == ("0.25 of data.train", 10, {"kind": "held_out", "fraction": 0.25})
+    assert (fact.path, fact.rows, fact.source) == ("0.25 of data.train", 10,
+                                                   {"kind": "held_out", "fraction": 0.25, "of": "data.train"})
     assert [d["role"] for d in plan.stage("firewall").config["training"]] == ["train"]  # scanned as train
     entry = plan.stage("sft").config["validation"]
-    assert entry["source"] == {"kind": "held_out", "fraction": 0.25, "seed": 42}
+    assert entry["source"] == {"kind": "held_out", "fraction": 0.25, "of": "data.train", "seed": 42}
     ds = datasets.Dataset.from_list(TRAIN)
     train, val = hold_out(ds, entry)
     again = hold_out(ds, entry)[1]

@@ -215,15 +215,20 @@ def _run_pipelines(compiled: list[tuple[Path, Path]], echo: Echo, jobs: int, tra
 
 def launch_summary(builds: list[Path]) -> str:
     """How the runs' stages were started, from their manifests: the warm launcher falls back to a fresh
-    process per stage where forking is not safe (e.g. OMP_NUM_THREADS above 1), and the demo says so."""
+    process per stage where forking is not safe (e.g. OMP_NUM_THREADS above 1), and the demo says so.
+
+    Only stages started by each build's latest run count (the runner numbers its runs and stamps each stage
+    it starts): a demo re-run in the same work directory keeps the manifests, and a stage completed by an
+    earlier run still carries that run's ``launch``."""
     launches: dict[str, int] = {}
     for build in builds:
         try:
-            stages = json.loads((build / "run_manifest.json").read_text(encoding="utf-8")).get("stages") or {}
+            doc = json.loads((build / "run_manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for rec in stages.values():
-            if rec.get("launch"):
+        latest = (doc.get("runner") or {}).get("run")
+        for rec in (doc.get("stages") or {}).values():
+            if rec.get("launch") and rec.get("run") == latest:
                 launches[rec["launch"]] = launches.get(rec["launch"], 0) + 1
     total = sum(launches.values())
     text = f"{launches.get('warm', 0)} of {total} stage processes forked from the warm launcher"

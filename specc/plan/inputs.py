@@ -157,7 +157,7 @@ def _held_out(fraction: float, facts: list[DataFact]) -> DataFact:
     fmt = "messages" if formats == CHAT_MIX else train[0].format if train else "auto"  # a chat mix is chat
     return DataFact(role="validation", name="validation", path=f"{fraction:g} of data.{role}",
                     format=fmt, exists=bool(train), rows=math.ceil(rows * fraction) if rows else 0,
-                    source={"kind": "held_out", "fraction": fraction})
+                    source={"kind": "held_out", "fraction": fraction, "of": f"data.{role}"})
 
 
 CHAT_MIX = frozenset({"messages", "prompt_completion"})
@@ -172,7 +172,7 @@ def task_rows(facts: list[DataFact]) -> int | None:
         return None
     rows = sum(int((f.mix or {}).get("rows_used", f.rows or 0)) for f in train)
     held = next((f for f in facts if f.role == "validation" and (f.source or {}).get("kind") == "held_out"
-                 and f.path.endswith("of data.train")), None)
+                 and (f.source or {}).get("of") == "data.train"), None)
     return rows - (held.rows or 0) if held is not None else rows
 
 

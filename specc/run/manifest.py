@@ -276,6 +276,16 @@ class Manifest:
             fresh[stage_id] = rec
         self.data["stages"] = fresh
 
+    def begin(self, stage_id: str, **fields: Any) -> None:
+        """Start a new record of ``stage_id`` for this run (a launch or an adoption): every field of the
+        previous attempt goes (its pid, launch, command, reused_from, notes...), only the attempt count stays.
+        Updating in place would let a field the new attempt does not set speak for it."""
+        old = self.stages[stage_id]
+        fresh = new_stage_record(stage_id, old.get("kind", ""), old.get("script", ""))
+        fresh["attempts"] = old.get("attempts", 0)
+        self.stages[stage_id] = {**fresh, **fields}
+        self.save()
+
     def update(self, stage_id: str, **fields: Any) -> None:
         """Change one stage's record and persist at once: the manifest on disk is never behind."""
         self.stages[stage_id].update(fields)

@@ -466,7 +466,10 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
         m.sync_stages((s.id, s.kind, s.script) for s in plan.stages)
         m.data["plan"] = {"name": plan.name, "lock_hash": plan.lock_hash(), "group": plan.tracking.group
                           if plan.tracking else None}
-        m.data["runner"] = {"pid": os.getpid(), "started_at": mf.now_iso()}
+        # runs are numbered so a stage record says which run last started it (a completed stage that this run
+        # skips keeps an earlier run's number, launch and times)
+        run_no = int((m.data.get("runner") or {}).get("run") or 0) + 1
+        m.data["runner"] = {"pid": os.getpid(), "started_at": mf.now_iso(), "run": run_no}
         result = RunResult(ExitCode.OK, recovered_from_pid=lock.stale_pid)
         _recover(m, lock, plan, display)
         _check_needs(selected, m)
@@ -497,7 +500,6 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                                       f"{fp['digest'][:12]} and inputs")
                 result.skipped.append(stage.id)
                 continue
-            rec.pop("reused_from", None)  # run here now: no longer another build's output
             rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
@@ -524,9 +526,9 @@ def _adopt(build: Path, stage: Stage, other: Path, doc: Mapping[str, Any] | None
                for name, rel in sorted(stage.outputs.items())}
     now = mf.now_iso()
     note = f"reused from {other} (completed there with the same fingerprint and inputs); not re-run here"
-    m.update(stage.id, status="completed", script_sha256=script_sha, inputs=inputs, outputs=outputs, exit_code=0,
-             started_at=now, ended_at=now, duration_s=0.0, pid=None, note=note, fingerprint=fp,
-             reused_from=str(other))
+    m.begin(stage.id, status="completed", script_sha256=script_sha, inputs=inputs, outputs=outputs, exit_code=0,
+            started_at=now, ended_at=now, duration_s=0.0, note=note, fingerprint=fp, reused_from=str(other),
+            run=m.data["runner"].get("run"))
     with open(build / "logs" / f"{stage.id}.log", "ab") as log:
         log.write(f"### specc run: {stage.id} at {now}: {note}\n".encode())
 
@@ -589,9 +591,9 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
     if rerun:
         display.info(f"      {stage.id}: re-running although it completed before: {rerun}")
     started, t0 = mf.now_iso(), time.monotonic()
-    m.update(stage.id, status="running", script_sha256=script_sha, inputs=inputs, outputs={},
-             exit_code=None, started_at=started, ended_at=None, duration_s=None, attempts=attempt,
-             pid=None, note=f"re-run: {rerun}" if rerun else "", command=command, fingerprint=fp)
+    m.begin(stage.id, status="running", script_sha256=script_sha, inputs=inputs, started_at=started,
+            attempts=attempt, note=f"re-run: {rerun}" if rerun else "", command=command, fingerprint=fp,
+            run=m.data["runner"].get("run"))
     tail: collections.deque[str] = collections.deque(maxlen=25)
     previous_term = signal.getsignal(signal.SIGTERM)
 
