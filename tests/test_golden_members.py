@@ -60,3 +60,104 @@ def test_one_source_has_no_breakdown_and_member_keys_are_valid_and_unique() -> N
     keys = member_keys(["data/a.jsonl", "data_a.jsonl", "data/a.jsonl", "hub:o/x[train[:5%]]", "//", "é"])
     assert keys == ["data_a_jsonl", "data_a_jsonl_2", "data_a_jsonl_3", "hub_o_x_train_5", "member_5", "member_6"]
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", k) for k in keys) and len(set(keys)) == len(keys)
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _chat(row: dict) -> dict:
+    return {"messages": [{"role": "user", "content": row["prompt"]},
+                         {"role": "assistant", "content": row["completion"]}]}
+
+
+@pytest.mark.train
+def test_baseline_eval_status_report_and_wandb_show_each_member(write_spec, compile_spec, stage_runner,
+                                                                tmp_path: Path) -> None:
+    """Two members that score differently (the narrow task's rows and copy/reverse rows, under perplexity: the tiny
+    test base answers both wrongly, so exact match would be 0 and 0), through baseline, a 2-step SFT, merge and
+    eval with W&B offline; then the same rows as one source. The exact-match and accuracy cuts are the same
+    code on hits (the first tests); here the whole path is walked with the metric that tells members apart."""
+    from specc.cli.main import main as cli
+    from specc.run.reportdata import read_arms
+    from test_wandb_offline import offline_runs
+
+    spec = write_spec(name="golden-members", extra="tracking: {backend: wandb, mode: offline}\n")
+    data = spec.parent / "data"
+    hard = _read(data / "golden.jsonl")  # 8 narrow-task rows: the untrained base scores ~0 on them
+    easy = [_chat(r) for r in _read(data / "suites" / "copy_reverse.jsonl")[:6]]  # what the base does well
+    _jsonl(data / "golden_easy.jsonl", easy)
+    text = spec.read_text(encoding="utf-8").replace(
+        "  metric: exact_match\n  bar: 0.5\n", "  metric: perplexity\n  bar: 0.01\n")  # prompting's 0.1 misses it
+    spec.write_text(text.replace("  golden: {path: data/golden.jsonl}",
+                                 "  golden:\n    - {path: data/golden.jsonl}\n    - {path: data/golden_easy.jsonl}"),
+                    encoding="utf-8")
+    plan, build = compile_spec(spec)
+    script = {s.id: s.script for s in plan.stages}
+    env = {"SPECC_WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    for stage in ("firewall", "baseline", "sft", "merge"):
+        stage_runner(build, script[stage], env=env, timeout=600)
+    gated = stage_runner(build, script["eval"], env=env, timeout=600, check=False)
+    assert gated.returncode in (0, 3), gated.stderr[-3000:]  # the gate may fail a 2-step tune (exit 3)
+
+    names = ["data/golden.jsonl", "data/golden_easy.jsonl"]
+    before = json.loads((build / "results/baseline.json").read_text())["target"]
+    after = json.loads((build / "results/eval.json").read_text())["target"]
+    for t in (before, after):
+        members = t["members"]
+        assert [(m["name"], m["key"], m["rows"], m["n"]) for m in members] == [
+            (names[0], "data_golden_jsonl", len(hard), len(hard)), (names[1], "data_golden_easy_jsonl", 6, 6)]
+        assert t["n"] == len(hard) + 6
+        assert _weighted(members) == pytest.approx(t["score"], abs=1e-12)  # the union = the row-weighted mean
+    assert before["members"][0]["score"] != before["members"][1]["score"], before  # they score differently
+    assert before["metric"] == "mean_token_nll" and math.isclose(  # each member's perplexity is its own
+        before["members"][1]["extra"]["perplexity"], math.exp(before["members"][1]["score"]))
+    assert [m["baseline_score"] for m in after["members"]] == [m["score"] for m in before["members"]]
+
+    # specc status: JSON and text carry each member's rows and scores before -> after
+    status = json.loads(CliRunner().invoke(cli, ["status", str(build), "--format", "json"]).output)
+    assert status["results"]["target"]["members"] == [
+        {"name": n, "rows": m["rows"], "before": b["score"], "after": m["score"]}
+        for n, b, m in zip(names, before["members"], after["members"])]
+    shown = CliRunner().invoke(cli, ["status", str(build)]).output
+    assert f"    data/golden_easy.jsonl (6 rows): {before['members'][1]['score']:.4g} -> " in shown, shown
+    assert "golden member `data/golden.jsonl`" in CliRunner().invoke(
+        cli, ["status", str(build), "--format", "markdown"]).output
+    # specc report: a per-member table under the arm (the demo's report is drawn by test_report/test_demo)
+    [arm] = read_arms([build])
+    assert [(m.name, m.rows, m.before.mean, m.after.mean) for m in arm.members] == [
+        (n, b["rows"], b["score"], a["score"]) for n, b, a in zip(names, before["members"], after["members"])]
+    out = tmp_path / "report"
+    assert CliRunner().invoke(cli, ["report", str(build), "-o", str(out)]).exit_code == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "per golden-set member" in page and "<code>data/golden_easy.jsonl</code>" in page
+    # W&B (offline run files): <stage>/target/<member> next to <stage>/target
+    summaries = {r["name"]: r["summary"] for r in offline_runs(build)}
+    for stage, t in (("baseline", before), ("eval", after)):
+        summary = next(s for name, s in summaries.items() if stage in name and f"{stage}/target" in s)
+        assert summary[f"{stage}/target"] == t["score"]
+        assert {k: v for k, v in summary.items() if k.startswith(f"{stage}/target/")} == {
+            f"{stage}/target/{m['key']}": m["score"] for m in t["members"]}
+
+    # the same rows as one source: the union's score is bit for bit the list's, and nothing else is shown
+    single = tmp_path / "single"
+    _jsonl(data / "golden_all.jsonl", hard + easy)
+    spec2 = spec.with_name("one.yaml")
+    spec2.write_text(text.replace("name: golden-members", "name: golden-one").replace(
+        "data/golden.jsonl", "data/golden_all.jsonl"), encoding="utf-8")
+    plan2, build2 = compile_spec(spec2, single)
+    script2 = {s.id: s.script for s in plan2.stages}
+    for stage in ("firewall", "baseline"):
+        stage_runner(build2, script2[stage], env=env, timeout=600)
+    one = json.loads((build2 / "results/baseline.json").read_text())["target"]
+    assert "members" not in one and one["score"] == before["score"] and one["n"] == before["n"]
+    assert {k: v for k, v in before.items() if k not in ("members", "name")} == {
+        k: v for k, v in one.items() if k != "name"}
+    [run] = [r for r in offline_runs(build2) if "baseline/target" in r["summary"]]
+    assert not [k for k in run["summary"] if k.startswith("baseline/target/")]
+    assert "members" not in json.loads(CliRunner().invoke(
+        cli, ["status", str(build2), "--format", "json"]).output)["results"]["target"]
