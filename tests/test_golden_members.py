@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from specc.runtime.suites import SuiteResult, _accuracy, _binomial, _mean_nll, member_keys, with_members
-
 
 def _weighted(members: list[dict]) -> float:
     return sum(m["score"] * m["n"] for m in members) / sum(m["n"] for m in members)
 
 
 def test_member_scores_are_cut_from_the_union_and_average_back_to_it() -> None:
+    from specc.runtime.suites import _accuracy, _binomial, _mean_nll, with_members
+
     a, b = [{"prompt": "p"}] * 3, [{"prompt": "q"}] * 5
     # exact_match: hits of member a (1 of 3) and b (4 of 5)
     union = _binomial("golden", "exact_match", [True, False, False, True, True, False, True, True], "exact_match")
@@ -54,6 +54,8 @@ def test_member_scores_are_cut_from_the_union_and_average_back_to_it() -> None:
 
 
 def test_one_source_has_no_breakdown_and_member_keys_are_valid_and_unique() -> None:
+    from specc.runtime.suites import _binomial, member_keys, with_members
+
     union = _binomial("golden", "exact_match", [True, False], "exact_match")
     assert with_members(union, [("data/a.jsonl", [{}, {}])]) is union  # a list of one: shown as before
     assert "members" not in union.to_dict()
