@@ -137,6 +137,14 @@ def test_baseline_eval_status_report_and_wandb_show_each_member(write_spec, comp
     assert CliRunner().invoke(cli, ["report", str(build), "-o", str(out)]).exit_code == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "per golden-set member" in page and "<code>data/golden_easy.jsonl</code>" in page
+    # the model card (written by the eval stage where the spec publishes one): a row per member under the target
+    from specc.build.reader import read_document
+    from specc.run.modelcard import render_card
+
+    card = render_card(read_document(build / "plan.json"), json.loads((build / "results/eval.json").read_text()))
+    for b, a in zip(before["members"], after["members"]):
+        assert (f"| golden member `{a['name']}` ({a['rows']} rows) | {b['score']:.4g} | {a['score']:.4g} | "
+                "part of the target above |") in card, card
     # W&B (offline run files): <stage>/target/<member> next to <stage>/target
     summaries = {r["name"]: r["summary"] for r in offline_runs(build)}
     for stage, t in (("baseline", before), ("eval", after)):
