@@ -119,6 +119,8 @@ def test_baseline_eval_status_report_and_wandb_show_each_member(write_spec, comp
     assert before["metric"] == "mean_token_nll" and math.isclose(  # each member's perplexity is its own
         before["members"][1]["extra"]["perplexity"], math.exp(before["members"][1]["score"]))
     assert [m["baseline_score"] for m in after["members"]] == [m["score"] for m in before["members"]]
+    b, a = before["members"][1], after["members"][1]  # the eval stage prints each member under the gate's verdict
+    assert f"  golden member data/golden_easy.jsonl (6 rows): {b['score']:.4g} -> {a['score']:.4g}" in gated.stderr
 
     # specc status: JSON and text carry each member's rows and scores before -> after
     status = json.loads(CliRunner().invoke(cli, ["status", str(build), "--format", "json"]).output)
