@@ -90,8 +90,8 @@ def test_baseline_eval_status_report_and_wandb_show_each_member(write_spec, comp
 
     spec = write_spec(name="golden-members", extra="tracking: {backend: wandb, mode: offline}\n")
     data = spec.parent / "data"
-    hard = _read(data / "golden.jsonl")  # 8 narrow-task rows: the untrained base scores ~0 on them
-    easy = [_chat(r) for r in _read(data / "suites" / "copy_reverse.jsonl")[:6]]  # what the base does well
+    hard = _read(data / "golden.jsonl")  # 8 narrow-task rows
+    easy = [_chat(r) for r in _read(data / "suites" / "copy_reverse.jsonl")[:6]]  # other text: another NLL
     _jsonl(data / "golden_easy.jsonl", easy)
     text = spec.read_text(encoding="utf-8").replace(
         "  metric: exact_match\n  bar: 0.5\n", "  metric: perplexity\n  bar: 0.01\n")  # prompting's 0.1 misses it
