@@ -191,6 +191,10 @@ def test_a_reward_models_golden_list_scores_the_pairs_of_every_member(write_spec
     stage_runner(build, script["baseline"])
     target = json.loads((build / "results/baseline.json").read_text())["target"]
     assert target["metric"] == "pairwise_accuracy" and target["n"] == 10  # 4 + 6 pairs
+    # each member's pairwise accuracy, cut from the same pass (tests/test_golden_members.py covers the rest)
+    assert [(m["name"], m["key"], m["n"]) for m in target["members"]] == [
+        ("data/pairs_a.jsonl", "data_pairs_a_jsonl", 4), ("data/pairs_b.jsonl", "data_pairs_b_jsonl", 6)]
+    assert sum(m["score"] * m["n"] for m in target["members"]) / 10 == pytest.approx(target["score"], abs=1e-12)
 
 
 def test_a_golden_row_emptied_by_boilerplate_is_named_by_its_member(tmp_path: Path) -> None:

@@ -43,6 +43,18 @@ def _suite_table(arm: Arm) -> str:
             "<th>runs regressed</th></tr>" + rows + "</table>")
 
 
+def _member_table(arm: Arm) -> str:
+    """A golden set given as a list: the target per member (the bar judges the union, in the table above)."""
+    if not arm.members:
+        return ""
+    rows = "".join(f"<tr><td><code>{_e(m.name)}</code></td><td>{_e('n/a' if m.rows is None else m.rows)}</td>"
+                   f"<td>{_e(m.before.text())}</td><td>{_e(m.after.text())}</td></tr>" for m in arm.members)
+    return (f"<h4>Target {_e(arm.metric)} per golden-set member</h4><table><tr><th>member</th><th>rows</th>"
+            "<th>before</th><th>after</th></tr>" + rows
+            + f"<tr><th>union (judged)</th><th></th><th>{_e(arm.target_before.text())}</th>"
+            f"<th>{_e(arm.target_after.text())}</th></tr></table>")
+
+
 def _verdicts(arm: Arm, base: Path | None) -> str:
     items = []
     for b in arm.builds:
@@ -90,7 +102,7 @@ def render_html(arms: list[Arm], charts: dict[str, bytes], titles: dict[str, str
         for cid, png in charts.items())
     per_arm = "".join(
         f"<div class='arm'><h3>{_e(a.label)} <small>({_e(a.name)})</small></h3>"
-        f"<h4>General suites</h4>{_suite_table(a)}<h4>Gate verdict per run</h4>{_verdicts(a, base)}"
+        f"{_member_table(a)}<h4>General suites</h4>{_suite_table(a)}<h4>Gate verdict per run</h4>{_verdicts(a, base)}"
         f"<h4>The plan's decisions and their rules</h4>{_decisions(a)}</div>" for a in arms)
     title = "specc report: " + ", ".join(a.label for a in arms)
     concl = f"<p class='conclusion'><b>{_e(conclusion)}</b></p>" if conclusion else ""

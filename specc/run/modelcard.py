@@ -72,6 +72,9 @@ def _evaluation(plan: dict[str, Any], results: dict[str, Any] | None) -> list[st
             f"| target `{_cell(target.get('metric'))}` on the golden set | {_num(target.get('baseline_score'))} | "
             f"{_num(target.get('score'))} | bar {_num(target.get('bar'))}: "
             f"{'pass' if target.get('passed') else 'fail'} |"]
+    for m in ((results or {}).get("target") or {}).get("members") or []:  # a golden set given as a list
+        out.append(f"| golden member `{_cell(m.get('name'))}` ({_num(m.get('rows'))} rows) | "
+                   f"{_num(m.get('baseline_score'))} | {_num(m.get('score'))} | part of the target above |")
     for s in verdict.get("suites") or []:
         out.append(f"| suite `{_cell(s.get('suite'))}` | {_num(s.get('baseline'))} | {_num(s.get('tuned'))} | "
                    f"{_cell(s.get('status'))} |")

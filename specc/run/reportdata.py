@@ -75,6 +75,17 @@ class SuiteStat:
 
 
 @dataclass
+class MemberStat:
+    """One member of a golden set given as a list, in one arm: its rows and its target score before/after over
+    seeds. The bar judges the union (the arm's target); a member shows where the union's move came from."""
+
+    name: str
+    rows: int | None
+    before: Stat
+    after: Stat
+
+
+@dataclass
 class Arm:
     """The builds of one spec name, summarised."""
 
@@ -88,6 +99,7 @@ class Arm:
     suites: list[SuiteStat]
     passed: int
     bar_met: int
+    members: list[MemberStat] = field(default_factory=list)
 
     @property
     def runs(self) -> int:
@@ -179,7 +191,20 @@ def summarise_arm(name: str, builds: list[BuildData], label: str | None = None) 
                target_before=Stat.of([t.get("before") for t in targets]),
                target_after=Stat.of([t.get("after") for t in targets]), bar=bar, metric=str(metric),
                suites=suites, passed=sum(r.get("passed") is True for r in results),
-               bar_met=sum(t.get("passed") is True for t in targets))
+               bar_met=sum(t.get("passed") is True for t in targets), members=_member_stats(targets))
+
+
+def _member_stats(targets: list[dict[str, Any]]) -> list[MemberStat]:
+    """Each golden member (by name, in first-seen order) over the arm's builds; none for a one-source golden set."""
+    names: list[str] = []
+    for t in targets:
+        names += [m["name"] for m in t.get("members") or [] if m.get("name") not in names]
+    out = []
+    for name in names:
+        rows = [next((m for m in t.get("members") or [] if m.get("name") == name), {}) for t in targets]
+        out.append(MemberStat(name, next((m.get("rows") for m in rows if m.get("rows") is not None), None),
+                              Stat.of([m.get("before") for m in rows]), Stat.of([m.get("after") for m in rows])))
+    return out
 
 
 def read_arms(paths: list[str | Path], labels: dict[str, str] | None = None) -> list[Arm]:

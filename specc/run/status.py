@@ -115,11 +115,12 @@ def summarize_results(baseline: Any, evaluation: Any, contract: dict[str, Any]) 
     if baseline is None and evaluation is None:
         return None
     verdict = _verdict(evaluation)
+    members = _members(baseline, evaluation)
     if verdict is not None:
         t = verdict.get("target") or {}
         return {"passed": verdict.get("passed"),
                 "target": {"metric": t.get("metric"), "before": t.get("baseline_score"), "after": t.get("score"),
-                           "bar": t.get("bar"), "passed": t.get("passed")},
+                           "bar": t.get("bar"), "passed": t.get("passed"), **members},
                 "suites": [{"suite": s.get("suite"), "baseline": s.get("baseline"), "after": s.get("tuned"),
                             "drop": s.get("drop"), "rel_drop": s.get("rel_drop"), "status": s.get("status")}
                            for s in verdict.get("suites") or []],
@@ -127,12 +128,33 @@ def summarize_results(baseline: Any, evaluation: Any, contract: dict[str, Any]) 
     base, after = _scores(baseline), _scores(evaluation)
     return {"passed": evaluation.get("passed") if isinstance(evaluation, dict) else None,
             "target": {"metric": contract.get("metric"), "before": _target(baseline), "after": _target(evaluation),
-                       "bar": contract.get("bar"), "passed": None},
+                       "bar": contract.get("bar"), "passed": None, **members},
             "suites": [{"suite": n, "baseline": (base.get(n) or {}).get("score"),
                         "after": (after.get(n) or {}).get("score"), "drop": None, "rel_drop": None,
                         "status": "not judged yet"} for n in sorted(set(base) | set(after))],
             "budget": {k: contract.get(k) for k in ("max_abs_drop", "max_rel_drop") if contract.get(k) is not None},
             "reasons": []}
+
+
+def _target_members(doc: Any) -> dict[str, dict[str, Any]]:
+    """{member name: its result} of a results file's target (a golden set given as a list), in its order."""
+    t = doc.get("target") if isinstance(doc, dict) else None
+    members = t.get("members") if isinstance(t, dict) else None
+    if not isinstance(members, list):
+        return {}
+    return {str(m["name"]): m for m in members if isinstance(m, dict) and m.get("name") is not None}
+
+
+def _members(baseline: Any, evaluation: Any) -> dict[str, Any]:
+    """``{"members": [...]}``: each golden member's rows and target score before and after (the gate judges the
+    union; these show where it moved), or ``{}`` for a one-source golden set, whose status keeps its keys."""
+    before, after = _target_members(baseline), _target_members(evaluation)
+    names = list(after) + [n for n in before if n not in after]
+    if not names:
+        return {}
+    return {"members": [{"name": n, "rows": (after.get(n) or before.get(n) or {}).get("rows"),
+                         "before": (before.get(n) or {}).get("score"), "after": (after.get(n) or {}).get("score")}
+                        for n in names]}
 
 
 def _target(doc: Any) -> float | None:
@@ -170,6 +192,8 @@ def render_text(info: dict[str, Any]) -> str:
         verdict = {True: "PASS", False: "FAIL", None: "not judged"}[r.get("passed")]
         out.append(f"results: {verdict}")
         out.append(f"  target {t['metric']}: {_f(t['before'])} -> {_f(t['after'])} (bar {_f(t['bar'])})")
+        for m in t.get("members") or []:  # the union above is what the bar judges; each golden member under it
+            out.append(f"    {m['name']} ({_f(m['rows'])} rows): {_f(m['before'])} -> {_f(m['after'])}")
         for s in r["suites"]:
             out.append(f"  {s['suite']:<14} {_f(s['baseline'])} -> {_f(s['after'])}  drop {_f(s['drop'])}  "
                        f"[{s['status']}]")
@@ -194,6 +218,8 @@ def render_markdown(info: dict[str, Any]) -> str:
         verdict = {True: "✅ pass", False: "❌ fail", None: "not judged"}[r.get("passed")]
         out += ["", f"### Results: {verdict}", "",
                 f"**Target** `{t['metric']}`: {_f(t['before'])} → {_f(t['after'])} (bar {_f(t['bar'])})", "",
+                *[f"- golden member `{m['name']}` ({_f(m['rows'])} rows): {_f(m['before'])} → {_f(m['after'])}"
+                  for m in t.get("members") or []], *([""] if t.get("members") else []),
                 "| suite | baseline | after | drop | status |", "|---|---:|---:|---:|---|"]
         for s in r["suites"]:
             out.append(f"| {s['suite']} | {_f(s['baseline'])} | {_f(s['after'])} | {_f(s['drop'])} | {s['status']} |")

@@ -67,7 +67,7 @@ def pairwise_accuracy(model, tokenizer, entry: dict[str, Any], *, max_length: in
     chat = bool(getattr(tokenizer, "chat_template", None))
     rows = load_rows_dataset(entry, chat=chat)
     device = next(model.parameters()).device
-    wins, margins = 0, []
+    margins = []
     with torch.no_grad():
         for row in rows:
             scores = []
@@ -75,10 +75,35 @@ def pairwise_accuracy(model, tokenizer, entry: dict[str, Any], *, max_length: in
                 ids = _ids(tokenizer, row.get("prompt"), answer)[-max_length:]  # keep the answer's end
                 logits = model(input_ids=torch.tensor([ids], device=device)).logits
                 scores.append(float(logits[0, 0]))
-            wins += scores[0] > scores[1]
             margins.append(scores[0] - scores[1])
+    out = _result(name, margins)
+    if isinstance(entry, list) and len(entry) > 1:  # a golden set of 2+ sources: each member's pairs, in order
+        counts = [len(load_rows_dataset(e, chat=chat)) for e in entry]
+        if sum(counts) == len(margins):
+            out["members"] = _members(entry, counts, margins)
+    return out
+
+
+def _result(name: str, margins: list[float]) -> dict:
+    """Pairwise accuracy over pairs with these margins (chosen's score minus rejected's), as a suite result dict."""
     n = len(margins)
-    score = wins / n if n else 0.0
+    score = sum(m > 0 for m in margins) / n if n else 0.0
     return {"name": name, "kind": "pairwise_accuracy", "metric": "pairwise_accuracy", "score": score,
             "stderr": math.sqrt(score * (1 - score) / n) if n else 0.0, "n": n, "higher_is_better": True,
             "extra": {"mean_margin": sum(margins) / n if n else 0.0}}
+
+
+def _members(entries: list[dict[str, Any]], counts: list[int], margins: list[float]) -> list[dict]:
+    """Each member's pairwise accuracy, cut from the union's margins (the same pass, the same aggregate), named
+    and keyed as :func:`specc.runtime.suites.with_members` names an eval suite's members."""
+    from specc.runtime.suites import member_keys
+
+    names = [e.get("spec_path") or e.get("path") or e["name"] for e in entries]
+    out, start = [], 0
+    for name, key, count in zip(names, member_keys(names), counts):
+        part = _result(name, margins[start:start + count])
+        start += count
+        out.append({"name": name, "key": key, "rows": count, "n": part["n"],
+                    "score": part["score"] if count else None, "stderr": part["stderr"] if count else None,
+                    "extra": part["extra"] if count else {}})
+    return out

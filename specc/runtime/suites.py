@@ -20,6 +20,7 @@ real regression from noise.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -81,11 +82,20 @@ class SuiteResult:
     higher_is_better: bool
     metric: str
     extra: dict[str, float] = field(default_factory=dict)
+    per_row: tuple[float | None, ...] = field(default=(), compare=False, repr=False)
+    """Each row's own value, in row order, that ``score`` aggregates: 1.0/0.0 for a hit or a miss, a row's
+    mean token NLL for perplexity (None for a row with nothing to score). Not written anywhere: it is what a
+    golden set's per-member breakdown is cut from, so members and union come from the same pass."""
+    members: tuple[dict[str, Any], ...] = ()
+    """A golden set given as a list: each member's result (see :func:`with_members`); empty otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "metric": self.metric, "score": self.score,
-                "stderr": self.stderr, "n": self.n, "higher_is_better": self.higher_is_better,
-                "extra": dict(sorted(self.extra.items()))}
+        out = {"name": self.name, "kind": self.kind, "metric": self.metric, "score": self.score,
+               "stderr": self.stderr, "n": self.n, "higher_is_better": self.higher_is_better,
+               "extra": dict(sorted(self.extra.items()))}
+        if self.members:  # only a golden set of two or more members: a one-source result is what it always was
+            out["members"] = [dict(m) for m in self.members]
+        return out
 
 
 # ---------------------------------------------------------------- rows and rendering
@@ -207,7 +217,18 @@ def _binomial(name: str, kind: str, hits: list[bool], metric: str) -> SuiteResul
     n = len(hits)
     p = sum(hits) / n if n else float("nan")
     se = math.sqrt(p * (1 - p) / n) if n else float("nan")
-    return SuiteResult(name, kind, p, se, n, True, metric)
+    return SuiteResult(name, kind, p, se, n, True, metric, per_row=tuple(float(h) for h in hits))
+
+
+def _mean_nll(name: str, kind: str, values: Sequence[float | None]) -> SuiteResult:
+    """Perplexity's aggregate: the mean over scored rows of each row's mean token NLL (rows weigh the same,
+    whatever their length), its standard error, and exp(mean) as ``extra.perplexity``."""
+    per_row = [v for v in values if v is not None]
+    n = len(per_row)
+    mean = sum(per_row) / n
+    var = sum((x - mean) ** 2 for x in per_row) / (n - 1) if n > 1 else 0.0
+    return SuiteResult(name, kind, mean, math.sqrt(var / n), n, False, "mean_token_nll",
+                       {"perplexity": math.exp(mean)}, per_row=tuple(values))
 
 
 # ---------------------------------------------------------------- the kinds
@@ -248,9 +269,14 @@ def _multiple_choice(model, tokenizer, suite: SuiteSpec, rows: list[dict], batch
         if owner not in best or score > best[owner][0]:
             best[owner] = (score, k)
     hits = [best[i][1] == row["answer"] for i, row in enumerate(rows)]
-    result = _binomial(suite.name, suite.kind, hits, "accuracy")
+    return _accuracy(suite.name, suite.kind, hits, rows)
+
+
+def _accuracy(name: str, kind: str, hits: list[bool], rows: Sequence[dict]) -> SuiteResult:
+    """Multiple choice's aggregate: the share of rows answered right, and the chance level of those rows."""
+    result = _binomial(name, kind, hits, "accuracy")
     chance = sum(1 / len(r["choices"]) for r in rows) / len(rows)
-    return SuiteResult(**{**result.__dict__, "extra": {"chance": chance}})
+    return dataclasses.replace(result, extra={"chance": chance})
 
 
 def _perplexity(model, tokenizer, suite: SuiteSpec, rows: list[dict], batch_size: int) -> SuiteResult:
@@ -266,12 +292,9 @@ def _perplexity(model, tokenizer, suite: SuiteSpec, rows: list[dict], batch_size
         if ref is None:
             raise SuiteError(f"{suite.path}:{i + 1}: perplexity rows need 'text' or a completion")
         pairs.append((_prompt_ids(tokenizer, msgs), _continuation_ids(tokenizer, msgs, ref)))
-    per_row = [-sum(lp) / len(lp) for lp in _continuation_logprobs(model, tokenizer, pairs, batch_size) if lp]
-    n = len(per_row)
-    mean = sum(per_row) / n
-    var = sum((x - mean) ** 2 for x in per_row) / (n - 1) if n > 1 else 0.0
-    return SuiteResult(suite.name, suite.kind, mean, math.sqrt(var / n), n, False, "mean_token_nll",
-                       {"perplexity": math.exp(mean)})
+    values = [-sum(lp) / len(lp) if lp else None
+              for lp in _continuation_logprobs(model, tokenizer, pairs, batch_size)]
+    return _mean_nll(suite.name, suite.kind, values)
 
 
 def _lm_eval(model, tokenizer, suite: SuiteSpec, batch_size: int) -> SuiteResult:
@@ -309,9 +332,7 @@ def suite_rows(suite: SuiteSpec) -> list[dict]:
     folder: read through :func:`specc.data.sources.iter_source_rows`, as the firewall and the guard read
     them), else its JSONL file, else specc's built-in refusal prompts."""
     if isinstance(suite.entry, list):  # a golden set given as a list: every member's rows, in spec order
-        from itertools import islice
-
-        return list(islice((row for entry in suite.entry for row in _entry_rows(entry)), suite.limit))
+        return [row for _name, rows in member_rows(suite) for row in rows]
     if suite.entry is not None and suite.entry.get("source"):
         from itertools import islice
 
@@ -321,6 +342,64 @@ def suite_rows(suite: SuiteSpec) -> list[dict]:
     if suite.kind == "refusal" and not suite.path:
         return read_rows(BUILTIN_REFUSAL_PROMPTS, suite.limit)
     return read_rows(suite.path, suite.limit)
+
+
+def member_rows(suite: SuiteSpec) -> list[tuple[str, list[dict]]]:
+    """A golden set given as a list: (the member's name as the plan shows it, its rows) per member, in spec
+    order, the first ``limit`` rows of the union in all. Their concatenation is :func:`suite_rows`."""
+    from itertools import islice
+
+    assert isinstance(suite.entry, list)
+    left, out = suite.limit, []
+    for entry in suite.entry:
+        rows = list(islice(_entry_rows(entry), left))
+        out.append((entry.get("spec_path") or entry.get("path") or entry["name"], rows))
+        left = None if left is None else left - len(rows)
+    return out
+
+
+def member_keys(names: Sequence[str]) -> list[str]:
+    """A W&B summary key part per member name: letters, digits, ``_`` and ``-`` only (no ``/`` that W&B reads as
+    a section, no ``.``), unique (a clash gets ``_2``, ``_3``, ...), never empty. Deterministic: the same names
+    give the same keys on every run, so runs of one spec line up in W&B."""
+    keys: list[str] = []
+    for number, name in enumerate(names, 1):
+        base = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or f"member_{number}"
+        key, k = base, 1
+        while key in keys:
+            k += 1
+            key = f"{base}_{k}"
+        keys.append(key)
+    return keys
+
+
+def with_members(result: SuiteResult, members: Sequence[tuple[str, Sequence[dict]]]) -> SuiteResult:
+    """``result`` (scored over the members' rows, concatenated in order) with each member's own result, cut from
+    ``result.per_row``: no second scoring pass, and the same aggregate as the union, so the union's score is the
+    mean of the members' scores weighted by their scored rows (``n``). For perplexity that holds for the score
+    (mean token NLL per row); ``extra.perplexity`` is exp of each one's own score, never averaged.
+    ``result`` itself is returned unchanged but for ``members``: not one bit of the union moves."""
+    if len(members) < 2 or len(result.per_row) != sum(len(rows) for _n, rows in members):
+        return result
+    out, start = [], 0
+    for (name, rows), key in zip(members, member_keys([n for n, _r in members])):
+        values = result.per_row[start:start + len(rows)]
+        start += len(rows)
+        if not any(v is not None for v in values):  # a member with no row to score has no score
+            part = None
+        elif result.metric == "mean_token_nll":
+            part = _mean_nll(name, result.kind, values)
+        elif result.kind == "multiple_choice":
+            part = _accuracy(name, result.kind, [bool(v) for v in values], rows)
+        else:
+            part = _binomial(name, result.kind, [bool(v) for v in values], result.metric)
+        entry: dict[str, Any] = {"name": name, "key": key, "rows": len(rows)}
+        if part is None:
+            entry.update(n=0, score=None, stderr=None, extra={})
+        else:
+            entry.update(n=part.n, score=part.score, stderr=part.stderr, extra=dict(sorted(part.extra.items())))
+        out.append(entry)
+    return dataclasses.replace(result, members=tuple(out))
 
 
 def _entry_rows(entry: dict[str, Any]) -> Iterator[dict]:
@@ -352,8 +431,15 @@ def evaluate_suite(model, tokenizer, suite: SuiteSpec, *, max_new_tokens: int = 
     model.eval()
     if suite.kind == "lm_eval":
         return _lm_eval(model, tokenizer, suite, batch_size)
-    rows = suite_rows(suite)
+    members = member_rows(suite) if isinstance(suite.entry, list) else None
+    rows = [row for _name, part in members for row in part] if members is not None else suite_rows(suite)
     check_suite_rows(suite, rows)
+    result = _score(model, tokenizer, suite, rows, max_new_tokens, batch_size)
+    return with_members(result, members) if members is not None else result
+
+
+def _score(model, tokenizer, suite: SuiteSpec, rows: list[dict], max_new_tokens: int,
+           batch_size: int) -> SuiteResult:
     if suite.kind == "refusal":
         if not rows:
             raise SuiteError(f"suite {suite.name!r}: {suite.path} has no rows")
