@@ -2,44 +2,34 @@
 
 Why a module of its own: the scan (:func:`specc.contract.firewall.scan`) indexes one golden input and reports
 golden rows by line. With several members, lines collide (``golden_a.jsonl:7`` and ``golden_b.jsonl:7``), so
-:class:`GoldenUnion` hands the index the members' rows in spec order, each under a unique ordinal, and
-:func:`relocate` puts every ordinal back as its member's own ``file:line`` in the report. The index and the
-row matcher stay as they are: one golden set, whatever its number of files. A one-source golden set goes
-through :func:`scan` untouched, so its report is byte for byte what it always was.
+:class:`GoldenUnion` (a :class:`specc.contract.rowunion.RowUnion`, the merge the suite-overlap scan uses too) hands
+the index the members' rows in spec order, each under a unique ordinal, and :func:`relocate` puts every ordinal
+back as its member's own ``file:line`` in the report. The index and the row matcher stay as they are: one golden
+set, whatever its number of files. A one-source golden set goes through :func:`scan` untouched, so its report is
+byte for byte what it always was.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from specc.contract.report import FirewallReport
+from specc.contract.rowunion import RowUnion
 from specc.contract.settings import InputFile
 
 __all__ = ["GoldenUnion", "golden_input", "relocate", "scan_golden"]
 
 
-class GoldenUnion:
-    """The rows of every member, in order; ``rows()`` yields ``(member name, ordinal, row)`` with ordinals 1, 2,
-    ... across members, and records where each ordinal came from (``where``) for :func:`relocate`."""
+class GoldenUnion(RowUnion):
+    """The members of a golden list read as one golden set (:class:`RowUnion`), named as the report names it."""
 
     role = "golden"
 
     def __init__(self, members: Sequence[Any]):
-        self.members = list(members)
+        super().__init__(members)
         self.name = ", ".join(m.name for m in self.members)
-        self.where: list[tuple[str, int]] = []  # ordinal - 1 -> (member name, its line)
-        self.counts: list[int] = [0] * len(self.members)  # rows read, per member
-
-    def rows(self) -> Iterator[tuple[str, int, Any]]:
-        self.where.clear()
-        self.counts = [0] * len(self.members)
-        for number, member in enumerate(self.members):
-            for _name, line, row in member.rows():  # any source, through the stages' loader (member's errors)
-                self.where.append((member.name, line))
-                self.counts[number] += 1
-                yield member.name, len(self.where), row
 
 
 def golden_input(entry: dict[str, Any] | list[dict[str, Any]]) -> InputFile | GoldenUnion:
@@ -51,20 +41,23 @@ def golden_input(entry: dict[str, Any] | list[dict[str, Any]]) -> InputFile | Go
 
 def relocate(report: FirewallReport, union: GoldenUnion) -> FirewallReport:
     """``report`` of a scan over ``union`` with every golden row named by its member's file and line."""
-    where = union.where
+
+    def where(ordinal: int) -> tuple[str, int]:
+        number, line = union.origin(ordinal)
+        return union.members[number].name, line
 
     def hit(h: Any) -> Any:
-        file, line = where[h.golden_line - 1]
+        file, line = where(h.golden_line)
         return dataclasses.replace(h, golden_line=line, golden_file=file)
 
-    rows = tuple(dataclasses.replace(r, line=where[r.line - 1][1], file=where[r.line - 1][0],
+    rows = tuple(dataclasses.replace(r, line=where(r.line)[1], file=where(r.line)[0],
                                      hits=tuple(hit(h) for h in r.hits)) for r in report.contaminated)
     return dataclasses.replace(
         report,
         contaminated=rows,
         listed_hits=tuple(hit(h) for h in report.listed_hits),
-        boilerplate_only=tuple(where[n - 1][1] for n in report.boilerplate_only),
-        boilerplate_only_files=tuple(where[n - 1][0] for n in report.boilerplate_only),
+        boilerplate_only=tuple(where(n)[1] for n in report.boilerplate_only),
+        boilerplate_only_files=tuple(where(n)[0] for n in report.boilerplate_only),
         golden_members=tuple((m.name, n) for m, n in zip(union.members, union.counts)),
     )
 

@@ -8,14 +8,16 @@ rows (issue 11 item 7): a suite is often a public benchmark whose rows also circ
 the reviewer decides (drop those rows from the training data, or pick another suite), and the check does not fail.
 
 Same normaliser, same stages and the same index code as the golden-set firewall
-(:func:`specc.contract.index.build_golden_index`, :func:`specc.contract.firewall.row_matcher`): every suite's rows
+(:func:`specc.contract.index.build_golden_index`, :func:`specc.contract.firewall.row_matcher`), and the same merge
+of several sources into one index as a golden list (:class:`specc.contract.rowunion.RowUnion`): every suite's rows
 are indexed once (memory bounded by the suites' size) and training rows are matched as they stream past the
 caller, so no training file is read a second time for this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from specc.contract.firewall import _Collector, printable, row_matcher
 from specc.contract.index import build_golden_index
 from specc.contract.neardup import NearDuplicateIndex
 from specc.contract.report import STAGES, Hit
+from specc.contract.rowunion import RowUnion
 from specc.contract.settings import FirewallSettings
 
 __all__ = ["SuiteHit", "SuiteOverlapReport", "SuiteOverlapScan", "SuiteRows"]
@@ -95,43 +98,21 @@ class SuiteOverlapReport:
         return lines
 
 
-class _SuiteCollector(_Collector):
-    """The firewall's collector, also remembering which indexed row each listed hit is for."""
-
-    def __init__(self, index: Any, settings: FirewallSettings):
-        super().__init__(index, settings)
-        self.listed_rows: list[int] = []
-
-    def add(self, golden_index: int, hit: Hit) -> None:
-        before = len(self.listed)
-        super().add(golden_index, hit)
-        if len(self.listed) > before:
-            self.listed_rows.append(golden_index)
-
-
 class SuiteOverlapScan:
     """Index every suite's rows (read once, through ``SuiteRows.rows``), then match training rows fed to
     :meth:`matcher` by the caller; :meth:`report` says what was found."""
 
     def __init__(self, suites: Sequence[SuiteRows], settings: FirewallSettings):
-        self.owners: list[int] = []  # indexed row -> suite number
         self.suites = list(suites)
-        self.counts = [0] * len(self.suites)
+        self.union = RowUnion(self.suites)  # an indexed row's line is its ordinal there: origin() says whose
         self.settings = settings
-        self.index = build_golden_index(_Rows(self._all_rows), settings)
+        self.index = build_golden_index(self.union, settings)  # type: ignore[arg-type]
         self.near = (NearDuplicateIndex((row.words for row in self.index.rows), settings)
                      if settings.near_duplicates else None)
-        self.collector = _SuiteCollector(self.index, settings)
+        self.collector = _Collector(self.index, settings)
         self._boilerplate = [0] * len(self.index.boilerplate.patterns)
         self.training_rows = 0
         self.share: list = [None]  # given to the golden scan too: each training row is normalised once
-
-    def _all_rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
-        for number, suite in enumerate(self.suites):
-            for item in suite.rows():
-                self.owners.append(number)
-                self.counts[number] += 1
-                yield item
 
     def matcher(self, name: str) -> Callable[[int, dict], int]:
         """``match(line, row)`` for the rows of one training file named ``name``."""
@@ -145,16 +126,15 @@ class SuiteOverlapScan:
         return counted
 
     def report(self) -> SuiteOverlapReport:
-        rows = self.index.rows
         found: dict[int, list[int]] = {}
         for g in sorted(self.collector.counts):
-            found.setdefault(self.owners[g], []).append(rows[g].line)
-        listed = tuple(SuiteHit(self.suites[self.owners[g]].name, self.suites[self.owners[g]].display, hit)
-                       for g, hit in zip(self.collector.listed_rows, self.collector.listed))
+            number, line = self.union.origin(self.index.rows[g].line)
+            found.setdefault(number, []).append(line)
+        listed = tuple(self._suite_hit(hit) for hit in self.collector.listed)
         enabled = {"exact": self.settings.exact, "contained": self.settings.contained,
                    "ngram": self.settings.ngrams, "near_duplicate": self.settings.near_duplicates}
         return SuiteOverlapReport(
-            suites=tuple((suite.name, count) for suite, count in zip(self.suites, self.counts)),
+            suites=tuple((suite.name, count) for suite, count in zip(self.suites, self.union.counts)),
             found=tuple((self.suites[n].name, self.suites[n].display, tuple(sorted(lines)))
                         for n, lines in sorted(found.items())),
             listed=listed,
@@ -163,9 +143,8 @@ class SuiteOverlapScan:
             stages=tuple(stage for stage in STAGES if enabled[stage]),
         )
 
-
-@dataclass(frozen=True)
-class _Rows:
-    """What :func:`build_golden_index` reads: an object with ``rows()``."""
-
-    rows: Callable[[], Iterable[tuple[str, int, dict[str, Any]]]]
+    def _suite_hit(self, hit: Hit) -> SuiteHit:
+        """``hit`` (its golden line an ordinal of the union) named by its suite and the suite row's own line."""
+        number, line = self.union.origin(hit.golden_line)
+        suite = self.suites[number]
+        return SuiteHit(suite.name, suite.display, dataclasses.replace(hit, golden_line=line))
