@@ -24,7 +24,9 @@ import dataclasses
 import json
 import math
 import re
+from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -100,19 +102,16 @@ class SuiteResult:
 
 # ---------------------------------------------------------------- rows and rendering
 
-def read_rows(path: str | Path, limit: int | None = None) -> list[dict]:
-    rows = []
+def _jsonl_rows(path: str | Path) -> Iterator[dict]:
+    """The rows of a suite's JSONL file, read lazily: a suite with a limit reads no further than it."""
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                yield json.loads(line)
             except json.JSONDecodeError as exc:
                 raise SuiteError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if limit is not None and len(rows) >= limit:
-                break
-    return rows
 
 
 def _split_row(row: dict, where: str) -> tuple[list[dict], str | None]:
@@ -330,31 +329,34 @@ def _refusal(model, tokenizer, suite: SuiteSpec, rows: list[dict], max_new_token
 def suite_rows(suite: SuiteSpec) -> list[dict]:
     """The first ``limit`` rows of a suite: from the source its entry names (a Hub split, Parquet, CSV, a
     folder: read through :func:`specc.data.sources.iter_source_rows`, as the firewall and the guard read
-    them), else its JSONL file, else specc's built-in refusal prompts."""
-    if isinstance(suite.entry, list):  # a golden set given as a list: every member's rows, in spec order
-        return [row for _name, rows in member_rows(suite) for row in rows]
-    if suite.entry is not None and suite.entry.get("source"):
-        from itertools import islice
-
-        from specc.data.sources import Source, iter_source_rows
-
-        return [row for _n, _l, row in islice(iter_source_rows(Source.from_entry(suite.entry)), suite.limit)]
-    if suite.kind == "refusal" and not suite.path:
-        return read_rows(BUILTIN_REFUSAL_PROMPTS, suite.limit)
-    return read_rows(suite.path, suite.limit)
+    them), every member's in spec order for a golden set given as a list, else its JSONL file, else specc's
+    built-in refusal prompts. One read path (:func:`_rows_by_entry`) for all of them."""
+    return [row for _entry, rows in _rows_by_entry(suite) for row in rows]
 
 
 def member_rows(suite: SuiteSpec) -> list[tuple[str, list[dict]]]:
     """A golden set given as a list: (the member's name as the plan shows it, its rows) per member, in spec
     order, the first ``limit`` rows of the union in all. Their concatenation is :func:`suite_rows`."""
-    from itertools import islice
-
     assert isinstance(suite.entry, list)
+    return [(entry.get("spec_path") or entry.get("path") or entry["name"], rows)
+            for entry, rows in _rows_by_entry(suite)]
+
+
+def _rows_by_entry(suite: SuiteSpec) -> list[tuple[dict[str, Any], list[dict]]]:
+    """(entry, its rows) per entry the suite reads, in order, the first ``limit`` rows of the suite in all; each
+    entry is read lazily (:func:`_entry_rows`) and no further than the rows it gives."""
+    if isinstance(suite.entry, list):  # a golden set given as a list: every member's rows, in spec order
+        entries = suite.entry
+    elif suite.entry is not None and suite.entry.get("source"):
+        entries = [suite.entry]
+    else:
+        entries = [{"path": BUILTIN_REFUSAL_PROMPTS if suite.kind == "refusal" and not suite.path else suite.path}]
     left, out = suite.limit, []
-    for entry in suite.entry:
-        rows = list(islice(_entry_rows(entry), left))
-        out.append((entry.get("spec_path") or entry.get("path") or entry["name"], rows))
-        left = None if left is None else left - len(rows)
+    for entry in entries:
+        with closing(_entry_rows(entry)) as rows:  # closed at the limit: no open file is left to the collector
+            part = list(islice(rows, left))
+        out.append((entry, part))
+        left = None if left is None else left - len(part)
     return out
 
 
@@ -408,7 +410,7 @@ def _entry_rows(entry: dict[str, Any]) -> Iterator[dict]:
         from specc.data.sources import Source, iter_source_rows
 
         return (row for _n, _l, row in iter_source_rows(Source.from_entry(entry)))
-    return iter(read_rows(entry.get("path") or entry["spec_path"]))
+    return _jsonl_rows(entry.get("path") or entry["spec_path"])
 
 
 def check_suite_rows(suite: SuiteSpec, rows: Sequence[dict]) -> None:
