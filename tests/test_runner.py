@@ -291,3 +291,33 @@ def test_reuse_from_adopts_a_checked_baseline_and_records_where_it_came_from(tmp
     (a / "results" / "baseline.json").write_text('{"suites": {"a": {"score": 0.9}}}')
     d = _scored(tmp_path / "d")
     assert _run(d, reuse_from=[a])[0].ran == ["firewall", "baseline", "train"]
+
+
+def test_reuse_refuses_an_output_changed_between_its_check_and_its_copy(tmp_path, monkeypatch):
+    """The output adopted is the one checked: another process rewrites the other build's baseline output just as
+    it is copied (after a check of the source would have passed), so the copy's hash is not the recorded one
+    and the stage is scored here; a later candidate whose output is intact is still adopted."""
+    import shutil
+
+    from specc.run import reuse
+
+    a, good = _scored(tmp_path / "a"), _scored(tmp_path / "good")
+    assert _run(a)[0].exit_code == ExitCode.OK and _run(good)[0].exit_code == ExitCode.OK
+    source = (a / "results" / "baseline.json").resolve()
+    copy2 = shutil.copy2
+
+    def rewritten_while_copied(src, dst, *args, **kwargs):
+        if Path(src).resolve() == source:
+            source.write_text('{"suites": {"a": {"score": 0.9}}}')
+        return copy2(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(reuse.shutil, "copy2", rewritten_while_copied)
+    d = _scored(tmp_path / "d")
+    res, _ = _run(d, reuse_from=[a])
+    assert res.exit_code == ExitCode.OK and res.ran == ["firewall", "baseline", "train"]
+    rec = manifest(d)["stages"]["baseline"]
+    assert "reused_from" not in rec and "0.9" not in (d / "results" / "baseline.json").read_text()
+    e = _scored(tmp_path / "e")
+    (a / "results" / "baseline.json").write_text("changed")  # a fails its check; good is next in line
+    res, _ = _run(e, reuse_from=[a, good])
+    assert res.ran == ["firewall", "train"] and manifest(e)["stages"]["baseline"]["reused_from"] == str(good.resolve())

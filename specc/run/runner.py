@@ -492,10 +492,9 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                     display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
                     result.skipped.append(stage.id)
                     continue
-            other = reuse.find(stage, fp, script_sha, inputs, reuse_from, build) if reuse_from and stage.id not in forced \
-                else None
+            other = _adopt(build, stage, reuse_from, doc, m, script_sha, inputs, fp) \
+                if reuse_from and stage.id not in forced else None
             if other is not None:
-                _adopt(build, stage, other, doc, m, script_sha, inputs, fp)
                 display.stage_skipped(stage.id, order[stage.id], total, f"reused from {other}: same fingerprint "
                                       f"{fp['digest'][:12]} and inputs")
                 result.skipped.append(stage.id)
@@ -517,12 +516,16 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
     return result
 
 
-def _adopt(build: Path, stage: Stage, other: Path, doc: Mapping[str, Any] | None, m: mf.Manifest,
-           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any]) -> None:
-    """Copy ``stage``'s checked outputs from ``other`` and record where they came from (manifest and log)."""
+def _adopt(build: Path, stage: Stage, reuse_from: list[Path], doc: Mapping[str, Any] | None, m: mf.Manifest,
+           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any]) -> Path | None:
+    """Adopt ``stage``'s checked outputs from a build in ``reuse_from`` (:func:`reuse.take`) and record where they
+    came from (manifest and log): the build they came from, or None when none may give them."""
     marker = fpmod.done_marker_path(fpmod.stage_entry(doc, stage.id) or {}) if doc else None
-    reuse.adopt(build, stage, other, marker)
-    outputs = {name: {"path": rel, "exists": True, "sha256": mf.hash_path(build / rel, m.cache)}
+    taken = reuse.take(build, stage, fp, script_sha, inputs, reuse_from, marker, m.cache)
+    if taken is None:
+        return None
+    other, digests = taken  # hashed once, as the copies in this build: the digests the other build recorded
+    outputs = {name: {"path": rel, "exists": True, "sha256": digests[name]}
                for name, rel in sorted(stage.outputs.items())}
     now = mf.now_iso()
     note = f"reused from {other} (completed there with the same fingerprint and inputs); not re-run here"
@@ -531,6 +534,7 @@ def _adopt(build: Path, stage: Stage, other: Path, doc: Mapping[str, Any] | None
             run=m.data["runner"].get("run"))
     with open(build / "logs" / f"{stage.id}.log", "ab") as log:
         log.write(f"### specc run: {stage.id} at {now}: {note}\n".encode())
+    return other
 
 
 def _check_models(build: Path, plan: Plan, selected: list[Stage], forced: set[str], m: mf.Manifest) -> None:
