@@ -1,8 +1,8 @@
 """End to end on real compiled builds of the tiny model: firewall -> baseline -> SFT-LoRA -> (merge) -> eval.
 
-Two pipelines only (CI time): a clean run, checked stage by stage including its W&B offline runs read
-back from the binary run files; and a run SIGKILLed mid-training then resumed, compared with the clean
-one.
+Few pipelines (CI time): a clean run, checked stage by stage including its W&B offline runs read
+back from the binary run files; a run SIGKILLed mid-training then resumed, compared with the clean
+one; and one that adopts the clean run's baseline (`--reuse-from`).
 """
 
 from __future__ import annotations
@@ -215,3 +215,27 @@ def test_a_warm_run_scores_exactly_what_a_cold_run_scores(spec_file, clean):
               for b in (clean_build, build)]
     assert losses[0] and losses[0] == losses[1]
     assert sorted(r["name"] for r in offline_runs(build) if r["exit"] == 0) == sorted(_stage_ids(build))
+
+
+def test_reuse_adopts_the_clean_builds_baseline_as_checked_with_its_done_marker(spec_file, clean):
+    """`specc run --reuse-from`: a second build of the same spec adopts the clean build's baseline instead of
+    scoring it again; its outputs and done marker are the clean build's bytes, the manifest records the digest
+    they were checked against (hashed once, on the copy) and where they came from, and the later stages (whose
+    guards check the adopted done marker) run to the same end as the clean build."""
+    from specc.run import fingerprint as fpmod
+
+    build, proc = clean
+    assert proc.returncode in (0, 3), proc.stdout[-4000:] + proc.stderr[-4000:]
+    other = spec_file.parent / "build" / "reused"
+    res = _specc_run(str(spec_file), "-o", str(other), "--reuse-from", str(build))  # (--only would force it)
+    assert res.returncode == proc.returncode, res.stdout[-4000:] + res.stderr[-4000:]
+    assert f"baseline: skipped (reused from {build.resolve()}" in res.stdout, res.stdout
+    theirs = json.loads((build / "run_manifest.json").read_text())["stages"]["baseline"]
+    ours = json.loads((other / "run_manifest.json").read_text())["stages"]["baseline"]
+    assert ours["status"] == "completed" and ours["reused_from"] == str(build.resolve())
+    assert {k: o["sha256"] for k, o in ours["outputs"].items()} == {k: o["sha256"] for k, o in theirs["outputs"].items()}
+    for o in ours["outputs"].values():
+        assert (other / o["path"]).read_bytes() == (build / o["path"]).read_bytes()
+    doc = json.loads((other / "plan.json").read_text())
+    marker = fpmod.done_marker_path(fpmod.stage_entry(doc, "baseline") or {})
+    assert marker and (other / marker).read_bytes() == (build / marker).read_bytes()
