@@ -327,6 +327,20 @@ def test_a_stage_orphaned_by_a_dead_launcher_is_waited_for_only_as_long_as_asked
     assert _gone(stage.pid, 0.3) == -signal.SIGKILL
 
 
+def test_a_stage_orphaned_by_a_dead_launcher_counts_as_gone_once_it_is_a_zombie():
+    """An orphaned stage is reaped by whatever adopts it (PID 1 or a subreaper); one that never reaps (a
+    container's PID 1 that is not an init) leaves it a zombie for good. A zombie has ended: the runner's
+    ``wait()`` must not wait for it forever. Forced here by a child this test does not reap while asked."""
+    from specc.run.warm import _gone
+
+    stage = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, stage.pid, os.WEXITED | os.WNOWAIT)  # ended, still unreaped: a zombie
+        assert _gone(stage.pid, 5.0) == -signal.SIGKILL
+    finally:
+        stage.wait()
+
+
 def test_a_rerun_counts_only_the_stages_it_started(tmp_path):
     """A completed stage that a later run skips keeps the earlier run's record; the demo's launch summary
     must not count it as launched by this run, and a stage started again carries nothing of its last attempt."""
