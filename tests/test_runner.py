@@ -291,3 +291,28 @@ def test_reuse_from_adopts_a_checked_baseline_and_records_where_it_came_from(tmp
     (a / "results" / "baseline.json").write_text('{"suites": {"a": {"score": 0.9}}}')
     d = _scored(tmp_path / "d")
     assert _run(d, reuse_from=[a])[0].ran == ["firewall", "baseline", "train"]
+
+
+def test_reuse_from_never_adopts_outputs_the_other_run_rewrote_after_the_check(tmp_path, monkeypatch):
+    """The check of the other build's outputs and their copy are two steps: a run of the other build (``specc
+    run --only baseline`` there, say) may rewrite them in between. Forced here: the output changes right after
+    the check. The copy must hash to what was checked, else the stage runs here."""
+    from specc.run import reuse
+
+    a = _scored(tmp_path / "a")
+    assert _run(a)[0].exit_code == ExitCode.OK
+    checked = reuse.find
+
+    def find_then_rewritten(*args, **kwargs):
+        found = checked(*args, **kwargs)
+        if found is not None:
+            (a / "results" / "baseline.json").write_text('{"suites": {"a": {"score": 0.9}}, "half": ')
+        return found
+
+    monkeypatch.setattr(reuse, "find", find_then_rewritten)
+    b = _scored(tmp_path / "b")
+    res, out = _run(b, reuse_from=[a])
+    assert res.exit_code == ExitCode.OK and res.ran == ["firewall", "baseline", "train"], out
+    assert "reused_from" not in manifest(b)["stages"]["baseline"]
+    assert (b / "results" / "baseline.json").read_text() == '{"suites": {"a": {"score": 0.5}}}'
+    assert "changed after they were checked" in out, out

@@ -14,6 +14,8 @@ traced, so a stage is adopted only when, in the other build:
 
 The adopted outputs (and the stage's done marker, which downstream guards check against the same
 fingerprint) are copied, the manifest records ``reused_from`` and a note, and the stage log says so.
+The check and the copy are two steps, and a run of the other build may rewrite its outputs in between:
+the copies must hash to what was checked, else they are removed and the stage runs here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from specc.plan.model import Stage
 from specc.run import manifest as mf
@@ -33,8 +35,15 @@ def _hashes(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v or {}).get("sha256") for k, v in inputs.items()}
 
 
+class Reusable(NamedTuple):
+    """A build whose completed stage may be adopted, and the sha256 of each output path as checked there."""
+
+    build: Path
+    checked: dict[str, str]
+
+
 def find(stage: Stage, fp: Mapping[str, Any] | None, script_sha: str, inputs: Mapping[str, Any],
-         candidates: Iterable[Path], here: Path) -> Path | None:
+         candidates: Iterable[Path], here: Path) -> Reusable | None:
     """The first candidate build whose completed ``stage`` may be adopted (see the module doc), or None.
 
     ``script_sha`` is this build's stage script: the fingerprint covers plan.json only, so a baseline another
@@ -60,21 +69,34 @@ def find(stage: Stage, fp: Mapping[str, Any] | None, script_sha: str, inputs: Ma
                 o.get("sha256") and (other / o["path"]).exists()
                 and mf.hash_path(other / o["path"]) == o["sha256"] for o in outputs.values()):
             continue
-        return other
+        return Reusable(other, {o["path"]: o["sha256"] for o in outputs.values()})
     return None
 
 
-def adopt(build: Path, stage: Stage, other: Path, done_marker: str | None) -> None:
-    """Copy ``stage``'s outputs (and done marker) from ``other`` into ``build``, replacing stale ones."""
-    paths = list(stage.outputs.values()) + ([done_marker] if done_marker else [])
-    for rel in paths:
-        src, dst = other / rel, build / rel
+def adopt(build: Path, stage: Stage, found: Reusable, done_marker: str | None) -> bool:
+    """Copy ``stage``'s outputs (and done marker) from ``found.build`` into ``build``, replacing stale ones.
+    False, with the copies removed, when they do not hash to what :func:`find` checked (rewritten since)."""
+    copied = []
+    for rel in list(stage.outputs.values()) + ([done_marker] if done_marker else []):
+        src, dst = found.build / rel, build / rel
         if not src.exists():
             continue
-        if dst.is_dir() and not dst.is_symlink():
-            shutil.rmtree(dst)
+        _remove(dst)
         dst.parent.mkdir(parents=True, exist_ok=True)
+        copied.append(dst)
         if src.is_dir():
             shutil.copytree(src, dst, symlinks=True)
         else:
             shutil.copy2(src, dst)
+    if all((build / rel).exists() and mf.hash_path(build / rel) == sha for rel, sha in found.checked.items()):
+        return True
+    for dst in copied:
+        _remove(dst)
+    return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

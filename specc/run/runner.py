@@ -492,14 +492,16 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                     display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
                     result.skipped.append(stage.id)
                     continue
-            other = reuse.find(stage, fp, script_sha, inputs, reuse_from, build) if reuse_from and stage.id not in forced \
+            found = reuse.find(stage, fp, script_sha, inputs, reuse_from, build) if reuse_from and stage.id not in forced \
                 else None
-            if other is not None:
-                _adopt(build, stage, other, doc, m, script_sha, inputs, fp)
-                display.stage_skipped(stage.id, order[stage.id], total, f"reused from {other}: same fingerprint "
+            if found is not None and _adopt(build, stage, found, doc, m, script_sha, inputs, fp):
+                display.stage_skipped(stage.id, order[stage.id], total, f"reused from {found.build}: same fingerprint "
                                       f"{fp['digest'][:12]} and inputs")
                 result.skipped.append(stage.id)
                 continue
+            if found is not None:
+                display.info(f"      {stage.id}: not reused from {found.build}: its outputs there changed after they "
+                             "were checked (a run of that build rewrote them); running it here")
             rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
@@ -517,11 +519,14 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
     return result
 
 
-def _adopt(build: Path, stage: Stage, other: Path, doc: Mapping[str, Any] | None, m: mf.Manifest,
-           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any]) -> None:
-    """Copy ``stage``'s checked outputs from ``other`` and record where they came from (manifest and log)."""
+def _adopt(build: Path, stage: Stage, found: "reuse.Reusable", doc: Mapping[str, Any] | None, m: mf.Manifest,
+           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any]) -> bool:
+    """Copy ``stage``'s checked outputs from ``found.build`` and record where they came from (manifest and log);
+    False when the copies are not what was checked (nothing recorded: the stage runs here)."""
     marker = fpmod.done_marker_path(fpmod.stage_entry(doc, stage.id) or {}) if doc else None
-    reuse.adopt(build, stage, other, marker)
+    if not reuse.adopt(build, stage, found, marker):
+        return False
+    other = found.build
     outputs = {name: {"path": rel, "exists": True, "sha256": mf.hash_path(build / rel, m.cache)}
                for name, rel in sorted(stage.outputs.items())}
     now = mf.now_iso()
@@ -531,6 +536,7 @@ def _adopt(build: Path, stage: Stage, other: Path, doc: Mapping[str, Any] | None
             run=m.data["runner"].get("run"))
     with open(build / "logs" / f"{stage.id}.log", "ab") as log:
         log.write(f"### specc run: {stage.id} at {now}: {note}\n".encode())
+    return True
 
 
 def _check_models(build: Path, plan: Plan, selected: list[Stage], forced: set[str], m: mf.Manifest) -> None:
