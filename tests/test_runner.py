@@ -316,3 +316,34 @@ def test_reuse_from_never_adopts_outputs_the_other_run_rewrote_after_the_check(t
     assert "reused_from" not in manifest(b)["stages"]["baseline"]
     assert (b / "results" / "baseline.json").read_text() == '{"suites": {"a": {"score": 0.5}}}'
     assert "changed after they were checked" in out, out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_signal_while_the_stage_is_being_started_still_stops_it(tmp_path, monkeypatch, sig):
+    """SIGTERM or Ctrl-C may land while the stage process is being started: after it exists, before the runner
+    holds its handle. The runner must still stop it, not exit and leave it running unrecorded (a rerun would then
+    run the stage twice at once). Forced here: the signal arrives just as the start returns."""
+    from specc.run import runner
+
+    build = make_build(tmp_path, [{"id": "train", "body": "import time; time.sleep(60)\n"}])
+    started = []
+
+    def start_then_terminated(argv, build_dir, env):
+        proc = real_cold(argv, build_dir, env)
+        started.append(proc)
+        os.kill(os.getpid(), sig)  # Python runs the handler before the next line
+        return proc
+
+    real_cold = runner._cold
+    monkeypatch.setattr(runner, "_cold", start_then_terminated)
+    try:
+        with pytest.raises(SystemExit) as exc:
+            _run(build)
+        assert exc.value.code == ExitCode.INTERRUPTED
+        assert started[0].poll() is not None, "the stage still runs after the runner exited"
+        rec = manifest(build)["stages"]["train"]
+        assert rec["status"] == "interrupted" and rec["exit_code"] == -signal.SIGTERM and rec["pid"] == started[0].pid
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
