@@ -629,7 +629,9 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
             log.flush()
             starting["now"] = True
             previous_int = signal.getsignal(signal.SIGINT) if in_main else None
-            if previous_int is not None:
+            if not callable(previous_int):  # Ctrl-C ignored (a background run) or not ours to handle: as is
+                previous_int = None
+            else:
                 signal.signal(signal.SIGINT, on_int)
             try:
                 proc, how = launch(argv)  # (a subprocess, "cold"), or a stage forked by the warm launcher
