@@ -285,10 +285,13 @@ def test_run_sh_honours_the_run_lock_and_compile_waits_for_it(tmp_path):
     holder = subprocess.Popen(["bash", str(build / "run.sh"), "firewall"], env={**env, "PYTHON": str(slow)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        for _ in range(100):
-            if (build / ".specc-run.lock").exists() and (build / ".specc-run.lock").read_text().strip():
-                break
-            time.sleep(0.1)
+        # run.sh writes its pid once it holds the lock; wait for that (a loaded machine may take long to start
+        # bash), never go on without it: the refusals below would then race the lock instead of meeting it
+        deadline = time.monotonic() + 120
+        while not (build / ".specc-run.lock").read_text().strip():
+            assert holder.poll() is None, holder.stderr.read()
+            assert time.monotonic() < deadline, "run.sh never took the run lock in 120 s"
+            time.sleep(0.05)
         result = _cli("run", str(build), "--only", "firewall")
         assert result.returncode == 3 and "another run" in result.stderr, result.stderr
         with pytest.raises(CompileError, match="is running"):

@@ -136,6 +136,24 @@ def test_full_pipeline_runs_tracks_and_skips_on_rerun(clean):
     assert again.stdout.count("skipped (completed, inputs unchanged)") == len(ids) - (statuses["eval"] != "completed")
 
 
+HOLD_AFTER_FIRST_SAVE = """
+def _hold_after_first_save():
+    # test hook (test_kill_mid_training_then_resume): once, after the first checkpoint is saved, wait to be killed
+    import pathlib, time
+    from transformers import TrainerCallback
+
+    class Hold(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            held = pathlib.Path("sft-held-at-step")
+            if not held.exists():
+                pathlib.Path("sft-held.tmp").write_text(str(state.global_step))
+                pathlib.Path("sft-held.tmp").rename(held)  # whole, or not there yet
+                time.sleep(3600)
+
+    return Hold()
+"""
+
+
 def test_kill_mid_training_then_resume(spec_file, clean):
     clean_build, clean_proc = clean
     plan, build = plan_and_compile(spec_file, spec_file.parent / "build" / "killed")
@@ -144,27 +162,34 @@ def test_kill_mid_training_then_resume(spec_file, clean):
     text = script.read_text()
     assert re.search(r"'save_steps': \d+,", text) and re.search(r"'checkpoint_min_interval_s': \d+,", text)
     text = re.sub(r"'save_steps': \d+,", "'save_steps': 2,", text)
-    script.write_text(re.sub(r"'checkpoint_min_interval_s': \d+,", "'checkpoint_min_interval_s': 0,", text))
+    text = re.sub(r"'checkpoint_min_interval_s': \d+,", "'checkpoint_min_interval_s': 0,", text)
+    # The first attempt holds still after its first checkpoint until it is killed: killing "soon after a
+    # checkpoint appeared" raced the training, which saved more checkpoints (or finished: 8 steps take under
+    # a second) before the kill landed on a loaded machine. The hold is outside CONFIG: resuming is unaffected.
+    assert text.count("callbacks=common.stage_callbacks(CONFIG),") == 1
+    text = text.replace("callbacks=common.stage_callbacks(CONFIG),",
+                        "callbacks=common.stage_callbacks(CONFIG) + [_hold_after_first_save()],")
+    script.write_text(text.replace("\ndef main(", HOLD_AFTER_FIRST_SAVE + "\n\ndef main(", 1))
 
     out = build.parent / "killed-run.out"
     with open(out, "w") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "specc", "run", str(build)], stdout=sink,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-    ckpts = build / "artifacts/sft/checkpoints"
+    held, log = build / "sft-held-at-step", build / "logs/sft.log"
     deadline = time.monotonic() + 600
-    killed_at = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        done = sorted(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*")
-                      if (p / "trainer_state.json").is_file()) if ckpts.is_dir() else []
-        log = (build / "logs/sft.log").read_text(errors="replace") if (build / "logs/sft.log").exists() else ""
-        if done and any(e.get("step", 0) >= 1 for e in _events(log)):
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed_at = done[-1]
-            break
-        time.sleep(0.02)
+    # held after its first checkpoint, and the runner has relayed a step into the log (it relays as it reads)
+    while not (held.exists() and any(e.get("step", 0) >= 1 for e in _events(log.read_text(errors="replace")))):
+        assert proc.poll() is None, out.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the sft stage never held after a checkpoint in 600 s"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert killed_at is not None, out.read_text()[-3000:]
     wait_for_lock_release(build)  # the killed stage process, which holds the run lock too, exits a moment later
+    from specc.runtime.common import checkpoint_problem
+
+    killed_at = int(held.read_text())
+    ckpts = build / "artifacts/sft/checkpoints"
+    assert [int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*") if checkpoint_problem(p) is None] == [killed_at]
     assert killed_at < MAX_STEPS, "training finished before the kill; raise MAX_STEPS"
     m = json.loads((build / "run_manifest.json").read_text())
     assert m["stages"]["sft"]["status"] == "running"  # what a SIGKILL leaves behind

@@ -249,3 +249,39 @@ def test_offloaded_state_must_fit_host_ram():
     tight = choose_budget(L31_8B, DeviceBudget(gpus=8, gpu_memory_gb=24, cpu_memory_gb=32), shape, forced="full")
     assert roomy.fits and not tight.fits
     assert "host RAM per node" in tight.option("full").reason and "usable" in tight.option("full").reason
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_single_machine_launches_at_once_do_not_share_a_rendezvous_port(strategy, tmp_path, monkeypatch):
+    """Two multi-process stages on one machine at once (two builds, two pytest workers): with a fixed port
+    (accelerate's default 29500) both launches find it free, then the second one's rendezvous store cannot bind
+    it. Forced here: the other launch already listens on the port this one would pick, yet its check ran before
+    that (``is_port_in_use`` answers False). The single-machine config asks accelerate for a free port instead."""
+    import errno
+    import socket
+
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import launch as accelerate_launch
+
+    launch = Launch(strategy=strategy, num_processes=2, num_machines=1, launcher="accelerate")
+    path = tmp_path / "launch.yaml"
+    path.write_text(config_text(launch), encoding="utf-8")
+    args, _defaults, _mp = _validate_launch_command(
+        launch_command_parser().parse_args(["--config_file", str(path), "train.py"]))
+    held, other = 29500, socket.socket()  # the other launch's rendezvous store, on accelerate's default port
+    try:
+        other.bind(("127.0.0.1", held))
+        other.listen()
+    except OSError as exc:  # something else holds it already: as good a stand-in
+        assert exc.errno == errno.EADDRINUSE
+    try:
+        monkeypatch.setattr(accelerate_launch, "is_port_in_use", lambda port: False)
+        accelerate_launch.prepare_multi_gpu_env(args)
+        assert int(args.master_port) != held
+        probe = socket.socket()
+        try:
+            probe.bind(("127.0.0.1", int(args.master_port)))  # free: nothing listens there yet
+        finally:
+            probe.close()
+    finally:
+        other.close()

@@ -122,9 +122,11 @@ def test_the_suite_runs_on_versions_at_or_above_the_floors():
         assert _version(metadata.version(package)) >= _version(floors[package]), package
     # Proven floors (benchmarks/version_floors.py on the releases' wheels, docs/GUARANTEES.md): below them the
     # stages' arguments do not exist (activation_checkpointing: transformers 5.23; DistillationTrainer: trl 1.10;
-    # FSDP2 launch keys: accelerate 1.6).
+    # FSDP2 launch keys: accelerate 1.6; `main_process_port: 0` picking a free port for a multi-process launch on
+    # one machine, which the single-machine launch config relies on: accelerate 1.7, huggingface/accelerate#3501;
+    # 1.6.0's prepare_multi_gpu_env passes the 0 on to torchrun as the port).
     assert _version(floors["transformers"]) >= (5, 23) and _version(floors["trl"]) >= (1, 10)
-    assert _version(floors["accelerate"]) >= (1, 6)
+    assert _version(floors["accelerate"]) >= (1, 7)
 
 
 def test_the_static_checker_finds_a_missing_argument(tmp_path):

@@ -119,14 +119,18 @@ def compiled_build(write_spec):
     return make
 
 
-def _closed_port() -> int:
+@pytest.fixture()
+def closed_port():
+    """A port nothing answers on for the whole test: bound here but never listening, so a connection is
+    refused, and no other process (another xdist worker's server on port 0) can be handed it meanwhile, as
+    it could once a bound socket was closed again."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when the socket is
+        yield s.getsockname()[1]
 
 
 @pytest.mark.train
-def test_unreachable_wandb_never_fails_training(compiled_build, monkeypatch):
+def test_unreachable_wandb_never_fails_training(compiled_build, monkeypatch, closed_port):
     """Mode online, a fake key and a server on a closed port: training completes, the key stays unwritten."""
     from specc.run.progress import Display
     from specc.run.runner import run_build
@@ -136,7 +140,7 @@ def test_unreachable_wandb_never_fails_training(compiled_build, monkeypatch):
     monkeypatch.setenv("SPECC_WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_API_KEY", fake_key)
-    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{closed_port}")
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "20")
     for stage in ("firewall", "sft"):
         res = run_build(build, only=stage, display=Display(open(os.devnull, "w"), tty=False))
@@ -149,7 +153,7 @@ def test_unreachable_wandb_never_fails_training(compiled_build, monkeypatch):
             assert fake_key.encode() not in path.read_bytes(), path
 
 
-def test_unreachable_wandb_falls_back_to_offline_quickly_with_one_line(tmp_path):
+def test_unreachable_wandb_falls_back_to_offline_quickly_with_one_line(tmp_path, closed_port):
     """Issue 17: W&B online with an unreachable server cost ~100 s per stage, then ran untracked. Now
     the init times out after a short wait, records offline (one line says so and how to upload), and the
     next stage of the build goes offline at once. The firewall stage is the smallest real stage."""
@@ -166,16 +170,19 @@ def test_unreachable_wandb_falls_back_to_offline_quickly_with_one_line(tmp_path)
     [script] = sorted((build / "stages").glob("*firewall*.py"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "SPECC_WANDB"))}
     env.update(WANDB_API_KEY="fake0123456789abcdef0123456789abcdef0123", SPECC_WANDB_MODE="online",
-               WANDB_BASE_URL=f"http://127.0.0.1:{_closed_port()}", WANDB_DIR=str(build),
-               SPECC_WANDB_INIT_TIMEOUT="8")
+               WANDB_BASE_URL=f"http://127.0.0.1:{closed_port}", WANDB_DIR=str(build))
     timings, logs = [], []
-    for _ in range(2):
+    for init_timeout in ("8", "250"):
+        # the second stage gets a 250 s init timeout: it ends well within that only if it never waits on the
+        # server (comparing its wall time with the first stage's could fail on a loaded machine, where the
+        # stage's own imports can vary by more than the first stage's 8 s wait)
+        env["SPECC_WANDB_INIT_TIMEOUT"] = init_timeout
         t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=400)
         timings.append(time.monotonic() - t0)
         assert proc.returncode == 0, proc.stderr[-3000:]
         logs.append([line for line in proc.stderr.splitlines() if line.startswith("[specc] W&B")])
     assert len(logs[0]) == 1 and "not reachable within 8 s" in logs[0][0] and "wandb sync" in logs[0][0], logs
     assert "unreachable for an earlier stage" in logs[1][0], logs
     assert list((build / "wandb").glob("offline-run-*/run-*.wandb")), "the run was recorded offline"
-    assert timings[0] < 60 and timings[1] < timings[0], timings
+    assert timings[0] < 60 and timings[1] < 200, timings

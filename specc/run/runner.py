@@ -501,6 +501,7 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                 continue
             rerun = why if rec.get("status") == "completed" else None
             argv = stage_command(build, plan, stage, (extra_args or {}).get(stage.id))
+            launchers.prepare(build, plan, stage, env, display)  # a warm launcher's imports: interruptible
             status = _run_stage(build, stage, argv, env, secrets, m, script_sha, inputs, display,
                                 order[stage.id], total, fp=fp, rerun=rerun,
                                 launch=lambda a, stage=stage: launchers.start(build, plan, stage, a, env, display))
@@ -601,8 +602,18 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
     tail: collections.deque[str] = collections.deque(maxlen=25)
     previous_term = signal.getsignal(signal.SIGTERM)
 
+    # While the stage process is being started and recorded, SIGTERM and Ctrl-C are held until its handle is
+    # known: raised inside the start, they would leave the new process running, unstopped and unrecorded.
+    starting: dict[str, Any] = {"now": False, "held": None}
+
     def on_term(signum: int, frame: Any) -> None:
+        if starting["now"]:
+            starting["held"] = starting["held"] or _Terminated
+            return
         raise _Terminated()
+
+    def on_int(signum: int, frame: Any) -> None:
+        starting["held"] = starting["held"] or KeyboardInterrupt
 
     in_main = _in_main_thread()
     if in_main:
@@ -614,11 +625,24 @@ def _run_stage(build: Path, stage: Stage, argv: list[str], env: dict[str, str], 
             if rerun:
                 log.write(f"### re-running although it completed before: {rerun}\n".encode())
             log.flush()
-            proc, how = launch(argv)  # (a subprocess, "cold"), or a stage forked by the warm launcher
-            if how == "warm":
-                log.write(f"### forked from the warm launcher (specc run --warm), pid {proc.pid}\n".encode())
-                log.flush()
-            m.update(stage.id, pid=proc.pid, launch=how)
+            starting["now"] = True
+            previous_int = signal.getsignal(signal.SIGINT) if in_main else None
+            if not callable(previous_int):  # Ctrl-C ignored (a background run) or not ours to handle: as is
+                previous_int = None
+            else:
+                signal.signal(signal.SIGINT, on_int)
+            try:
+                proc, how = launch(argv)  # (a subprocess, "cold"), or a stage forked by the warm launcher
+                if how == "warm":
+                    log.write(f"### forked from the warm launcher (specc run --warm), pid {proc.pid}\n".encode())
+                    log.flush()
+                m.update(stage.id, pid=proc.pid, launch=how)
+            finally:
+                starting["now"] = False
+                if previous_int is not None:
+                    signal.signal(signal.SIGINT, previous_int)
+            if starting["held"] is not None:
+                raise starting["held"]()
             assert proc.stdout is not None
             for raw in iter(proc.stdout.readline, b""):
                 raw = redact(raw, secrets)
@@ -705,6 +729,11 @@ class _Launchers:
             except warm.WarmUnavailable as exc:
                 self._refuse(str(exc), display)
         return _cold(argv, build, env), "cold"
+
+    def prepare(self, build: Path, plan: Plan, stage: Stage, env: Mapping[str, str], display: Display) -> None:
+        """Start the warm launcher this stage will be forked from, and wait for its imports (seconds to
+        minutes), before the stage's start, during which the runner holds SIGTERM and Ctrl-C back."""
+        self._get(build, plan, stage, env, display)
 
     def _refuse(self, why: str, display: Display) -> None:
         if self.launcher is not None:

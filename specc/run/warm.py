@@ -274,14 +274,31 @@ class WarmProcess:
         self.send_signal(signal.SIGKILL)
 
 
+def _ended(pid: int) -> bool:
+    """``pid`` no longer runs: gone, or a zombie (ended, not reaped yet). An orphaned stage is reaped by
+    whoever adopts it, and a container's PID 1 that is not an init never does: waiting for the pid to vanish
+    would then wait forever. One read of /proc/PID/stat (the process may go between two looks)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process now holds the pid: ours is gone
+        return True
+    if not os.path.isdir("/proc/self"):
+        return False  # no /proc (not Linux): alive is all we can tell
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # reaped since the kill(0)
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+
+
 def _gone(pid: int, timeout: float | None = None) -> int | None:
-    """A stage whose zygote died: wait for it to go (it is not our child), then report it as killed; None when
+    """A stage whose zygote died: wait for it to end (it is not our child), then report it as killed; None when
     it is still there after ``timeout`` seconds (so the runner's terminate-wait-kill escalation goes on)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _ended(pid):
             return -signal.SIGKILL
         if deadline is not None and time.monotonic() >= deadline:
             return None
