@@ -313,8 +313,9 @@ def test_reuse_refuses_an_output_changed_between_its_check_and_its_copy(tmp_path
 
     monkeypatch.setattr(reuse.shutil, "copy2", rewritten_while_copied)
     d = _scored(tmp_path / "d")
-    res, _ = _run(d, reuse_from=[a])
+    res, out = _run(d, reuse_from=[a])
     assert res.exit_code == ExitCode.OK and res.ran == ["firewall", "baseline", "train"]
+    assert f"baseline: not reused from {a.resolve()}: its 'results' output changed while it was copied" in out
     rec = manifest(d)["stages"]["baseline"]
     assert "reused_from" not in rec and "0.9" not in (d / "results" / "baseline.json").read_text()
     e = _scored(tmp_path / "e")

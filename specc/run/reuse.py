@@ -21,7 +21,7 @@ records ``reused_from`` and a note, and the stage log says so.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,22 @@ def _hashes(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def take(build: Path, stage: Stage, fp: Mapping[str, Any] | None, script_sha: str, inputs: Mapping[str, Any],
          candidates: Iterable[Path], done_marker: str | None,
-         cache: mf.HashCache | None = None) -> tuple[Path, dict[str, str]] | None:
+         cache: mf.HashCache | None = None,
+         refused: Callable[[Path, str], None] | None = None) -> tuple[Path, dict[str, str]] | None:
     """Adopt ``stage`` from the first candidate build that may give it (see the module doc): that build and
     ``{output name: sha256 of the adopted copy}``, or None when none may (``build`` is then as it was, but for
     copies that failed their check, which are removed: the stage runs here and writes its outputs anew).
 
     Each output is hashed once, as the copy in ``build`` (``cache``: the manifest's, so the stages that read it
     next do not hash it again): a copy whose hash is not the one the other build recorded is refused, so what
-    is adopted is exactly what was checked, even if the other build's file changes while it is copied."""
+    is adopted is exactly what was checked, even if the other build's file changes while it is copied.
+    ``refused(build, output name)`` hears of each such candidate, so the run can say why it did not reuse it."""
     for other, recorded in _candidates(stage, fp, script_sha, inputs, candidates, build):
         digests = _copy_checked(build, stage, other, recorded, cache)
-        if digests is not None:
+        if isinstance(digests, str):
+            if refused is not None:
+                refused(other, digests)
+        elif digests is not None:
             if done_marker:
                 _copy(other / done_marker, build / done_marker)
             return other, digests
@@ -86,9 +91,9 @@ def _candidates(stage: Stage, fp: Mapping[str, Any] | None, script_sha: str, inp
 
 
 def _copy_checked(build: Path, stage: Stage, other: Path, recorded: Mapping[str, str],
-                  cache: mf.HashCache | None) -> dict[str, str] | None:
-    """Copy ``stage``'s outputs from ``other`` into ``build`` and hash the copies: their digests, or None (and
-    the copies removed) when one is not what ``other`` recorded."""
+                  cache: mf.HashCache | None) -> dict[str, str] | str:
+    """Copy ``stage``'s outputs from ``other`` into ``build`` and hash the copies: their digests, or the name of
+    the first output whose copy is not what ``other`` recorded (and the copies removed)."""
     digests: dict[str, str] = {}
     copied: list[Path] = []
     for name, rel in sorted(stage.outputs.items()):
@@ -98,7 +103,7 @@ def _copy_checked(build: Path, stage: Stage, other: Path, recorded: Mapping[str,
         if digests[name] != recorded[name]:
             for path in copied:
                 _remove(path)
-            return None
+            return name
     return digests
 
 

@@ -492,7 +492,7 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
                     display.stage_skipped(stage.id, order[stage.id], total, "completed, inputs unchanged")
                     result.skipped.append(stage.id)
                     continue
-            other = _adopt(build, stage, reuse_from, doc, m, script_sha, inputs, fp) \
+            other = _adopt(build, stage, reuse_from, doc, m, script_sha, inputs, fp, display) \
                 if reuse_from and stage.id not in forced else None
             if other is not None:
                 display.stage_skipped(stage.id, order[stage.id], total, f"reused from {other}: same fingerprint "
@@ -518,11 +518,17 @@ def _run_locked(build: Path, plan: Plan, selected: list[Stage], forced: set[str]
 
 
 def _adopt(build: Path, stage: Stage, reuse_from: list[Path], doc: Mapping[str, Any] | None, m: mf.Manifest,
-           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any]) -> Path | None:
+           script_sha: str, inputs: dict[str, Any], fp: Mapping[str, Any], display: Display) -> Path | None:
     """Adopt ``stage``'s checked outputs from a build in ``reuse_from`` (:func:`reuse.take`) and record where they
-    came from (manifest and log): the build they came from, or None when none may give them."""
+    came from (manifest and log): the build they came from, or None when none may give them. A candidate whose
+    output changed while it was copied is named, so a user who asked for reuse sees why the stage runs here."""
     marker = fpmod.done_marker_path(fpmod.stage_entry(doc, stage.id) or {}) if doc else None
-    taken = reuse.take(build, stage, fp, script_sha, inputs, reuse_from, marker, m.cache)
+
+    def refused(other: Path, output: str) -> None:
+        display.info(f"      {stage.id}: not reused from {other}: its {output!r} output changed while it was "
+                     "copied (a run of that build rewrote it); the copy was removed")
+
+    taken = reuse.take(build, stage, fp, script_sha, inputs, reuse_from, marker, m.cache, refused)
     if taken is None:
         return None
     other, digests = taken  # hashed once, as the copies in this build: the digests the other build recorded
