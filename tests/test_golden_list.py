@@ -170,7 +170,9 @@ def test_a_reward_models_golden_list_scores_the_pairs_of_every_member(write_spec
     data = spec.parent / "data"
     pairs = [json.loads(line) for line in (data / "preference.jsonl").read_text().splitlines()]
     _jsonl(data / "preference.jsonl", pairs[:40])
-    _jsonl(data / "pairs_a.jsonl", pairs[40:44])
+    # member a's pairs have chosen == rejected: a margin of exactly 0 each, so its accuracy is 0 and its mean
+    # margin 0.0 only if its figures come from its own pairs (the members read as a shuffled mixture mixed them)
+    _jsonl(data / "pairs_a.jsonl", [{**p, "rejected": p["chosen"]} for p in pairs[40:44]])
     _jsonl(data / "pairs_b.jsonl", pairs[44:50])
     text = spec.read_text().replace("  golden: {path: data/golden.jsonl}",
                                     "  golden:\n    - {path: data/pairs_a.jsonl}\n    - {path: data/pairs_b.jsonl}")
@@ -195,6 +197,7 @@ def test_a_reward_models_golden_list_scores_the_pairs_of_every_member(write_spec
     assert [(m["name"], m["key"], m["n"]) for m in target["members"]] == [
         ("data/pairs_a.jsonl", "data_pairs_a_jsonl", 4), ("data/pairs_b.jsonl", "data_pairs_b_jsonl", 6)]
     assert sum(m["score"] * m["n"] for m in target["members"]) / 10 == pytest.approx(target["score"], abs=1e-12)
+    assert (target["members"][0]["score"], target["members"][0]["extra"]["mean_margin"]) == (0.0, 0.0)
 
 
 def test_a_golden_row_emptied_by_boilerplate_is_named_by_its_member(tmp_path: Path) -> None:

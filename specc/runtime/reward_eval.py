@@ -59,28 +59,35 @@ def _ids(tokenizer, prompt: Any, answer: Any) -> list[int]:
     return list(tokenizer((prompt or "") + text)["input_ids"])
 
 
-def pairwise_accuracy(model, tokenizer, entry: dict[str, Any], *, max_length: int, name: str = "golden") -> dict:
+def pairwise_accuracy(model, tokenizer, entry: dict[str, Any] | list[dict[str, Any]], *, max_length: int,
+                      name: str = "golden") -> dict:
     """The share of pairs whose chosen answer the model scores strictly above the rejected one, as a suite
-    result dict (``score``, ``stderr``, ``n``, ``higher_is_better``; ``extra.mean_margin``)."""
+    result dict (``score``, ``stderr``, ``n``, ``higher_is_better``; ``extra.mean_margin``).
+
+    A golden set given as a list is read member by member, in spec order, and scored once: the union is the
+    members' pairs together, and each member's accuracy (``members``) is cut from its own pairs. (Loaded as
+    one list, the members would be read as a training mixture, shuffled together, and a cut by row counts
+    would mix members' pairs: per-member figures that look right and are not.)"""
     import torch
 
     chat = bool(getattr(tokenizer, "chat_template", None))
-    rows = load_rows_dataset(entry, chat=chat)
+    entries = entry if isinstance(entry, list) else [entry]
     device = next(model.parameters()).device
-    margins = []
+    per_member: list[list[float]] = []
     with torch.no_grad():
-        for row in rows:
-            scores = []
-            for answer in (row["chosen"], row["rejected"]):
-                ids = _ids(tokenizer, row.get("prompt"), answer)[-max_length:]  # keep the answer's end
-                logits = model(input_ids=torch.tensor([ids], device=device)).logits
-                scores.append(float(logits[0, 0]))
-            margins.append(scores[0] - scores[1])
-    out = _result(name, margins)
-    if isinstance(entry, list) and len(entry) > 1:  # a golden set of 2+ sources: each member's pairs, in order
-        counts = [len(load_rows_dataset(e, chat=chat)) for e in entry]
-        if sum(counts) == len(margins):
-            out["members"] = _members(entry, counts, margins)
+        for member in entries:
+            margins = []
+            for row in load_rows_dataset(member, chat=chat):
+                scores = []
+                for answer in (row["chosen"], row["rejected"]):
+                    ids = _ids(tokenizer, row.get("prompt"), answer)[-max_length:]  # keep the answer's end
+                    logits = model(input_ids=torch.tensor([ids], device=device)).logits
+                    scores.append(float(logits[0, 0]))
+                margins.append(scores[0] - scores[1])
+            per_member.append(margins)
+    out = _result(name, [m for margins in per_member for m in margins])
+    if len(entries) > 1:  # a golden set of 2+ sources: each member's pairs, in order
+        out["members"] = _members(entries, per_member)
     return out
 
 
@@ -93,17 +100,16 @@ def _result(name: str, margins: list[float]) -> dict:
             "extra": {"mean_margin": sum(margins) / n if n else 0.0}}
 
 
-def _members(entries: list[dict[str, Any]], counts: list[int], margins: list[float]) -> list[dict]:
-    """Each member's pairwise accuracy, cut from the union's margins (the same pass, the same aggregate), named
-    and keyed as :func:`specc.runtime.suites.with_members` names an eval suite's members."""
-    from specc.runtime.suites import member_keys
+def _members(entries: list[dict[str, Any]], per_member: list[list[float]]) -> list[dict]:
+    """Each member's pairwise accuracy from its own margins (the same pass, the same aggregate as the union),
+    named and keyed as :func:`specc.runtime.suites.with_members` names an eval suite's members."""
+    from specc.runtime.suites import member_keys, member_name
 
-    names = [e.get("spec_path") or e.get("path") or e["name"] for e in entries]
-    out, start = [], 0
-    for name, key, count in zip(names, member_keys(names), counts):
-        part = _result(name, margins[start:start + count])
-        start += count
-        out.append({"name": name, "key": key, "rows": count, "n": part["n"],
-                    "score": part["score"] if count else None, "stderr": part["stderr"] if count else None,
-                    "extra": part["extra"] if count else {}})
+    names = [member_name(e) for e in entries]
+    out = []
+    for name, key, margins in zip(names, member_keys(names), per_member):
+        part = _result(name, margins)
+        out.append({"name": name, "key": key, "rows": len(margins), "n": part["n"],
+                    "score": part["score"] if margins else None, "stderr": part["stderr"] if margins else None,
+                    "extra": part["extra"] if margins else {}})
     return out

@@ -338,8 +338,12 @@ def member_rows(suite: SuiteSpec) -> list[tuple[str, list[dict]]]:
     """A golden set given as a list: (the member's name as the plan shows it, its rows) per member, in spec
     order, the first ``limit`` rows of the union in all. Their concatenation is :func:`suite_rows`."""
     assert isinstance(suite.entry, list)
-    return [(entry.get("spec_path") or entry.get("path") or entry["name"], rows)
-            for entry, rows in _rows_by_entry(suite)]
+    return [(member_name(entry), rows) for entry, rows in _rows_by_entry(suite)]
+
+
+def member_name(entry: dict[str, Any]) -> str:
+    """A golden member's name as the plan shows it (its spec path, else its path or name)."""
+    return entry.get("spec_path") or entry.get("path") or entry["name"]
 
 
 def _rows_by_entry(suite: SuiteSpec) -> list[tuple[dict[str, Any], list[dict]]]:
