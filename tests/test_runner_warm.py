@@ -25,6 +25,7 @@ from conftest import wait_for_lock_release
 from specc.exit_codes import ExitCode
 from specc.run.progress import Display
 from specc.run.runner import LockHeld, run_build
+from specc.run.warm import _ended
 from test_runner_helpers import make_build, manifest, writer
 
 SPECC = [sys.executable, "-m", "specc"]
@@ -128,19 +129,9 @@ def _start_warm_run(build: Path, **kw) -> subprocess.Popen:
     raise AssertionError(f"the stage never started (exit {proc.wait()})")
 
 
-def _alive(pid: int) -> bool:
-    """Running and not a zombie. The process may be reaped between any two looks, so each look that finds
-    it gone answers "not alive" (checking that /proc/PID exists and then reading it was a race: CI failed on it)."""
-    try:
-        os.kill(pid, 0)
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-
-
 def _wait_gone(pid: int, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
-    while _alive(pid):
+    while not _ended(pid):  # the launcher's own test of "gone or a zombie" (one read of /proc)
         assert time.monotonic() < deadline, f"pid {pid} still runs"
         time.sleep(0.05)
 
